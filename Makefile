@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# depfence build. Everything generated lands in $(BUILD); nothing is fetched.
+#   make            build/depfenced, build/depfence, build/depfence-hook
+#   make SAN=1      the same with ASan+UBSan, in build/san
+#   make check      deps, both builds, unit tests, short fuzz runs, e2e tests
+#   make demo       deps, build, then the guarded deploy script of docs/demo.md
+#   V=1             show the commands
+
+SAN ?= 0
+ifeq ($(SAN),1)
+BUILD ?= build/san
+else
+BUILD ?= build
+endif
+
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing -fstack-protector-strong
+CPPFLAGS += -I$(BUILD) -Iproxy -Ibpf -Ioci
+LDLIBS := -lbpf -lelf -lz -ljson-c
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# Each room is a static library; mains are the files named for their binary.
+PROXY_MAINS := proxy/depfenced.c proxy/depfence.c
+PROXY_SRCS := $(filter-out $(PROXY_MAINS) proxy/cli_%.c,$(wildcard proxy/*.c))
+CLI_SRCS := $(wildcard proxy/cli_*.c)
+BPFU_SRCS := $(filter-out %.bpf.c,$(wildcard bpf/*.c))
+OCI_SRCS := $(wildcard oci/*.c)
+HOOK_SRCS := $(wildcard hook/*.c)
+BPF_PROGS := $(wildcard bpf/*.bpf.c)
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_PROGS))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIBS := $(BUILD)/libproxy.a $(BUILD)/libdfbpf.a $(BUILD)/liboci.a
+# Order matters for static linking: users before what they use.
+LINK_LIBS := $(BUILD)/libproxy.a $(BUILD)/liboci.a $(BUILD)/libdfbpf.a $(BUILD)/libproxy.a
+
+BINS := $(BUILD)/depfenced $(BUILD)/depfence
+ifneq ($(HOOK_SRCS),)
+BINS += $(BUILD)/depfence-hook
+endif
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all deps check demo unit e2e fuzz san bench clean format install
+
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.c $(SKELS) | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# BPF: clang -> bpftool gen object (links, strips DWARF) -> bpftool gen skeleton.
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/%.h | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Ibpf \
+		-c $< -o $@.tmp.o
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp.o
+	$(Q)rm -f $@.tmp.o
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(BUILD)/libproxy.a: $(call obj,$(PROXY_SRCS))
+$(BUILD)/libdfbpf.a: $(call obj,$(BPFU_SRCS))
+$(BUILD)/liboci.a: $(call obj,$(OCI_SRCS))
+$(LIBS):
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/depfenced: $(call obj,proxy/depfenced.c) $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $< $(LINK_LIBS) $(LDLIBS) -o $@
+
+$(BUILD)/depfence: $(call obj,proxy/depfence.c $(CLI_SRCS)) $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) $(LINK_LIBS) $(LDLIBS) -o $@
+
+$(BUILD)/depfence-hook: $(call obj,$(HOOK_SRCS)) $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) $(LINK_LIBS) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) $< $(LINK_LIBS) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD):
+	$(Q)mkdir -p $@
+
+# Debian packages the build, the tests and the demo need. `make deps` installs
+# only what is missing, so a machine that has them all never touches the network.
+DEB_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev libseccomp-dev \
+	libcmocka-dev libclang-rt-14-dev pkg-config make gcc iproute2 procps \
+	dnsutils dnsmasq-base curl python3 runc podman busybox-static dnsperf iperf3 \
+	hyperfine unbound valgrind
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+		|| echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
+unit: $(UNIT_BINS)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+san:
+	$(Q)$(MAKE) --no-print-directory SAN=1
+
+fuzz:
+	$(Q)tests/fuzz/run.sh 20
+
+e2e: all san
+	$(Q)tests/e2e/run.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory SAN=1 all unit
+	$(Q)tests/fuzz/run.sh 20
+	$(Q)DEPFENCE_BIN=$(abspath build/san) tests/e2e/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/demo/demo.sh
+
+bench: all
+	$(Q)tests/bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

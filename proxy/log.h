@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * One leveled logger, logfmt lines: "LEVEL message key=value ...".
+ * Lines go to a sink (stderr by default) through a buffer that the event loop
+ * flushes once per batch, so a burst of block lines costs one write(2).
+ */
+#ifndef DEPFENCE_LOG_H
+#define DEPFENCE_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum log_level {
+	LOG_DEBUG = 0,
+	LOG_INFO,
+	LOG_WARN,
+	LOG_ERROR,
+};
+
+void log_set_level(enum log_level level);
+bool log_enabled(enum log_level level);
+/* Send lines to FD (default 2). */
+void log_set_fd(int fd);
+/* Prefix lines with ts=RFC3339 (off by default: the block line's shape starts with the level). */
+void log_set_timestamps(bool on);
+
+/* "LEVEL " + formatted text + "\n". The text must already be logfmt (use logfmt_quote). */
+__attribute__((format(printf, 2, 3))) void log_msg(enum log_level level, const char *fmt, ...);
+void log_vmsg(enum log_level level, const char *fmt, va_list ap);
+/* Write everything buffered. Called at the end of each event-loop turn and at exit. */
+void log_flush(void);
+
+/*
+ * Quote SRC (LEN bytes) as a logfmt value into DST: surrounded by '"', with '"'
+ * and '\' backslash-escaped, \n \r \t as such, other control bytes and DEL as
+ * \xHH. Bytes >= 0x80 pass through (UTF-8 command lines stay readable). Always
+ * NUL-terminates; if DST is too small the value is cut and ends in "...\"".
+ * Returns the length written.
+ */
+size_t logfmt_quote(char *dst, size_t cap, const char *src, size_t len);
+
+/* libbpf's print callback: its warnings at WARN, its debug output only at DEBUG. */
+int log_libbpf_print(int level, const char *fmt, va_list ap);
+
+#endif

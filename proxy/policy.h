@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Policies: the parsed form of a NAME.policy file and the name matcher.
+ * Matching is O(name length): the names of all rules live in one open-addressing
+ * hash table keyed by the name, and a query walks its own suffixes (at most 127)
+ * from the longest to the shortest.
+ */
+#ifndef DEPFENCE_POLICY_H
+#define DEPFENCE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+enum policy_mode {
+	POLICY_BLOCKLIST = 0,
+	POLICY_ALLOWLIST,
+	POLICY_AUDIT,
+};
+
+enum policy_verdict {
+	VERDICT_ALLOW = 0, /* no rule said block: forward */
+	VERDICT_BLOCK,	   /* refuse (blocklist/allowlist) */
+	VERDICT_AUDIT,	   /* a block rule matched in audit mode: forward, log blocked=false */
+};
+
+struct policy_cidr {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t prefix_len;
+	uint8_t addr[16]; /* network order, host bits zero */
+	bool allow;	  /* allow-ip (true) or block-ip (false) */
+};
+
+struct policy; /* opaque */
+
+/* An empty policy in blocklist mode, NAME copied. */
+struct policy *policy__new(const char *name);
+void policy__free(struct policy *p);
+
+/*
+ * Parse policy text. ORIGIN names the source in errors ("deploy.policy" or
+ * "--block"); errors read "ORIGIN:LINE: what is wrong" and return -EINVAL.
+ * Directives: mode blocklist|allowlist|audit, block NAME, allow NAME, block-ip CIDR,
+ * allow-ip CIDR, refuse-with refused|nxdomain. NAME may be *.NAME (subdomains only).
+ * '#' starts a comment anywhere on a line. Rules accumulate across calls, so inline
+ * --block/--allow can be added to a file's rules.
+ */
+int policy__parse(struct policy *p, const char *text, size_t len, const char *origin,
+		  struct df_err *err);
+/* Read and parse PATH (the error names PATH). */
+int policy__load_file(struct policy *p, const char *path, struct df_err *err);
+/* Add one rule, as from the command line: KIND is "block" or "allow". */
+int policy__add_rule(struct policy *p, const char *kind, const char *name, struct df_err *err);
+
+void policy__set_mode(struct policy *p, enum policy_mode mode);
+enum policy_mode policy__mode(const struct policy *p);
+const char *policy__name(const struct policy *p);
+const char *policy_mode_str(enum policy_mode mode);
+int policy_mode_parse(const char *s, enum policy_mode *ret_mode);
+/* The RCODE for refusals: DNS_RCODE_REFUSED (default) or DNS_RCODE_NXDOMAIN. */
+int policy__refuse_rcode(const struct policy *p);
+size_t policy__rule_count(const struct policy *p);
+const struct policy_cidr *policy__cidrs(const struct policy *p, size_t *ret_n);
+
+/*
+ * Decide for QNAME in dns_parse() presentation form (lowercase, no trailing dot).
+ * The longest matching rule wins; at the same name a block rule beats an allow
+ * rule. A "NAME" rule matches NAME and names under it at a label boundary, a
+ * "*.NAME" rule only names under it. No match: allow in blocklist and audit mode,
+ * block in allowlist mode. In audit mode a block match gives VERDICT_AUDIT.
+ */
+enum policy_verdict policy__match(const struct policy *p, const char *qname, size_t len);
+
+#endif

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Build each libFuzzer target (tests/fuzz/fuzz_*.c) with clang and run it for
+# SECONDS (default 20) from its seed corpus. A longer run: tests/fuzz/run.sh 600
+set -eu
+secs=${1:-20}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+out=$top/build/fuzz
+mkdir -p "$out"
+# Parsers of untrusted input and what they need: no BPF, no event loop.
+srcs=$(ls "$top"/proxy/util.c "$top"/proxy/dns_wire.c "$top"/proxy/policy*.c "$top"/proxy/log.c)
+for f in "$top"/tests/fuzz/fuzz_*.c; do
+	[ -e "$f" ] || continue
+	name=$(basename "$f" .c)
+	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+		-I"$top/proxy" -I"$top/build" "$f" $srcs -o "$out/$name"
+	corpus=$out/corpus-$name
+	mkdir -p "$corpus"
+	seeds=$top/tests/fuzz/seeds/${name#fuzz_}
+	[ -d "$seeds" ] && cp -n "$seeds"/* "$corpus"/ 2>/dev/null || true
+	echo "fuzz: $name for ${secs}s"
+	"$out/$name" -max_total_time="$secs" -max_len=4096 -print_final_stats=0 "$corpus" \
+		>"$out/$name.log" 2>&1 || { tail -n 40 "$out/$name.log"; echo "fuzz: $name FAILED"; exit 1; }
+	grep -E '^Done|#[0-9]+.*DONE' "$out/$name.log" | tail -n 1 || true
+done
