@@ -7,6 +7,7 @@
 #ifndef DEPFENCE_LOG_H
 #define DEPFENCE_LOG_H
 
+#include <bpf/libbpf.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,7 +41,10 @@ void log_flush(void);
  */
 size_t logfmt_quote(char *dst, size_t cap, const char *src, size_t len);
 
-/* libbpf's print callback: its warnings at WARN, its debug output only at DEBUG. */
-int log_libbpf_print(int level, const char *fmt, va_list ap);
+/*
+ * libbpf's print callback: its warnings at WARN, its debug output only at DEBUG.
+ * Typed as libbpf_print_fn_t so libbpf_set_print(log_libbpf_print) compiles as is.
+ */
+int log_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap);
 
 #endif

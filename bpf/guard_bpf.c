@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "guard_bpf.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+
+#include "dnsguard.skel.h"
+
+struct guard_bpf {
+	struct dnsguard_bpf *skel;
+	int nr_cpus;
+};
+
+#define NR_PROGS 7
+
+struct guard_attach {
+	struct bpf_link *links[NR_PROGS];
+};
+
+static struct bpf_program *prog_at(struct dnsguard_bpf *s, int i)
+{
+	struct bpf_program *all[NR_PROGS] = {
+		s->progs.df_connect4, s->progs.df_connect6, s->progs.df_sendmsg4,
+		s->progs.df_sendmsg6, s->progs.df_recvmsg4, s->progs.df_recvmsg6,
+		s->progs.df_egress,
+	};
+	return all[i];
+}
+
+/* Pin names are stable (a restarted daemon finds them), so they are spelled here. */
+static const char *const prog_pin_names[NR_PROGS] = {
+	"connect4", "connect6", "sendmsg4", "sendmsg6", "recvmsg4", "recvmsg6", "egress",
+};
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int bpffs_ensure(const char *path, struct df_err *err)
+{
+	struct statfs st;
+	int r;
+
+	if (statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	r = mkdir_p(path);
+	if (r < 0)
+		return df_err_set(err, r, "mkdir %s: %s", path, strerror(-r));
+	if (mount("bpf", path, "bpf", 0, "mode=0700") < 0)
+		return df_err_set(err, -errno, "mount bpffs at %s: %s", path, strerror(errno));
+	return 0;
+}
+
+int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *err)
+{
+	_cleanup_free_ struct guard_bpf *g = calloc(1, sizeof(*g));
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int r;
+
+	if (!g)
+		return df_err_set(err, -ENOMEM, "out of memory");
+	g->nr_cpus = libbpf_num_possible_cpus();
+	if (g->nr_cpus <= 0)
+		return df_err_set(err, g->nr_cpus ?: -EINVAL, "cannot count possible CPUs");
+	g->skel = dnsguard_bpf__open();
+	if (!g->skel)
+		return df_err_set(err, -errno, "open BPF object: %s", strerror(errno));
+	if (pin_dir) {
+		snprintf(path, sizeof(path), "%s/maps", pin_dir);
+		r = mkdir_p(path);
+		if (r < 0) {
+			dnsguard_bpf__destroy(g->skel);
+			return df_err_set(err, r, "mkdir %s: %s", path, strerror(-r));
+		}
+		/* libbpf reuses a compatible pinned map and pins a new one otherwise. */
+		bpf_object__for_each_map(map, g->skel->obj)
+		{
+			snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, bpf_map__name(map));
+			bpf_map__set_pin_path(map, path);
+		}
+	}
+	r = dnsguard_bpf__load(g->skel);
+	if (r < 0) {
+		dnsguard_bpf__destroy(g->skel);
+		return df_err_set(err, r, "load BPF programs: %s", strerror(-r));
+	}
+	*ret = steal_ptr(g);
+	return 0;
+}
+
+void guard_bpf__destroy(struct guard_bpf *g)
+{
+	if (!g)
+		return;
+	dnsguard_bpf__destroy(g->skel);
+	free(g);
+}
+
+void guard_attach__free(struct guard_attach *a)
+{
+	int i;
+
+	if (!a)
+		return;
+	for (i = 0; i < NR_PROGS; i++)
+		bpf_link__destroy(a->links[i]);
+	free(a);
+}
+
+static void pin_path(char *buf, size_t cap, const char *prefix, int i)
+{
+	snprintf(buf, cap, "%s.%s", prefix, prog_pin_names[i]);
+}
+
+int guard_bpf__attach(struct guard_bpf *g, int cgroup_fd, const char *pin_prefix,
+		      struct guard_attach **ret, struct df_err *err)
+{
+	struct guard_attach *a = calloc(1, sizeof(*a));
+	char path[PATH_MAX];
+	int i, r;
+
+	if (!a)
+		return df_err_set(err, -ENOMEM, "out of memory");
+	for (i = 0; i < NR_PROGS; i++) {
+		a->links[i] = bpf_program__attach_cgroup(prog_at(g->skel, i), cgroup_fd);
+		if (!a->links[i]) {
+			r = -errno;
+			df_err_set(err, r, "attach %s: %s", prog_pin_names[i], strerror(-r));
+			goto fail;
+		}
+		if (!pin_prefix)
+			continue;
+		pin_path(path, sizeof(path), pin_prefix, i);
+		unlink(path); /* a stale pin of a dead cgroup */
+		r = bpf_link__pin(a->links[i], path);
+		if (r < 0) {
+			df_err_set(err, r, "pin link %s: %s", path, strerror(-r));
+			goto fail;
+		}
+	}
+	*ret = a;
+	return 0;
+fail:
+	if (pin_prefix)
+		guard_unpin(pin_prefix);
+	guard_attach__free(a);
+	return r;
+}
+
+bool guard_pinned(const char *pin_prefix)
+{
+	char path[PATH_MAX];
+	int i;
+
+	for (i = 0; i < NR_PROGS; i++) {
+		pin_path(path, sizeof(path), pin_prefix, i);
+		if (access(path, F_OK) < 0)
+			return false;
+	}
+	return true;
+}
+
+int guard_unpin(const char *pin_prefix)
+{
+	char path[PATH_MAX];
+	int i, r = 0;
+
+	for (i = 0; i < NR_PROGS; i++) {
+		pin_path(path, sizeof(path), pin_prefix, i);
+		if (unlink(path) < 0 && errno != ENOENT)
+			r = -errno;
+	}
+	return r;
+}
+
+int guard_bpf__set_guard(struct guard_bpf *g, __u64 cgid, const struct df_guard *val)
+{
+	return bpf_map__update_elem(g->skel->maps.guards, &cgid, sizeof(cgid), val, sizeof(*val),
+				    BPF_ANY);
+}
+
+int guard_bpf__del_guard(struct guard_bpf *g, __u64 cgid)
+{
+	int r = bpf_map__delete_elem(g->skel->maps.guards, &cgid, sizeof(cgid), 0);
+
+	return r == -ENOENT ? 0 : r;
+}
+
+int guard_bpf__lookup_client(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port,
+			     struct df_client *ret)
+{
+	struct df_client_key key = { .netns_cookie = netns_cookie, .port = port, .proto = proto };
+
+	return bpf_map__lookup_elem(g->skel->maps.clients, &key, sizeof(key), ret, sizeof(*ret), 0);
+}
+
+__u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which)
+{
+	__u64 vals[g->nr_cpus], sum = 0;
+	__u32 key = which;
+	int i;
+
+	if (bpf_map__lookup_elem(g->skel->maps.counters, &key, sizeof(key), vals, sizeof(vals), 0))
+		return 0;
+	for (i = 0; i < g->nr_cpus; i++)
+		sum += vals[i];
+	return sum;
+}

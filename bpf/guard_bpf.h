@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * User side of the dnsguard object: load it (optionally with its maps pinned
+ * in bpffs so they outlive this process), attach its programs to a cgroup
+ * (optionally pinning the links), and read and write its maps.
+ */
+#ifndef DEPFENCE_GUARD_BPF_H
+#define DEPFENCE_GUARD_BPF_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "dnsguard.h"
+#include "util.h"
+
+struct guard_bpf;
+struct guard_attach;
+
+/*
+ * Load the object. PIN_DIR NULL: private maps, gone with the process (the
+ * embedded proxy of `depfence run`). Otherwise maps live in PIN_DIR/maps/ and
+ * an existing pin is reused, so a restarted daemon sees the same state.
+ */
+int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *err);
+void guard_bpf__destroy(struct guard_bpf *g);
+
+/*
+ * Attach every program to the cgroup open at CGROUP_FD (multi-attach, so other
+ * programs on the cgroup keep working). PIN_PREFIX NULL: the links are owned
+ * by the returned attachment and detach when it is freed or the process dies.
+ * Otherwise each link is pinned at PIN_PREFIX.<program> and stays attached
+ * until guard_unpin(PIN_PREFIX).
+ */
+int guard_bpf__attach(struct guard_bpf *g, int cgroup_fd, const char *pin_prefix,
+		      struct guard_attach **ret, struct df_err *err);
+/* Close our link fds; pinned links stay attached. NULL is fine. */
+void guard_attach__free(struct guard_attach *a);
+/* True if PIN_PREFIX.<program> pins exist for every program. */
+bool guard_pinned(const char *pin_prefix);
+/* Remove the pins at PIN_PREFIX, detaching those links. Missing pins are fine. */
+int guard_unpin(const char *pin_prefix);
+
+int guard_bpf__set_guard(struct guard_bpf *g, __u64 cgid, const struct df_guard *val);
+int guard_bpf__del_guard(struct guard_bpf *g, __u64 cgid);
+int guard_bpf__lookup_client(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port,
+			     struct df_client *ret);
+/* Sum of the per-CPU counter WHICH. */
+__u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which);
+
+/* Mount bpffs at PATH if nothing of type bpf is mounted there. */
+int bpffs_ensure(const char *path, struct df_err *err);
+
+#endif

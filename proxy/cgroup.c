@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "cgroup.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+int cgroup_v2_root(char *buf, size_t cap, struct df_err *err)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_free_ char *line = NULL;
+	size_t n = 0;
+
+	if (!f)
+		return df_err_set(err, -errno, "open /proc/self/mountinfo: %s", strerror(errno));
+	while (getline(&line, &n, f) > 0) {
+		/* id parent major:minor root mountpoint opts [optional...] - fstype src opts */
+		char *sep = strstr(line, " - ");
+		char mnt[PATH_MAX];
+
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		if (strlen(mnt) >= cap)
+			return df_err_set(err, -ENAMETOOLONG, "cgroup2 mount path too long");
+		strcpy(buf, mnt);
+		return 0;
+	}
+	return df_err_set(err, -ENOENT, "no cgroup2 filesystem in /proc/self/mountinfo");
+}
+
+int cgroup_id_of(const char *path, uint64_t *ret_id)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	*ret_id = st.st_ino;
+	return 0;
+}
+
+int cgroup_of_pid(pid_t pid, char *buf, size_t cap, struct df_err *err)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	char *line, *save = NULL;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	r = read_file(path, &text, NULL, 1 << 16);
+	if (r < 0)
+		return df_err_set(err, r, "read %s: %s", path, strerror(-r));
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		if (strlen(line + 3) >= cap)
+			return df_err_set(err, -ENAMETOOLONG, "%s: cgroup path too long", path);
+		strcpy(buf, line + 3);
+		return 0;
+	}
+	return df_err_set(err, -ENOENT, "%s: no cgroup v2 (0::) line", path);
+}
+
+int cgroup_mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int cgroup_enter(const char *path, pid_t pid)
+{
+	char file[PATH_MAX], num[32];
+	_cleanup_close_ int fd = -1;
+	int len;
+
+	snprintf(file, sizeof(file), "%s/cgroup.procs", path);
+	fd = open(file, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = snprintf(num, sizeof(num), "%d", (int)pid);
+	if (write_full(fd, num, len) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Signal every pid listed in PATH/cgroup.procs and below; true if any was found. */
+static bool kill_tree(const char *path)
+{
+	char file[PATH_MAX];
+	_cleanup_free_ char *text = NULL;
+	DIR *d;
+	struct dirent *de;
+	bool any = false;
+	char *p;
+
+	snprintf(file, sizeof(file), "%s/cgroup.procs", path);
+	if (read_file(file, &text, NULL, 1 << 22) == 0) {
+		for (p = text; *p;) {
+			long pid = strtol(p, &p, 10);
+
+			if (pid > 0) {
+				kill(pid, SIGKILL);
+				any = true;
+			}
+			while (*p == '\n')
+				p++;
+		}
+	}
+	d = opendir(path);
+	if (!d)
+		return any;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		any |= kill_tree(file);
+	}
+	closedir(d);
+	return any;
+}
+
+static int rmdir_tree(const char *path)
+{
+	char sub[PATH_MAX];
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		rmdir_tree(sub);
+	}
+	closedir(d);
+	if (rmdir(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int cgroup_kill_and_remove(const char *path, int timeout_ms)
+{
+	char file[PATH_MAX];
+	unsigned long long deadline = now_ms() + timeout_ms;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	/* cgroup.kill (5.14+) kills the whole subtree at once, racing no forks. */
+	snprintf(file, sizeof(file), "%s/cgroup.kill", path);
+	fd = open(file, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0)
+		(void)!write(fd, "1", 1);
+	for (;;) {
+		r = rmdir_tree(path);
+		if (r != -EBUSY || now_ms() >= deadline)
+			return r;
+		if (fd < 0)
+			kill_tree(path);
+		nanosleep(&(struct timespec){ .tv_nsec = 2 * 1000 * 1000 }, NULL);
+	}
+}

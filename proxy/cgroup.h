@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* cgroup v2 helpers: where the hierarchy is mounted, ids, creating and removing. */
+#ifndef DEPFENCE_CGROUP_H
+#define DEPFENCE_CGROUP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+/*
+ * The cgroup v2 mount point, found in /proc/self/mountinfo (never hard-coded:
+ * /sys/fs/cgroup on pure v2 hosts, /sys/fs/cgroup/unified on hybrid ones).
+ */
+int cgroup_v2_root(char *buf, size_t cap, struct df_err *err);
+/* The cgroup id the kernel's BPF helpers return: the directory's inode number. */
+int cgroup_id_of(const char *path, uint64_t *ret_id);
+/* PID's v2 cgroup relative to the root ("/a/b"), from the 0:: line of /proc/PID/cgroup. */
+int cgroup_of_pid(pid_t pid, char *buf, size_t cap, struct df_err *err);
+/* mkdir -p below the v2 root. */
+int cgroup_mkdir_p(const char *path);
+/*
+ * Kill every process in the cgroup and its sub-cgroups (cgroup.kill, falling
+ * back to SIGKILL per pid), then remove the directories bottom-up. Waits up to
+ * TIMEOUT_MS for the processes to go.
+ */
+int cgroup_kill_and_remove(const char *path, int timeout_ms);
+/* Move PID (0: the caller) into the cgroup at PATH. */
+int cgroup_enter(const char *path, pid_t pid);
+
+#endif

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * depfence run: start a command in a fresh cgroup whose DNS is guarded.
+ * With a daemon answering on STATEDIR/depfenced.sock the run is registered
+ * there (programs are already attached to the runs parent cgroup); without
+ * one, this process loads the BPF programs itself and serves as the proxy
+ * until the command exits.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <bpf/libbpf.h>
+
+#include "cgroup.h"
+#include "cli.h"
+#include "config.h"
+#include "ctl_proto.h"
+#include "engine.h"
+#include "guard_bpf.h"
+#include "log.h"
+
+#define MAX_INLINE 256
+
+static const char usage[] =
+	"Usage: depfence run [--state-dir DIR] [--config-dir DIR] [--policy NAME]\n"
+	"                    [--upstream HOST:PORT]... [--block NAME]... [--allow NAME]...\n"
+	"                    [--mode blocklist|allowlist|audit] [-v] -- CMD [ARG...]\n"
+	"\n"
+	"Run CMD in its own cgroup with every DNS query it (or any descendant) makes sent\n"
+	"to the depfence proxy. Blocked names are refused at once and logged with the\n"
+	"process that asked. Uses depfenced if one answers on DIR/depfenced.sock, else\n"
+	"serves as the proxy itself for CMD's lifetime.\n"
+	"\n"
+	"  --policy NAME         CONFIG_DIR/policies/NAME.policy (default: default.policy,\n"
+	"                        else a built-in policy that blocks github.com and its hosts)\n"
+	"  --block NAME          refuse NAME and the names under it (repeatable)\n"
+	"  --allow NAME          allow NAME and the names under it (repeatable)\n"
+	"  --mode MODE           override the policy's mode\n"
+	"  --upstream HOST:PORT  resolver for the embedded proxy (repeatable; default\n"
+	"                        /etc/resolv.conf); a daemon uses its own\n"
+	"  --state-dir DIR       where the daemon's socket is (default /run/depfence)\n"
+	"  --config-dir DIR      where policies are (default /etc/depfence)\n"
+	"  -v, --verbose         log allowed queries too\n"
+	"\n"
+	"Exit status: CMD's, 128+N if it died of signal N, 2 for a usage error.\n";
+
+struct run_opts {
+	const char *state_dir, *config_dir, *policy;
+	const char *block[MAX_INLINE], *allow[MAX_INLINE];
+	struct inline_rules rules;
+	struct engine_opts eo;
+	char **cmd;
+};
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_run_args(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option opts[] = {
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "config-dir", required_argument, NULL, 'c' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "upstream", required_argument, NULL, 'u' },
+		{ "block", required_argument, NULL, 'b' },
+		{ "allow", required_argument, NULL, 'a' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct df_err err = { 0 };
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->state_dir = optarg;
+			break;
+		case 'c':
+			o->config_dir = optarg;
+			break;
+		case 'p':
+			if (!policy_name_valid(optarg))
+				return cli_usage_error("run", "invalid policy name '%s'", optarg);
+			o->policy = optarg;
+			break;
+		case 'u':
+			if (upstream_add(&o->eo, optarg, &err) < 0)
+				return cli_usage_error("run", "%s", err.msg);
+			break;
+		case 'b':
+		case 'a':
+			if (o->rules.n_block + o->rules.n_allow >= MAX_INLINE)
+				return cli_usage_error("run", "at most %d --block/--allow rules",
+						       MAX_INLINE);
+			if (c == 'b')
+				o->block[o->rules.n_block++] = optarg;
+			else
+				o->allow[o->rules.n_allow++] = optarg;
+			break;
+		case 'm':
+			o->rules.mode = optarg;
+			break;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			return cli_usage_error("run", "unknown or incomplete option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("run", "no command given (depfence run [OPTIONS] -- CMD)");
+	o->cmd = argv + optind;
+	return -1;
+}
+
+struct runner {
+	struct loop *loop;
+	struct ev_source sigfd;
+	struct ev_source ctl; /* daemon mode: EOF means the daemon went away */
+	pid_t child;
+	int status;
+	bool done;
+};
+
+static void on_signal(struct ev_source *src, uint32_t events)
+{
+	struct runner *rn = container_of(src, struct runner, sigfd);
+	struct signalfd_siginfo si;
+
+	while (read(src->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo != SIGCHLD) {
+			kill(rn->child, si.ssi_signo); /* the command decides how to stop */
+			continue;
+		}
+		if (!rn->done && waitpid(rn->child, &rn->status, WNOHANG) == rn->child)
+			rn->done = true;
+	}
+}
+
+static void on_ctl_hup(struct ev_source *src, uint32_t events)
+{
+	struct runner *rn = container_of(src, struct runner, ctl);
+	char buf[256];
+
+	if (read(src->fd, buf, sizeof(buf)) > 0)
+		return;
+	log_msg(LOG_WARN, "depfenced went away: DNS of this run now fails closed");
+	loop__del(rn->loop, src);
+}
+
+static const int fwd_signals[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+/* fork; the child enters CGROUP before exec, so its first instruction is guarded. */
+static int spawn(struct runner *rn, const char *cgroup, char **cmd, const sigset_t *old)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int r = cgroup_enter(cgroup, 0);
+
+		if (r < 0) {
+			fprintf(stderr, "depfence: enter cgroup %s: %s\n", cgroup, strerror(-r));
+			_exit(126);
+		}
+		sigprocmask(SIG_SETMASK, old, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "depfence: %s: %s\n", cmd[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	rn->child = pid;
+	return 0;
+}
+
+static int exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 1;
+}
+
+static int runner_start(struct runner *rn, const char *cgroup, char **cmd, struct engine *engine)
+{
+	sigset_t mask, old;
+	size_t i;
+	int r;
+
+	sigemptyset(&mask);
+	for (i = 0; i < ARRAY_SIZE(fwd_signals); i++)
+		sigaddset(&mask, fwd_signals[i]);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	rn->sigfd.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (rn->sigfd.fd < 0)
+		return -errno;
+	rn->sigfd.on_ready = on_signal;
+	loop__add(rn->loop, &rn->sigfd, EPOLLIN);
+	r = spawn(rn, cgroup, cmd, &old);
+	if (r < 0)
+		return r;
+	while (!rn->done) {
+		loop__run_once(rn->loop, engine ? engine__next_timeout(engine) : -1);
+		if (engine)
+			engine__tick(engine);
+		log_flush();
+	}
+	return 0;
+}
+
+/* Remove embedded-run cgroups whose depfence died without cleaning up (kill -9). */
+static void reap_stale(const char *parent)
+{
+	DIR *d = opendir(parent);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		int pid;
+
+		if (sscanf(de->d_name, "run-%d", &pid) != 1 || pid <= 0 || pid == getpid())
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
+		cgroup_kill_and_remove(path, 500);
+	}
+	closedir(d);
+}
+
+static int run_embedded(struct run_opts *o)
+{
+	char root[PATH_MAX], inst[64], parent[PATH_MAX], cgroup[PATH_MAX];
+	struct runner rn = { .sigfd.fd = -1 };
+	struct guard_bpf *bpf = NULL;
+	struct guard_attach *att = NULL;
+	struct engine *engine = NULL;
+	struct policy *policy = NULL;
+	struct df_err err = { 0 };
+	struct guard_spec spec = { .kind = GUARD_RUN };
+	_cleanup_close_ int cgfd = -1;
+	int r, code = 1;
+
+	r = policy_build(o->config_dir, o->policy, &o->rules, &policy, &err);
+	if (r < 0)
+		return cli_usage_error("run", "%s", err.msg);
+	if (!o->eo.n_upstreams && upstreams_from_resolv_conf(&o->eo, "/etc/resolv.conf", &err) < 0)
+		goto fail;
+	r = cgroup_v2_root(root, sizeof(root), &err);
+	if (r < 0)
+		goto fail;
+	instance_name(o->state_dir, inst, sizeof(inst));
+	snprintf(parent, sizeof(parent), "%s/%s/embedded", root, inst);
+	reap_stale(parent);
+	snprintf(cgroup, sizeof(cgroup), "%s/run-%d", parent, (int)getpid());
+	r = cgroup_mkdir_p(cgroup);
+	if (r < 0) {
+		df_err_set(&err, r, "create cgroup %s: %s", cgroup, strerror(-r));
+		goto fail;
+	}
+	cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		df_err_set(&err, -errno, "open %s: %s", cgroup, strerror(errno));
+		goto fail_cg;
+	}
+	if (guard_bpf__load(NULL, &bpf, &err) < 0 || guard_bpf__attach(bpf, cgfd, NULL, &att, &err) < 0)
+		goto fail_cg;
+	r = loop__new(&rn.loop);
+	if (r < 0) {
+		df_err_set(&err, r, "epoll: %s", strerror(-r));
+		goto fail_cg;
+	}
+	o->eo.bpf = bpf;
+	o->eo.loop = rn.loop;
+	if (engine__new(&o->eo, &engine, &err) < 0)
+		goto fail_cg;
+	spec.id = strrchr(cgroup, '/') + 1;
+	spec.cgroup_path = cgroup;
+	spec.policy = policy;
+	spec.owns_policy = true;
+	if (engine__add_guard(engine, &spec, NULL, &err) < 0)
+		goto fail_cg;
+	policy = NULL; /* the guard owns it now */
+	r = runner_start(&rn, cgroup, o->cmd, engine);
+	if (r < 0)
+		df_err_set(&err, r, "start %s: %s", o->cmd[0], strerror(-r));
+	else
+		code = exit_code(rn.status);
+fail_cg:
+	/* Leftover background processes would run unguarded once the links go: kill them. */
+	cgroup_kill_and_remove(cgroup, 2000);
+fail:
+	if (err.msg[0])
+		log_msg(LOG_ERROR, "depfence run: %s", err.msg);
+	engine__free(engine);
+	guard_attach__free(att);
+	guard_bpf__destroy(bpf);
+	policy__free(policy);
+	closep(&rn.sigfd.fd);
+	loop__free(rn.loop);
+	log_flush();
+	return code;
+}
+
+static json_object *run_request(const struct run_opts *o)
+{
+	json_object *req = json_object_new_object();
+	int i;
+
+	json_object_object_add(req, "op", json_object_new_string("run-start"));
+	if (o->policy)
+		json_object_object_add(req, "policy", json_object_new_string(o->policy));
+	if (o->rules.mode)
+		json_object_object_add(req, "mode", json_object_new_string(o->rules.mode));
+	if (o->rules.n_block) {
+		json_object *a = json_object_new_array();
+
+		for (i = 0; i < o->rules.n_block; i++)
+			json_object_array_add(a, json_object_new_string(o->block[i]));
+		json_object_object_add(req, "block", a);
+	}
+	if (o->rules.n_allow) {
+		json_object *a = json_object_new_array();
+
+		for (i = 0; i < o->rules.n_allow; i++)
+			json_object_array_add(a, json_object_new_string(o->allow[i]));
+		json_object_object_add(req, "allow", a);
+	}
+	return req;
+}
+
+static int run_with_daemon(struct run_opts *o, int fd)
+{
+	_cleanup_json_ json_object *req = run_request(o), *reply = NULL, *stop = NULL;
+	_cleanup_json_ json_object *stop_reply = NULL;
+	struct runner rn = { .sigfd.fd = -1 };
+	struct df_err err = { 0 };
+	json_object *okv;
+	const char *cgroup;
+	char cg[PATH_MAX];
+	int r, code = 1;
+
+	r = ctl_call(fd, req, 5000, &reply, &err);
+	if (r < 0) {
+		log_msg(LOG_ERROR, "depfence run: %s", err.msg);
+		return 1;
+	}
+	if (!json_object_object_get_ex(reply, "ok", &okv) || !json_object_get_boolean(okv))
+		return cli_usage_error("run", "%s",
+				       ctl_get_str(reply, "error") ?: "depfenced refused the run");
+	cgroup = ctl_get_str(reply, "cgroup");
+	if (!cgroup)
+		return cli_usage_error("run", "depfenced sent no cgroup");
+	snprintf(cg, sizeof(cg), "%s", cgroup);
+	r = loop__new(&rn.loop);
+	if (r < 0)
+		return 1;
+	rn.ctl.fd = fd;
+	rn.ctl.on_ready = on_ctl_hup;
+	loop__add(rn.loop, &rn.ctl, EPOLLIN);
+	r = runner_start(&rn, cg, o->cmd, NULL);
+	if (r < 0)
+		log_msg(LOG_ERROR, "depfence run: start %s: %s", o->cmd[0], strerror(-r));
+	else
+		code = exit_code(rn.status);
+	/* Ours to clean up now; the daemon also would once this connection closes. */
+	cgroup_kill_and_remove(cg, 2000);
+	stop = json_object_new_object();
+	json_object_object_add(stop, "op", json_object_new_string("run-stop"));
+	ctl_call(fd, stop, 2000, &stop_reply, &err);
+	closep(&rn.sigfd.fd);
+	loop__free(rn.loop);
+	log_flush();
+	return code;
+}
+
+int cli_run(int argc, char **argv)
+{
+	struct run_opts o = { .state_dir = DEFAULT_STATE_DIR, .config_dir = DEFAULT_CONFIG_DIR };
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	o.rules.block = o.block;
+	o.rules.allow = o.allow;
+	r = parse_run_args(argc, argv, &o);
+	if (r >= 0)
+		return r;
+	libbpf_set_print(log_libbpf_print);
+	signal(SIGPIPE, SIG_IGN);
+	r = ctl_connect(o.state_dir, &fd);
+	if (r == 0)
+		return run_with_daemon(&o, fd);
+	if (r != -ENOENT && r != -ECONNREFUSED) {
+		log_msg(LOG_ERROR, "depfence run: connect to %s/%s: %s", o.state_dir,
+			CTL_SOCKET_NAME, strerror(-r));
+		log_flush();
+		return 1;
+	}
+	return run_embedded(&o);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* depfenced's state, shared by its main (depfenced.c) and its control server (daemon_ctl.c). */
+#ifndef DEPFENCE_DAEMON_H
+#define DEPFENCE_DAEMON_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+
+#include "engine.h"
+#include "loop.h"
+#include "policy_store.h"
+
+struct guard_bpf;
+
+#define CTL_MAX_CLIENTS 256
+
+struct ctl_client;
+
+struct daemon {
+	const char *config_dir;
+	const char *state_dir;
+	char instance[64];
+	char cgroup_root[PATH_MAX]; /* the v2 mount */
+	char runs_parent[PATH_MAX]; /* <v2>/<instance>/runs: programs attached once here */
+	char pin_dir[PATH_MAX];	    /* /sys/fs/bpf/<instance> */
+	char sock_path[PATH_MAX];
+	struct policy_store policies;
+	struct guard_bpf *bpf;
+	struct loop *loop;
+	struct engine *engine;
+	struct ev_source ctl_listen;
+	struct ev_source sigfd;
+	struct ctl_client *clients[CTL_MAX_CLIENTS];
+	unsigned long run_seq;
+	bool stop;
+};
+
+/* Listen on STATEDIR/depfenced.sock (replacing a stale socket file). */
+int daemon_ctl_listen(struct daemon *d, struct df_err *err);
+void daemon_ctl_close(struct daemon *d);
+
+#endif

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * depfenced's control server. A `depfence run` registration is bound to the
+ * connection that made it: when the client goes away, however it goes, the
+ * run's guard is removed and its cgroup killed and removed, so nothing is left
+ * half-registered.
+ */
+#include "daemon.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "ctl_proto.h"
+#include "log.h"
+
+struct ctl_client {
+	struct ev_source src;
+	struct daemon *d;
+	int slot;
+	struct guard *run; /* the run this connection registered, removed on close */
+	char run_cgroup[PATH_MAX];
+	char buf[CTL_MAX_LINE];
+	size_t len;
+};
+
+static void run_end(struct ctl_client *c)
+{
+	struct daemon *d = c->d;
+
+	if (c->run) {
+		log_msg(LOG_INFO, "run ended id=%s", guard__id(c->run));
+		engine__remove_guard(d->engine, c->run);
+		c->run = NULL;
+		/* A daemon that stops leaves the job running (its DNS now fails closed);
+		 * only a client that went away ends it. */
+		if (!d->stop)
+			cgroup_kill_and_remove(c->run_cgroup, 1000);
+	}
+}
+
+static void client_close(struct ctl_client *c)
+{
+	struct daemon *d = c->d;
+
+	run_end(c);
+	loop__del(d->loop, &c->src);
+	closep(&c->src.fd);
+	d->clients[c->slot] = NULL;
+	free(c);
+}
+
+static json_object *string_array_get(json_object *req, const char *key, const char **out, int max,
+				     int *ret_n)
+{
+	json_object *arr;
+	int i, n;
+
+	*ret_n = 0;
+	if (!json_object_object_get_ex(req, key, &arr))
+		return NULL;
+	if (!json_object_is_type(arr, json_type_array))
+		return ctl_error("'%s' must be an array of strings", key);
+	n = json_object_array_length(arr);
+	if (n > max)
+		return ctl_error("'%s': at most %d entries", key, max);
+	for (i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+
+		if (!json_object_is_type(v, json_type_string))
+			return ctl_error("'%s'[%d] must be a string", key, i);
+		out[i] = json_object_get_string(v);
+	}
+	*ret_n = n;
+	return NULL;
+}
+
+/*
+ * The policy of a registration: a named policy without inline rules is the
+ * daemon's shared copy; anything else is built for this guard alone.
+ */
+static json_object *resolve_policy(struct daemon *d, json_object *req, struct policy **ret,
+				   bool *ret_owned)
+{
+	const char *name = ctl_get_str(req, "policy");
+	const char *block[256], *allow[256];
+	struct inline_rules rules = { .block = block, .allow = allow };
+	struct df_err err = { 0 };
+	json_object *bad;
+
+	bad = string_array_get(req, "block", block, 256, &rules.n_block);
+	if (!bad)
+		bad = string_array_get(req, "allow", allow, 256, &rules.n_allow);
+	if (bad)
+		return bad;
+	rules.mode = ctl_get_str(req, "mode");
+	if (name && !rules.n_block && !rules.n_allow && !rules.mode) {
+		*ret = policy_store__find(&d->policies, name);
+		*ret_owned = false;
+		if (!*ret)
+			return ctl_error("unknown policy '%s' (no %s/%s.policy)", name,
+					 d->policies.dir, name);
+		return NULL;
+	}
+	if (!name && !rules.n_block && !rules.n_allow && !rules.mode &&
+	    (*ret = policy_store__find(&d->policies, BUILTIN_POLICY_NAME))) {
+		*ret_owned = false;
+		return NULL;
+	}
+	if (policy_build(d->config_dir, name, &rules, ret, &err) < 0)
+		return ctl_error("%s", err.msg);
+	*ret_owned = true;
+	return NULL;
+}
+
+static json_object *op_run_start(struct ctl_client *c, json_object *req)
+{
+	struct daemon *d = c->d;
+	struct guard_spec spec = { .kind = GUARD_RUN };
+	struct df_err err = { 0 };
+	json_object *reply;
+	char id[64];
+	int r;
+
+	if (c->run)
+		return ctl_error("this connection already started a run");
+	reply = resolve_policy(d, req, &spec.policy, &spec.owns_policy);
+	if (reply)
+		return reply;
+	snprintf(id, sizeof(id), "run-%lu-%d", ++d->run_seq, (int)getpid());
+	snprintf(c->run_cgroup, sizeof(c->run_cgroup), "%s/%s", d->runs_parent, id);
+	spec.id = id;
+	spec.cgroup_path = c->run_cgroup;
+	r = cgroup_mkdir_p(c->run_cgroup);
+	if (r < 0) {
+		reply = ctl_error("create cgroup %s: %s", c->run_cgroup, strerror(-r));
+		goto fail;
+	}
+	r = engine__add_guard(d->engine, &spec, &c->run, &err);
+	if (r < 0) {
+		reply = ctl_error("register %s: %s", id, err.msg);
+		rmdir(c->run_cgroup);
+		goto fail;
+	}
+	log_msg(LOG_INFO, "run started id=%s policy=%s cgroup=%s", id, policy__name(spec.policy),
+		c->run_cgroup);
+	reply = ctl_ok();
+	json_object_object_add(reply, "id", json_object_new_string(id));
+	json_object_object_add(reply, "cgroup", json_object_new_string(c->run_cgroup));
+	json_object_object_add(reply, "policy", json_object_new_string(policy__name(spec.policy)));
+	return reply;
+fail:
+	if (spec.owns_policy)
+		policy__free(spec.policy);
+	return reply;
+}
+
+static json_object *op_status(struct daemon *d)
+{
+	json_object *reply = ctl_ok(), *arr = json_object_new_array();
+	struct guard *g;
+
+	for (g = engine__first_guard(d->engine); g; g = engine__next_guard(d->engine, g)) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "kind", json_object_new_string(
+							  guard__kind(g) == GUARD_CONTAINER ? "container"
+											    : "run"));
+		json_object_object_add(o, "id", json_object_new_string(guard__id(g)));
+		json_object_object_add(o, "policy", json_object_new_string(guard__policy_name(g)));
+		json_object_object_add(o, "cgroup", json_object_new_string(guard__cgroup(g)));
+		json_object_object_add(o, "since", json_object_new_int64(guard__since(g)));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(reply, "guards", arr);
+	return reply;
+}
+
+static void on_line(void *ctx, char *line)
+{
+	struct ctl_client *c = ctx;
+	_cleanup_json_ json_object *req = NULL, *reply = NULL;
+	const char *op;
+
+	if (!line[0])
+		return;
+	req = json_tokener_parse(line);
+	if (!req || !json_object_is_type(req, json_type_object))
+		reply = ctl_error("request is not a JSON object");
+	else if (!(op = ctl_get_str(req, "op")))
+		reply = ctl_error("request has no \"op\"");
+	else if (strcmp(op, "ping") == 0)
+		reply = ctl_ok();
+	else if (strcmp(op, "run-start") == 0)
+		reply = op_run_start(c, req);
+	else if (strcmp(op, "run-stop") == 0)
+		run_end(c), reply = ctl_ok();
+	else if (strcmp(op, "status") == 0)
+		reply = op_status(c->d);
+	else
+		reply = ctl_error("unknown op '%s'", op);
+	if (ctl_send(c->src.fd, reply) < 0)
+		log_msg(LOG_DEBUG, "control client went away before its reply");
+}
+
+static void on_client(struct ev_source *src, uint32_t events)
+{
+	struct ctl_client *c = container_of(src, struct ctl_client, src);
+	ssize_t n;
+	long left;
+
+	n = read(src->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		client_close(c);
+		return;
+	}
+	left = ctl_take_lines(c->buf, c->len + n, on_line, c);
+	if (left < 0) {
+		log_msg(LOG_WARN, "control request over %d bytes, closing", CTL_MAX_LINE);
+		client_close(c);
+		return;
+	}
+	c->len = left;
+}
+
+static void on_accept(struct ev_source *src, uint32_t events)
+{
+	struct daemon *d = container_of(src, struct daemon, ctl_listen);
+	struct ctl_client *c;
+	int fd, i;
+
+	fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (i = 0; i < CTL_MAX_CLIENTS && d->clients[i]; i++)
+		;
+	c = i < CTL_MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
+	if (!c) {
+		log_msg(LOG_WARN, "control client limit reached max=%d", CTL_MAX_CLIENTS);
+		close(fd);
+		return;
+	}
+	c->src.fd = fd;
+	c->src.on_ready = on_client;
+	c->d = d;
+	c->slot = i;
+	d->clients[i] = c;
+	if (loop__add(d->loop, &c->src, EPOLLIN) < 0)
+		client_close(c);
+}
+
+int daemon_ctl_listen(struct daemon *d, struct df_err *err)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", d->sock_path) >=
+	    (int)sizeof(sun.sun_path))
+		return df_err_set(err, -ENAMETOOLONG, "%s: path too long for a socket",
+				  d->sock_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return df_err_set(err, -errno, "socket: %s", strerror(errno));
+	/* Bind a temporary name and rename it into place: the socket appears only
+	 * once it is ready to serve, and a stale file of a dead daemon is replaced. */
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s.%d", d->sock_path, (int)getpid());
+	unlink(sun.sun_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return df_err_set(err, -errno, "bind %s: %s", sun.sun_path, strerror(errno));
+	chmod(sun.sun_path, 0600);
+	if (listen(fd, 64) < 0)
+		return df_err_set(err, -errno, "listen: %s", strerror(errno));
+	d->ctl_listen.fd = fd;
+	d->ctl_listen.on_ready = on_accept;
+	if (loop__add(d->loop, &d->ctl_listen, EPOLLIN) < 0)
+		return df_err_set(err, -errno, "epoll: %s", strerror(errno));
+	if (rename(sun.sun_path, d->sock_path) < 0) {
+		unlink(sun.sun_path);
+		return df_err_set(err, -errno, "rename to %s: %s", d->sock_path, strerror(errno));
+	}
+	fd = -1;
+	return 0;
+}
+
+void daemon_ctl_close(struct daemon *d)
+{
+	int i;
+
+	for (i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (d->clients[i])
+			client_close(d->clients[i]);
+	if (d->ctl_listen.fd >= 0) {
+		loop__del(d->loop, &d->ctl_listen);
+		closep(&d->ctl_listen.fd);
+		unlink(d->sock_path);
+	}
+}

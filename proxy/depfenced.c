@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * depfenced: the shared host DNS proxy. Loads the dnsguard BPF object with its
+ * maps pinned, attaches it once to the parent cgroup of all `depfence run`
+ * jobs, and serves a control socket through which runs and containers are
+ * registered.
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <bpf/libbpf.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "ctl_proto.h"
+#include "daemon.h"
+#include "guard_bpf.h"
+#include "log.h"
+
+static const char usage[] =
+	"Usage: depfenced [--config-dir DIR] [--state-dir DIR] [--upstream HOST:PORT]... [-v]\n"
+	"\n"
+	"The depfence DNS proxy. Guarded cgroups (depfence run jobs, containers started\n"
+	"through depfence-hook) have their DNS sent here and answered by their policy.\n"
+	"\n"
+	"  --config-dir DIR      policies are DIR/policies/NAME.policy (default /etc/depfence)\n"
+	"  --state-dir DIR       control socket DIR/depfenced.sock (default /run/depfence)\n"
+	"  --upstream HOST:PORT  resolver to forward to; repeat to add fallbacks, tried in\n"
+	"                        order ([::1]:53 for v6). Default: /etc/resolv.conf's\n"
+	"  -v, --verbose         debug logging (every allowed query)\n"
+	"  -h, --help            this text\n";
+
+static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opts *eo)
+{
+	static const struct option opts[] = {
+		{ "config-dir", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "upstream", required_argument, NULL, 'u' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct df_err err = { 0 };
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			d->config_dir = optarg;
+			break;
+		case 's':
+			d->state_dir = optarg;
+			break;
+		case 'u':
+			if (upstream_add(eo, optarg, &err) < 0) {
+				fprintf(stderr, "depfenced: %s\n", err.msg);
+				return 2;
+			}
+			break;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "depfenced: unknown or incomplete option '%s' (see --help)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "depfenced: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	return -1;
+}
+
+static void on_signal(struct ev_source *src, uint32_t events)
+{
+	struct daemon *d = container_of(src, struct daemon, sigfd);
+	struct signalfd_siginfo si;
+
+	while (read(src->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			log_msg(LOG_INFO, "stopping signal=%s", strsignal(si.ssi_signo));
+			d->stop = true;
+		}
+	}
+}
+
+/* Everything up to serving: bpffs, BPF object, runs parent cgroup, engine, socket. */
+static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
+{
+	char pin_prefix[PATH_MAX + 16];
+	struct guard_attach *att = NULL;
+	_cleanup_close_ int cgfd = -1;
+	sigset_t mask;
+	int r;
+
+	r = policy_store__load(&d->policies, d->config_dir, err);
+	if (r < 0)
+		return r;
+	if (mkdir(d->state_dir, 0755) < 0 && errno != EEXIST)
+		return df_err_set(err, -errno, "state dir %s: %s", d->state_dir, strerror(errno));
+	instance_name(d->state_dir, d->instance, sizeof(d->instance));
+	snprintf(d->sock_path, sizeof(d->sock_path), "%s/%s", d->state_dir, CTL_SOCKET_NAME);
+	r = bpffs_ensure(BPFFS_ROOT, err);
+	if (r < 0)
+		return r;
+	snprintf(d->pin_dir, sizeof(d->pin_dir), "%s/%s", BPFFS_ROOT, d->instance);
+	r = guard_bpf__load(d->pin_dir, &d->bpf, err);
+	if (r < 0)
+		return r;
+	r = cgroup_v2_root(d->cgroup_root, sizeof(d->cgroup_root), err);
+	if (r < 0)
+		return r;
+	snprintf(d->runs_parent, sizeof(d->runs_parent), "%s/%s/runs", d->cgroup_root,
+		 d->instance);
+	r = cgroup_mkdir_p(d->runs_parent);
+	if (r < 0)
+		return df_err_set(err, r, "create %s: %s", d->runs_parent, strerror(-r));
+	/* Attached once, pinned: every run below is covered from its first instruction. */
+	snprintf(pin_prefix, sizeof(pin_prefix), "%s/runs", d->pin_dir);
+	if (!guard_pinned(pin_prefix)) {
+		cgfd = open(d->runs_parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cgfd < 0)
+			return df_err_set(err, -errno, "open %s: %s", d->runs_parent,
+					  strerror(errno));
+		guard_unpin(pin_prefix);
+		r = guard_bpf__attach(d->bpf, cgfd, pin_prefix, &att, err);
+		if (r < 0)
+			return df_err_wrap(err, "cgroup %s", d->runs_parent);
+		guard_attach__free(att);
+	}
+	r = loop__new(&d->loop);
+	if (r < 0)
+		return df_err_set(err, r, "epoll: %s", strerror(-r));
+	eo->bpf = d->bpf;
+	eo->loop = d->loop;
+	r = engine__new(eo, &d->engine, err);
+	if (r < 0)
+		return r;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->sigfd.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sigfd.fd < 0)
+		return df_err_set(err, -errno, "signalfd: %s", strerror(errno));
+	d->sigfd.on_ready = on_signal;
+	loop__add(d->loop, &d->sigfd, EPOLLIN);
+	return daemon_ctl_listen(d, err);
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {
+		.config_dir = DEFAULT_CONFIG_DIR,
+		.state_dir = DEFAULT_STATE_DIR,
+		.ctl_listen.fd = -1,
+		.sigfd.fd = -1,
+	};
+	struct engine_opts eo = { 0 };
+	struct df_err err = { 0 };
+	int r;
+
+	r = parse_args(argc, argv, &d, &eo);
+	if (r >= 0)
+		return r;
+	libbpf_set_print(log_libbpf_print);
+	if (!eo.n_upstreams && upstreams_from_resolv_conf(&eo, "/etc/resolv.conf", &err) < 0) {
+		fprintf(stderr, "depfenced: %s\n", err.msg);
+		return 1;
+	}
+	r = setup(&d, &eo, &err);
+	if (r < 0) {
+		log_msg(LOG_ERROR, "depfenced: %s", err.msg);
+		r = 1;
+		goto out;
+	}
+	log_msg(LOG_INFO, "depfenced ready socket=%s policies=%d upstreams=%d cgroup=%s",
+		d.sock_path, d.policies.n, eo.n_upstreams, d.runs_parent);
+	log_flush();
+	while (!d.stop) {
+		loop__run_once(d.loop, engine__next_timeout(d.engine));
+		engine__tick(d.engine);
+		log_flush();
+	}
+	r = 0;
+out:
+	daemon_ctl_close(&d);
+	engine__free(d.engine);
+	closep(&d.sigfd.fd);
+	loop__free(d.loop);
+	guard_bpf__destroy(d.bpf);
+	policy_store__clear(&d.policies);
+	log_flush();
+	return r;
+}

@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The engine: guards (one per registered cgroup) and the per-query decision.
+ * A query arrives on a listener that belongs to exactly one guard, so the
+ * policy is known without any lookup; the sender is looked up in the BPF
+ * clients map only when a line must name it.
+ */
+#include "engine_int.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "cgroup.h"
+#include "guard_bpf.h"
+#include "log.h"
+#include "procinfo.h"
+
+int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_err *err)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	uint32_t i;
+	int r;
+
+	if (!e)
+		return df_err_set(err, -ENOMEM, "out of memory");
+	e->opts = *opts;
+	if (!e->opts.try_timeout_ms)
+		e->opts.try_timeout_ms = 500;
+	if (!e->opts.servfail_after_ms)
+		e->opts.servfail_after_ms = 1500;
+	e->pend = calloc(MAX_PENDING, sizeof(*e->pend));
+	e->free_slots = calloc(MAX_PENDING, sizeof(*e->free_slots));
+	e->conns = calloc(MAX_TCP_CONNS, sizeof(*e->conns));
+	if (!e->pend || !e->free_slots || !e->conns) {
+		engine__free(e);
+		return df_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (i = 0; i < MAX_PENDING; i++)
+		e->free_slots[e->n_free++] = MAX_PENDING - 1 - i;
+	for (i = 0; i < MAX_TCP_CONNS; i++)
+		e->conns[i].src.fd = -1;
+	e->fifo_head = e->fifo_tail = NIL;
+	if (getrandom(&e->id_salt, sizeof(e->id_salt), 0) < 0)
+		e->id_salt = (uint16_t)now_ms();
+	r = upstreams_open(e, err);
+	if (r < 0) {
+		engine__free(e);
+		return r;
+	}
+	*ret = e;
+	return 0;
+}
+
+static void guard_free(struct guard *g)
+{
+	if (g->owns_policy)
+		policy__free(g->policy);
+	free(g);
+}
+
+void engine__free(struct engine *e)
+{
+	struct guard *g;
+
+	if (!e)
+		return;
+	while ((g = e->guards))
+		engine__remove_guard(e, g);
+	engine__tick(e);
+	upstreams_close(e);
+	free(e->pend);
+	free(e->free_slots);
+	free(e->conns);
+	free(e);
+}
+
+static void listener_init(struct engine *e, struct guard *g, struct listener *l, int fd,
+			  uint8_t proto)
+{
+	l->src.fd = fd;
+	l->g = g;
+	l->proto = proto;
+	if (fd < 0)
+		return;
+	l->src.on_ready = proto == IPPROTO_UDP ? udp_on_ready : tcp_on_accept;
+	loop__add(e->opts.loop, &l->src, EPOLLIN);
+}
+
+static void listeners_del(struct engine *e, struct guard *g)
+{
+	struct listener *all[] = { &g->udp4, &g->tcp4, &g->udp6, &g->tcp6 };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(all); i++) {
+		loop__del(e->opts.loop, &all[i]->src);
+		all[i]->src.fd = -1;
+	}
+	listen_set_close(&g->ls);
+}
+
+/* The cgroup path below the v2 mount, as /proc/PID/cgroup spells it. */
+static const char *cgroup_relative(const char *path)
+{
+	static char root[PATH_MAX];
+	size_t n;
+
+	if (!root[0] && cgroup_v2_root(root, sizeof(root), NULL) < 0)
+		return path;
+	n = strlen(root);
+	if (strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0'))
+		return path[n] ? path + n : "/";
+	return path;
+}
+
+static int guard_publish(struct engine *e, struct guard *g, struct df_err *err)
+{
+	struct df_guard val = {
+		.proxy_ip4 = htonl(INADDR_LOOPBACK),
+		.udp4_port = g->ls.udp4_port,
+		.tcp4_port = g->ls.tcp4_port,
+		.udp6_port = g->ls.udp6_port,
+		.tcp6_port = g->ls.tcp6_port,
+		.flags = g->ls.udp6 < 0 ? DF_GUARD_NO_IP6 : 0,
+	};
+	int r;
+
+	memcpy(val.proxy_ip6, &in6addr_loopback, sizeof(val.proxy_ip6));
+	r = guard_bpf__set_guard(e->opts.bpf, g->cgid, &val);
+	if (r < 0)
+		return df_err_set(err, r, "write guard map: %s", strerror(-r));
+	return 0;
+}
+
+int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct guard **ret,
+		      struct df_err *err)
+{
+	struct guard *g;
+	int r;
+
+	if (engine__find_guard(e, spec->id))
+		return df_err_set(err, -EEXIST, "'%s' is already registered", spec->id);
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return df_err_set(err, -ENOMEM, "out of memory");
+	g->ls = (struct listen_set)LISTEN_SET_INIT;
+	g->engine = e;
+	g->kind = spec->kind;
+	snprintf(g->id, sizeof(g->id), "%s", spec->id);
+	snprintf(g->cgroup_path, sizeof(g->cgroup_path), "%s", spec->cgroup_path);
+	g->cgroup_rel = cgroup_relative(g->cgroup_path);
+	g->policy = spec->policy;
+	g->since = time(NULL);
+	r = cgroup_id_of(g->cgroup_path, &g->cgid);
+	if (r < 0) {
+		df_err_set(err, r, "cgroup %s: %s", g->cgroup_path, strerror(-r));
+		goto fail;
+	}
+	r = listen_set_open(spec->netns_path, &g->ls, err);
+	if (r < 0)
+		goto fail;
+	r = guard_publish(e, g, err);
+	if (r < 0)
+		goto fail;
+	/* Only now does the guard own an inline policy: on failure the caller keeps it. */
+	g->owns_policy = spec->owns_policy;
+	listener_init(e, g, &g->udp4, g->ls.udp4, IPPROTO_UDP);
+	listener_init(e, g, &g->tcp4, g->ls.tcp4, IPPROTO_TCP);
+	listener_init(e, g, &g->udp6, g->ls.udp6, IPPROTO_UDP);
+	listener_init(e, g, &g->tcp6, g->ls.tcp6, IPPROTO_TCP);
+	g->next = e->guards;
+	e->guards = g;
+	if (ret)
+		*ret = g;
+	return 0;
+fail:
+	listen_set_close(&g->ls);
+	free(g);
+	return r;
+}
+
+void engine__remove_guard(struct engine *e, struct guard *g)
+{
+	struct guard **pp;
+
+	for (pp = &e->guards; *pp && *pp != g; pp = &(*pp)->next)
+		;
+	if (!*pp)
+		return;
+	*pp = g->next;
+	guard_bpf__del_guard(e->opts.bpf, g->cgid);
+	listeners_del(e, g);
+	upstream_drop_guard(e, g);
+	tcp_drop_guard(e, g);
+	/* Events for its fds may still sit in this loop turn's batch. */
+	g->next = e->graveyard;
+	e->graveyard = g;
+}
+
+struct guard *engine__find_guard(struct engine *e, const char *id)
+{
+	struct guard *g;
+
+	for (g = e->guards; g; g = g->next)
+		if (strcmp(g->id, id) == 0)
+			return g;
+	return NULL;
+}
+
+struct guard *engine__first_guard(struct engine *e)
+{
+	return e->guards;
+}
+
+struct guard *engine__next_guard(struct engine *e, struct guard *g)
+{
+	return g->next;
+}
+
+const char *guard__id(const struct guard *g)
+{
+	return g->id;
+}
+
+enum guard_kind guard__kind(const struct guard *g)
+{
+	return g->kind;
+}
+
+const char *guard__cgroup(const struct guard *g)
+{
+	return g->cgroup_path;
+}
+
+const char *guard__policy_name(const struct guard *g)
+{
+	return policy__name(g->policy);
+}
+
+time_t guard__since(const struct guard *g)
+{
+	return g->since;
+}
+
+uint64_t guard__cgroup_id(const struct guard *g)
+{
+	return g->cgid;
+}
+
+void engine__replace_policy(struct engine *e, struct policy *old, struct policy *new_p)
+{
+	struct guard *g;
+
+	for (g = e->guards; g; g = g->next)
+		if (g->policy == old)
+			g->policy = new_p;
+}
+
+int engine__next_timeout(struct engine *e)
+{
+	uint64_t now = now_ms();
+	int t = upstream_next_timeout(e, now);
+
+	/* TCP idle timeouts are coarse: a check a second is enough. */
+	if (e->n_conns && (t < 0 || t > 1000))
+		t = 1000;
+	return t;
+}
+
+void engine__tick(struct engine *e)
+{
+	uint64_t now = now_ms();
+	struct guard *g;
+
+	upstream_expire(e, now);
+	tcp_expire(e, now);
+	while ((g = e->graveyard)) {
+		e->graveyard = g->next;
+		guard_free(g);
+	}
+}
+
+void engine__stats(const struct engine *e, struct engine_stats *ret)
+{
+	*ret = e->st;
+}
+
+static const char *qtype_name(uint16_t t)
+{
+	static char buf[16];
+
+	switch (t) {
+	case 1:
+		return "A";
+	case 28:
+		return "AAAA";
+	case 5:
+		return "CNAME";
+	case 15:
+		return "MX";
+	case 16:
+		return "TXT";
+	case 33:
+		return "SRV";
+	case 65:
+		return "HTTPS";
+	case 12:
+		return "PTR";
+	case 2:
+		return "NS";
+	case 6:
+		return "SOA";
+	}
+	snprintf(buf, sizeof(buf), "TYPE%u", t);
+	return buf;
+}
+
+static uint16_t peer_port(const struct client_ref *c)
+{
+	if (c->peer.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&c->peer)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)&c->peer)->sin_port);
+}
+
+/*
+ * The block line. Its shape is a contract:
+ * WARN DNS BLOCKED reason=FromDNSRequest blocked=true blockedAt=dns domain=D pid=P
+ *   cmd="..." firewallMethod=M policy=N, then fields of our own.
+ * Every value that a process controls is quoted with logfmt_quote.
+ */
+static void log_block(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
+		      bool blocked)
+{
+	struct guard *g = c->g;
+	struct df_client who = { 0 };
+	struct procinfo pi;
+	char cmd[PROCINFO_CMD_MAX * 4 + 8], anc[PROCINFO_ANCESTRY_MAX * 4 + 8], id[sizeof(g->id) * 4 + 8];
+	int r;
+
+	r = guard_bpf__lookup_client(e->opts.bpf, g->ls.netns_cookie, c->proto, peer_port(c), &who);
+	if (r < 0 || !who.pid) {
+		pi.pid = 0;
+		strcpy(pi.cmd, "?");
+		pi.cmd_len = 1;
+		pi.ancestry[0] = '\0';
+		pi.ancestry_len = 0;
+	} else {
+		procinfo_get(who.pid, g->cgroup_rel, &pi);
+	}
+	logfmt_quote(cmd, sizeof(cmd), pi.cmd, pi.cmd_len);
+	logfmt_quote(anc, sizeof(anc), pi.ancestry, pi.ancestry_len);
+	logfmt_quote(id, sizeof(id), g->id, strlen(g->id));
+	log_msg(LOG_WARN,
+		"DNS BLOCKED reason=FromDNSRequest blocked=%s blockedAt=dns domain=%s pid=%d "
+		"cmd=%s firewallMethod=%s policy=%s qtype=%s ancestry=%s %s=%s",
+		blocked ? "true" : "false", m->qname_len ? m->qname : ".", (int)who.pid, cmd,
+		policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
+		qtype_name(m->qtype), anc, g->kind == GUARD_CONTAINER ? "container" : "run", id);
+}
+
+size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t *q,
+			   size_t len, uint8_t *out, size_t cap)
+{
+	struct dns_msg m;
+	enum policy_verdict v;
+	int r;
+
+	e->st.queries++;
+	r = dns_parse(q, len, &m);
+	if (r != DNS_OK) {
+		e->st.formerr++;
+		if (log_enabled(LOG_DEBUG))
+			log_msg(LOG_DEBUG, "malformed query guard=%s len=%zu error=\"%s\"",
+				c->g->id, len, dns_strerror(r));
+		if (len < DNS_HDR_LEN || (q[2] & 0x80))
+			return 0;
+		m.qdcount = 0;
+		m.has_edns = false;
+		return dns_build_empty_reply(q, &m, DNS_RCODE_FORMERR, out, cap);
+	}
+	if (m.flags & DNS_FLAG_QR) {
+		e->st.dropped++;
+		return 0;
+	}
+	c->udp_limit = DNS_EDNS_MIN_UDP;
+	if (m.has_edns && m.edns_udp_size > DNS_EDNS_MIN_UDP)
+		c->udp_limit = m.edns_udp_size > UDP_BUF ? UDP_BUF : m.edns_udp_size;
+	if (DNS_OPCODE(m.flags) != 0)
+		return dns_build_empty_reply(q, &m, DNS_RCODE_NOTIMP, out, cap);
+
+	v = policy__match(c->g->policy, m.qname, m.qname_len);
+	if (v == VERDICT_BLOCK) {
+		e->st.blocked++;
+		/* Before the answer: the asking process is still alive to be named. */
+		log_block(e, c, &m, true);
+		return dns_build_empty_reply(q, &m, policy__refuse_rcode(c->g->policy), out, cap);
+	}
+	if (v == VERDICT_AUDIT) {
+		e->st.audited++;
+		log_block(e, c, &m, false);
+	} else if (log_enabled(LOG_DEBUG)) {
+		log_msg(LOG_DEBUG, "DNS ALLOWED domain=%s qtype=%s policy=%s",
+			m.qname_len ? m.qname : ".", qtype_name(m.qtype), policy__name(c->g->policy));
+	}
+	if (upstream_forward(e, c, q, len, &m) < 0) {
+		e->st.servfail++;
+		return dns_build_empty_reply(q, &m, DNS_RCODE_SERVFAIL, out, cap);
+	}
+	e->st.forwarded++;
+	return 0;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The DNS proxy engine, shared by the daemon and the embedded proxy of
+ * `depfence run`: per-guard listeners, the policy decision, the block line,
+ * forwarding to upstreams and their timeouts.
+ */
+#ifndef DEPFENCE_ENGINE_H
+#define DEPFENCE_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "loop.h"
+#include "policy.h"
+#include "util.h"
+
+struct guard_bpf;
+struct engine;
+struct guard;
+
+#define ENGINE_MAX_UPSTREAMS 8
+
+struct engine_opts {
+	struct sockaddr_storage upstreams[ENGINE_MAX_UPSTREAMS];
+	socklen_t upstream_lens[ENGINE_MAX_UPSTREAMS];
+	int n_upstreams;
+	int try_timeout_ms;	/* one upstream attempt; default 500 */
+	int servfail_after_ms;	/* give up and answer SERVFAIL; default 1500 */
+	struct guard_bpf *bpf;	/* maps the guards are written to */
+	struct loop *loop;
+};
+
+enum guard_kind {
+	GUARD_RUN = 0,
+	GUARD_CONTAINER,
+};
+
+struct guard_spec {
+	enum guard_kind kind;
+	const char *id;		 /* run id or container id */
+	const char *cgroup_path; /* absolute path of the cgroup v2 directory */
+	const char *netns_path;	 /* NULL: the engine's own netns */
+	struct policy *policy;	 /* see owns_policy */
+	bool owns_policy;	 /* the guard frees it (an inline policy) */
+};
+
+int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_err *err);
+void engine__free(struct engine *e);
+
+/*
+ * Register a cgroup: listeners in its netns, then the BPF guard entry, in that
+ * order, so by the time this returns 0 the cgroup's first query is answered.
+ * On error nothing is left behind.
+ */
+int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct guard **ret,
+		      struct df_err *err);
+/* Delete the BPF entry, close the listeners, drop in-flight queries. */
+void engine__remove_guard(struct engine *e, struct guard *g);
+struct guard *engine__find_guard(struct engine *e, const char *id);
+struct guard *engine__first_guard(struct engine *e);
+struct guard *engine__next_guard(struct engine *e, struct guard *g);
+
+/* Guard accessors, for status output. */
+const char *guard__id(const struct guard *g);
+enum guard_kind guard__kind(const struct guard *g);
+const char *guard__cgroup(const struct guard *g);
+const char *guard__policy_name(const struct guard *g);
+time_t guard__since(const struct guard *g);
+uint64_t guard__cgroup_id(const struct guard *g);
+/* Swap the policy of every guard that uses one named NAME (SIGHUP reload). */
+void engine__replace_policy(struct engine *e, struct policy *old, struct policy *new_p);
+
+/* Milliseconds until the next timer is due (-1: none), and run the due ones. */
+int engine__next_timeout(struct engine *e);
+void engine__tick(struct engine *e);
+
+struct engine_stats {
+	uint64_t queries, blocked, audited, forwarded, answered, servfail, formerr, dropped;
+};
+void engine__stats(const struct engine *e, struct engine_stats *ret);
+
+#endif

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The engine's private structures, shared by engine.c, serve_udp.c, serve_tcp.c, upstream.c. */
+#ifndef DEPFENCE_ENGINE_INT_H
+#define DEPFENCE_ENGINE_INT_H
+
+#include <limits.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "dns_wire.h"
+#include "engine.h"
+#include "netns.h"
+
+#define UDP_BATCH     32
+#define UDP_BUF	      4096
+#define MAX_PENDING   8192
+#define PENDING_QMAX  512 /* queries kept for a retry to the next upstream */
+#define MAX_TCP_CONNS 512
+#define TCP_IDLE_MS   10000
+#define TCP_WBUF_MAX  (256 * 1024)
+#define TCP_MAX_INFLIGHT 64
+#define NIL	      UINT32_MAX
+
+struct listener {
+	struct ev_source src;
+	struct guard *g;
+	uint8_t proto; /* IPPROTO_UDP or IPPROTO_TCP */
+};
+
+struct guard {
+	struct guard *next;
+	struct engine *engine;
+	enum guard_kind kind;
+	char id[128];
+	char cgroup_path[PATH_MAX];
+	const char *cgroup_rel; /* cgroup_path below the v2 root, for procinfo */
+	uint64_t cgid;
+	time_t since;
+	struct policy *policy;
+	bool owns_policy;
+	struct listen_set ls;
+	struct listener udp4, tcp4, udp6, tcp6;
+};
+
+/* Where the answer to a query goes. */
+struct client_ref {
+	struct guard *g;
+	uint8_t proto;
+	int fd; /* the UDP listener it came in on */
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	uint32_t conn_idx, conn_gen; /* TCP: the connection, checked against reuse */
+	uint16_t udp_limit;	     /* the most a UDP answer may carry */
+};
+
+struct pending {
+	bool used;
+	uint8_t upstream, tries;
+	uint16_t client_id, qtype, qlen;
+	uint64_t qhash;
+	uint64_t deadline, give_up_at;
+	uint32_t prev, next; /* deadline FIFO: every attempt gets the same timeout */
+	struct client_ref client;
+	uint8_t query[PENDING_QMAX];
+};
+
+struct upstream {
+	struct ev_source src;
+	struct engine *e;
+	struct sockaddr_storage addr;
+	socklen_t len;
+	uint64_t dead_until; /* after a timeout, asked last until then */
+};
+
+struct tcp_conn {
+	struct ev_source src;
+	struct engine *e;
+	struct guard *g;
+	uint32_t gen;
+	uint64_t last_active;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	uint8_t *wbuf;
+	size_t wlen, wcap;
+	unsigned inflight;
+	bool want_write;
+	bool eof; /* the client half-closed: answer what is in flight, then close */
+};
+
+struct engine {
+	struct engine_opts opts;
+	struct guard *guards;
+	struct guard *graveyard; /* freed after the current loop turn */
+	struct upstream ups[ENGINE_MAX_UPSTREAMS];
+	int n_ups;
+	struct pending *pend;
+	uint32_t *free_slots, n_free;
+	uint32_t fifo_head, fifo_tail;
+	uint16_t id_salt;
+	struct tcp_conn *conns;
+	uint32_t n_conns;
+	struct engine_stats st;
+	/* UDP batch buffers: static per engine, so the hot path never allocates. */
+	uint8_t rx[UDP_BATCH][UDP_BUF];
+	uint8_t tx[UDP_BATCH][UDP_BUF];
+	struct sockaddr_storage rx_addr[UDP_BATCH];
+};
+
+/*
+ * Decide one query (and set C's UDP size limit from its EDNS): returns the length of an answer written to OUT (a refusal,
+ * FORMERR, ...), or 0 when it was forwarded or dropped.
+ */
+size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t *q,
+			   size_t len, uint8_t *out, size_t cap);
+
+/* upstream.c */
+int upstreams_open(struct engine *e, struct df_err *err);
+void upstreams_close(struct engine *e);
+int upstream_forward(struct engine *e, const struct client_ref *c, const uint8_t *q, size_t len,
+		     const struct dns_msg *m);
+void upstream_expire(struct engine *e, uint64_t now);
+void upstream_drop_guard(struct engine *e, const struct guard *g);
+int upstream_next_timeout(struct engine *e, uint64_t now);
+
+/* serve_udp.c / serve_tcp.c */
+void udp_on_ready(struct ev_source *src, uint32_t events);
+void tcp_on_accept(struct ev_source *src, uint32_t events);
+/* Queue one length-prefixed answer on C's connection, if it is still open. */
+void tcp_send_frame(struct engine *e, const struct client_ref *c, const uint8_t *msg, size_t len);
+void tcp_drop_guard(struct engine *e, const struct guard *g);
+void tcp_expire(struct engine *e, uint64_t now);
+/* Send an answer to C (UDP sendto or a TCP frame). */
+void engine_reply(struct engine *e, const struct client_ref *c, uint8_t *msg, size_t len);
+
+#endif

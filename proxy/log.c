@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The leveled logger. Lines are built in a static buffer and written by
+ * log_flush(), which the event loop calls once per turn: a burst of block
+ * lines then costs one write(2), not one each.
+ *
+ * Not thread-safe, by design: each depfence process runs one event loop on one
+ * thread, so the buffer needs no lock. A thread added later must not log.
+ *
+ * Line shape: "LEVEL text\n", so a consumer can match "^WARN DNS BLOCKED".
+ * With log_set_timestamps(true) the line is prefixed "ts=<RFC 3339 UTC> ";
+ * the prefix goes first (not last) so every line has the same field order
+ * whatever the text, and it is off by default because journald and the
+ * container runtime already stamp each line.
+ */
+#include "log.h"
+#include "util.h"
+
+#include <bpf/libbpf.h>
+#include <string.h>
+#include <time.h>
+
+#define LOG_BUF_SIZE (64 * 1024)
+/* Room kept free for the "log lines dropped" notice, so it never needs its own flush. */
+#define LOG_NOTE_MAX 128
+/* A longer line is cut: it must fit in the buffer next to a notice. */
+#define LOG_LINE_MAX (LOG_BUF_SIZE - LOG_NOTE_MAX)
+/* libbpf's longest messages are verifier logs; past this they are cut. */
+#define LOG_LIBBPF_MAX (16 * 1024)
+
+static struct {
+	enum log_level level;
+	int fd;
+	bool timestamps;
+	/* Lines lost to a failed write, reported before the next line. */
+	unsigned long long dropped;
+	/* The last byte that reached the fd was not '\n' (a write failed mid-line). */
+	bool mid_line;
+	size_t len;
+	char buf[LOG_BUF_SIZE];
+} lg = {
+    .level = LOG_INFO,
+    .fd = 2,
+};
+
+/* Where one line is formatted before it is appended; static to keep 64 KiB off the stack. */
+static char line_buf[LOG_LINE_MAX];
+
+static const char *const level_names[] = {
+    [LOG_DEBUG] = "DEBUG",
+    [LOG_INFO] = "INFO",
+    [LOG_WARN] = "WARN",
+    [LOG_ERROR] = "ERROR",
+};
+
+void log_set_level(enum log_level level)
+{
+	lg.level = level;
+}
+
+bool log_enabled(enum log_level level)
+{
+	return level >= lg.level;
+}
+
+void log_set_fd(int fd)
+{
+	/* Buffered lines were meant for the old sink. */
+	log_flush();
+	lg.fd = fd;
+	lg.mid_line = false;
+}
+
+void log_set_timestamps(bool on)
+{
+	lg.timestamps = on;
+}
+
+static const char *level_name(enum log_level level)
+{
+	if ((unsigned int)level >= ARRAY_SIZE(level_names))
+		return "ERROR";
+	return level_names[level];
+}
+
+/* "ts=2026-11-25T01:02:03.456Z " when timestamps are on, then "LEVEL ". CAP must exceed 64. */
+static size_t format_prefix(char *dst, size_t cap, enum log_level level)
+{
+	size_t n = 0;
+	int r;
+
+	if (lg.timestamps) {
+		struct timespec ts;
+		struct tm tm;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		r = snprintf(dst, cap, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ",
+			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			     tm.tm_sec, ts.tv_nsec / 1000000);
+		if (r > 0)
+			n = (size_t)r < cap ? (size_t)r : cap - 1;
+	}
+	r = snprintf(dst + n, cap - n, "%s ", level_name(level));
+	if (r > 0)
+		n += (size_t)r < cap - n ? (size_t)r : cap - n - 1;
+	return n;
+}
+
+/*
+ * Build one whole line in DST, cut to CAP bytes (newline included). Callers
+ * must pass logfmt text, but a stray line break would let whoever controls an
+ * unquoted value forge a line; turning CR and LF into spaces costs one pass
+ * over a short line and removes that risk for good.
+ */
+static size_t format_line(char *dst, size_t cap, enum log_level level, const char *fmt, va_list ap)
+{
+	size_t n = format_prefix(dst, cap, level);
+	size_t room = cap - n - 1; /* keep one byte for '\n' */
+	size_t body, i;
+	int r;
+
+	/* vsnprintf() writes at most ROOM bytes and the last is its NUL, which '\n' replaces. */
+	r = vsnprintf(dst + n, room + 1, fmt, ap);
+	body = r < 0 ? 0 : (size_t)r;
+	if (body > room)
+		body = room;
+	for (i = n; i < n + body; i++) {
+		if (dst[i] == '\n' || dst[i] == '\r')
+			dst[i] = ' ';
+	}
+	dst[n + body] = '\n';
+	return n + body + 1;
+}
+
+static size_t format_drop_note(char *dst, size_t cap)
+{
+	size_t n = 0;
+	int r;
+
+	/* End the torn line first, or the notice would be glued to its tail. */
+	if (lg.mid_line)
+		dst[n++] = '\n';
+	n += format_prefix(dst + n, cap - n, LOG_WARN);
+	r = snprintf(dst + n, cap - n, "log lines dropped count=%llu\n", lg.dropped);
+	if (r > 0)
+		n += (size_t)r < cap - n ? (size_t)r : cap - n - 1;
+	return n;
+}
+
+/*
+ * Write the buffer without ever waiting on a full sink: on any error (EAGAIN
+ * from a non-blocking fd, EPIPE from a gone reader) the rest is dropped and
+ * counted. write_full() is not used because it does not say how much went out
+ * before the error, and that is needed to count lost lines and mend a torn one.
+ */
+void log_flush(void)
+{
+	size_t done = 0, i;
+
+	while (done < lg.len) {
+		ssize_t n = write(lg.fd, lg.buf + done, lg.len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	for (i = done; i < lg.len; i++)
+		lg.dropped += lg.buf[i] == '\n';
+	if (done > 0)
+		lg.mid_line = lg.buf[done - 1] != '\n';
+	lg.len = 0;
+}
+
+static void append(const char *src, size_t n)
+{
+	memcpy(lg.buf + lg.len, src, n);
+	lg.len += n;
+}
+
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	char note[LOG_NOTE_MAX];
+	size_t n;
+
+	if (!log_enabled(level))
+		return;
+	n = format_line(line_buf, sizeof(line_buf), level, fmt, ap);
+	if (lg.len + n + LOG_NOTE_MAX > sizeof(lg.buf))
+		log_flush();
+	if (lg.dropped) {
+		append(note, format_drop_note(note, sizeof(note)));
+		lg.dropped = 0;
+	}
+	append(line_buf, n);
+	/* An error is often the last thing a process says: do not leave it in the buffer. */
+	if (level >= LOG_ERROR)
+		log_flush();
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+static size_t quote_width(unsigned char c)
+{
+	if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t')
+		return 2;
+	if (c < 0x20 || c == 0x7f)
+		return 4;
+	return 1;
+}
+
+static size_t quote_byte(char *dst, unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	switch (c) {
+	case '"':
+	case '\\':
+		dst[0] = '\\';
+		dst[1] = (char)c;
+		return 2;
+	case '\n':
+		memcpy(dst, "\\n", 2);
+		return 2;
+	case '\r':
+		memcpy(dst, "\\r", 2);
+		return 2;
+	case '\t':
+		memcpy(dst, "\\t", 2);
+		return 2;
+	}
+	if (c < 0x20 || c == 0x7f) {
+		dst[0] = '\\';
+		dst[1] = 'x';
+		dst[2] = hex[c >> 4];
+		dst[3] = hex[c & 0xf];
+		return 4;
+	}
+	dst[0] = (char)c;
+	return 1;
+}
+
+/*
+ * A cut value keeps whole escapes and, for valid UTF-8, whole characters, so
+ * what a reader sees is a true prefix of the value. Below 6 bytes there is no
+ * room for even '"..."' and the result is the empty string.
+ */
+size_t logfmt_quote(char *dst, size_t cap, const char *src, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t need = 2, limit, o = 0, i, back;
+
+	if (cap == 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		need += quote_width(s[i]);
+	/* Cut only when the whole value does not fit; then keep 4 bytes for '..."'. */
+	if (need < cap)
+		limit = cap - 2;
+	else if (cap >= 6)
+		limit = cap - 5;
+	else
+		limit = 0;
+	if (limit == 0) {
+		dst[0] = '\0';
+		return 0;
+	}
+	dst[o++] = '"';
+	for (i = 0; i < len && o + quote_width(s[i]) <= limit; i++)
+		o += quote_byte(dst + o, s[i]);
+	if (i < len) {
+		/* Back out of a multi-byte character (at most 3 continuation bytes). */
+		for (back = 0; back < 3 && i > 0 && s[i - 1] >= 0x80 && (s[i] & 0xc0) == 0x80;
+		     back++) {
+			i--;
+			o--;
+		}
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o++] = '"';
+	dst[o] = '\0';
+	return o;
+}
+
+static void log_libbpf_line(enum log_level level, const char *line)
+{
+	/* libbpf starts most messages with its name already; say it once. */
+	if (strncmp(line, "libbpf: ", 8) == 0)
+		line += 8;
+	if (*line)
+		log_msg(level, "libbpf: %s", line);
+}
+
+/*
+ * libbpf's INFO is chatter (found program, loaded map) that only helps while
+ * debugging, so it goes to DEBUG with the rest. Messages may hold several
+ * lines (the verifier log): each becomes its own "libbpf: " line.
+ */
+int log_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	static char msg[LOG_LIBBPF_MAX];
+	enum log_level lvl = level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG;
+	char *line, *nl;
+
+	if (!log_enabled(lvl))
+		return 0;
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		return 0;
+	for (line = msg; *line; line = nl + 1) {
+		nl = strchrnul(line, '\n');
+		if (!*nl) {
+			log_libbpf_line(lvl, line);
+			break;
+		}
+		*nl = '\0';
+		log_libbpf_line(lvl, line);
+	}
+	return 0;
+}

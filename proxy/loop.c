@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "util.h"
+
+struct loop {
+	int epfd;
+};
+
+int loop__new(struct loop **ret)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0) {
+		int r = -errno;
+
+		free(l);
+		return r;
+	}
+	*ret = l;
+	return 0;
+}
+
+void loop__free(struct loop *l)
+{
+	if (!l)
+		return;
+	closep(&l->epfd);
+	free(l);
+}
+
+int loop__add(struct loop *l, struct ev_source *src, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = src };
+
+	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, src->fd, &ev) < 0 ? -errno : 0;
+}
+
+int loop__mod(struct loop *l, struct ev_source *src, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = src };
+
+	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, src->fd, &ev) < 0 ? -errno : 0;
+}
+
+void loop__del(struct loop *l, struct ev_source *src)
+{
+	if (src->fd >= 0)
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, src->fd, NULL);
+}
+
+int loop__run_once(struct loop *l, int timeout_ms)
+{
+	struct epoll_event evs[64];
+	int i, n;
+
+	n = epoll_wait(l->epfd, evs, ARRAY_SIZE(evs), timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (i = 0; i < n; i++) {
+		struct ev_source *src = evs[i].data.ptr;
+
+		src->on_ready(src, evs[i].events);
+	}
+	return n;
+}

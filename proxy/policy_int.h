@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Private to policy_parse.c and policy_match.c: the layout of struct policy and
+ * the name table both halves share.
+ *
+ * A million rules must fit in tens of MiB, so there is no allocation per rule:
+ * names live back to back in one arena, and the open-addressing table holds
+ * 12-byte entries that point into it.
+ */
+#ifndef DEPFENCE_POLICY_INT_H
+#define DEPFENCE_POLICY_INT_H
+
+#include <stdint.h>
+
+#include "policy.h"
+
+/* Per-name rule bits. A name's rules merge into one entry. */
+enum {
+	NAME_BLOCK = 1 << 0,	 /* block NAME: the name and every name under it */
+	NAME_BLOCK_SUB = 1 << 1, /* block *.NAME: only names under it */
+	NAME_ALLOW = 1 << 2,
+	NAME_ALLOW_SUB = 1 << 3,
+};
+
+/* Resource limits: a policy file is user input. */
+#define POLICY_MAX_NAMES    (1u << 24)
+#define POLICY_MAX_CIDRS    (1u << 20)
+#define POLICY_MAX_FILE	    (256u << 20)
+#define POLICY_MAX_LINE	    4096
+#define POLICY_MAX_NAME_LEN 253
+
+/*
+ * One slot of the name table. len == 0 marks an empty slot (a rule name is never
+ * empty). hash is the full 32-bit hash: the slot index is its low bits, so a
+ * rehash needs no access to the arena.
+ */
+struct name_ent {
+	uint32_t hash;
+	uint32_t off; /* into names.arena */
+	uint8_t len;
+	uint8_t flags;
+};
+
+struct name_table {
+	struct name_ent *slots;
+	uint32_t cap; /* a power of two, or 0 before the first insert */
+	uint32_t used;
+	char *arena;
+	size_t arena_len, arena_cap;
+};
+
+struct policy {
+	char *name;
+	enum policy_mode mode;
+	int refuse_rcode;
+	size_t rule_count;
+	struct name_table names;
+	struct policy_cidr *cidrs;
+	size_t n_cidrs, cidrs_cap;
+};
+
+/*
+ * Add FLAG for NAME (canonical form, 1..253 bytes, no "*." prefix). Returns 1 if
+ * the rule is new, 0 if it was already there, -ENOMEM or -E2BIG (table full); on
+ * error the table is unchanged.
+ */
+int names_add(struct name_table *t, const char *name, size_t len, uint8_t flag);
+void names_free(struct name_table *t);
+
+#endif

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The name table and the matcher. The hash of a name is FNV-1a taken over its
+ * bytes from last to first, so one right-to-left pass over a query yields the
+ * hash of every suffix just as the scan reaches the suffix's first byte: a
+ * query costs one pass plus one probe per label, whatever the number of rules.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy_int.h"
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME  0x100000001b3ULL
+
+#define TABLE_MIN_CAP (1u << 10)
+#define ARENA_MIN_CAP (1u << 16)
+
+/* Queries are lowercase already; folding anyway keeps a caller's stray capital
+ * from turning a blocked name into an allowed one. */
+static inline unsigned char fold(unsigned char c)
+{
+	return (unsigned char)(c - 'A') < 26 ? c | 0x20 : c;
+}
+
+static inline uint64_t hash_prepend(uint64_t h, unsigned char c)
+{
+	return (h ^ fold(c)) * FNV_PRIME;
+}
+
+/* FNV's low bits are weak and the slot index is the low bits: finish with the
+ * murmur3 mixer so that similar names spread over the table. */
+static inline uint32_t hash_finish(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return (uint32_t)h;
+}
+
+static uint32_t name_hash(const char *name, size_t len)
+{
+	uint64_t h = FNV_OFFSET;
+
+	while (len--)
+		h = hash_prepend(h, name[len]);
+	return hash_finish(h);
+}
+
+static bool name_eq(const char *stored, const char *name, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (stored[i] != (char)fold(name[i]))
+			return false;
+	return true;
+}
+
+/* The slot holding NAME, or the empty slot where it would go. The load factor
+ * stays at or under 1/2, so the probe always ends. */
+static struct name_ent *table_slot(const struct name_table *t, uint32_t hash, const char *name,
+				   size_t len)
+{
+	uint32_t mask = t->cap - 1;
+
+	for (uint32_t i = hash & mask;; i = (i + 1) & mask) {
+		struct name_ent *e = &t->slots[i];
+
+		if (!e->len)
+			return e;
+		if (e->hash == hash && e->len == len && name_eq(t->arena + e->off, name, len))
+			return e;
+	}
+}
+
+static int table_grow(struct name_table *t)
+{
+	uint32_t cap = t->cap ? t->cap * 2 : TABLE_MIN_CAP, mask = cap - 1;
+	struct name_ent *slots = calloc(cap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->cap; i++) {
+		const struct name_ent *e = &t->slots[i];
+		uint32_t j = e->hash & mask;
+
+		if (!e->len)
+			continue;
+		while (slots[j].len)
+			j = (j + 1) & mask;
+		slots[j] = *e;
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->cap = cap;
+	return 0;
+}
+
+static int arena_reserve(struct name_table *t, size_t len)
+{
+	size_t cap = t->arena_cap ? t->arena_cap : ARENA_MIN_CAP;
+	char *arena;
+
+	/* Offsets are 32 bits; the name limit keeps the arena below that anyway. */
+	if (t->arena_len + len > UINT32_MAX)
+		return -E2BIG;
+	if (t->arena_len + len <= t->arena_cap)
+		return 0;
+	while (cap < t->arena_len + len)
+		cap *= 2;
+	arena = realloc(t->arena, cap);
+	if (!arena)
+		return -ENOMEM;
+	t->arena = arena;
+	t->arena_cap = cap;
+	return 0;
+}
+
+int names_add(struct name_table *t, const char *name, size_t len, uint8_t flag)
+{
+	uint32_t hash = name_hash(name, len);
+	struct name_ent *e = NULL;
+	int rc;
+
+	if (t->cap) {
+		e = table_slot(t, hash, name, len);
+		if (e->len) {
+			rc = !(e->flags & flag);
+			e->flags |= flag;
+			return rc;
+		}
+	}
+	if (t->used >= POLICY_MAX_NAMES)
+		return -E2BIG;
+	/* Grow before writing anything, so a failure leaves the table as it was. */
+	if ((t->used + 1) * 2 > t->cap) {
+		rc = table_grow(t);
+		if (rc)
+			return rc;
+		e = table_slot(t, hash, name, len);
+	}
+	rc = arena_reserve(t, len);
+	if (rc)
+		return rc;
+	memcpy(t->arena + t->arena_len, name, len);
+	*e = (struct name_ent){
+	    .hash = hash,
+	    .off = (uint32_t)t->arena_len,
+	    .len = (uint8_t)len,
+	    .flags = flag,
+	};
+	t->arena_len += len;
+	t->used++;
+	return 1;
+}
+
+void names_free(struct name_table *t)
+{
+	free(t->slots);
+	free(t->arena);
+	*t = (struct name_table){0};
+}
+
+static enum policy_verdict verdict(enum policy_mode mode, int flags)
+{
+	bool block;
+
+	if (flags < 0)
+		return mode == POLICY_ALLOWLIST ? VERDICT_BLOCK : VERDICT_ALLOW;
+	block = flags & (NAME_BLOCK | NAME_BLOCK_SUB);
+	if (!block)
+		return VERDICT_ALLOW;
+	return mode == POLICY_AUDIT ? VERDICT_AUDIT : VERDICT_BLOCK;
+}
+
+/*
+ * Every suffix that starts at a label boundary is probed, shortest first, and a
+ * longer suffix with an applicable rule overrides a shorter one: the result is
+ * the longest match without a per-query array of suffixes or a cap on labels.
+ * Suffixes longer than any rule cannot match, which bounds the work for
+ * arbitrary input at 253 bytes hashed.
+ */
+enum policy_verdict policy__match(const struct policy *p, const char *qname, size_t len)
+{
+	const struct name_table *t = &p->names;
+	uint64_t h = FNV_OFFSET;
+	int decided = -1;
+
+	if (len && qname[len - 1] == '.')
+		len--;
+	if (!t->used)
+		return verdict(p->mode, decided);
+	for (size_t i = len; i-- > 0;) {
+		const struct name_ent *e;
+		size_t n = len - i;
+		uint8_t applies;
+
+		if (n > POLICY_MAX_NAME_LEN)
+			break;
+		h = hash_prepend(h, qname[i]);
+		if (i && qname[i - 1] != '.')
+			continue;
+		e = table_slot(t, hash_finish(h), qname + i, n);
+		if (!e->len)
+			continue;
+		/* A *.NAME rule never applies to NAME itself. */
+		applies = i ? NAME_BLOCK | NAME_BLOCK_SUB | NAME_ALLOW | NAME_ALLOW_SUB
+			    : NAME_BLOCK | NAME_ALLOW;
+		if (e->flags & applies)
+			decided = e->flags & applies;
+	}
+	return verdict(p->mode, decided);
+}

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Forwarding to upstream resolvers. Each in-flight query owns a slot of a
+ * fixed table; the slot number (xor a per-process salt) is the id sent
+ * upstream, so a reply finds its query in O(1). Every attempt gets the same
+ * timeout, so a FIFO ordered by send time is also ordered by deadline and
+ * expiry is O(1) per query. When an attempt times out the next upstream is
+ * tried; when the give-up time passes the client gets SERVFAIL.
+ */
+#include "engine_int.h"
+
+#include <string.h>
+
+#include "log.h"
+
+/* An upstream that timed out is asked last for this long. */
+#define UPSTREAM_DEAD_MS 5000
+
+static void on_upstream_reply(struct ev_source *src, uint32_t events);
+
+int upstreams_open(struct engine *e, struct df_err *err)
+{
+	int i;
+
+	for (i = 0; i < e->opts.n_upstreams; i++) {
+		struct upstream *u = &e->ups[i];
+		int fd;
+
+		u->e = e;
+		u->addr = e->opts.upstreams[i];
+		u->len = e->opts.upstream_lens[i];
+		fd = socket(u->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return df_err_set(err, -errno, "upstream socket: %s", strerror(errno));
+		u->src.fd = fd;
+		e->n_ups++;
+		/* Connected: the kernel drops datagrams from anyone but the upstream. */
+		if (connect(fd, (struct sockaddr *)&u->addr, u->len) < 0)
+			return df_err_set(err, -errno, "upstream %d connect: %s", i + 1,
+					  strerror(errno));
+		u->src.on_ready = on_upstream_reply;
+		if (loop__add(e->opts.loop, &u->src, EPOLLIN) < 0)
+			return df_err_set(err, -errno, "epoll: %s", strerror(errno));
+	}
+	return 0;
+}
+
+void upstreams_close(struct engine *e)
+{
+	int i;
+
+	for (i = 0; i < e->n_ups; i++) {
+		loop__del(e->opts.loop, &e->ups[i].src);
+		closep(&e->ups[i].src.fd);
+	}
+	e->n_ups = 0;
+}
+
+static void fifo_unlink(struct engine *e, uint32_t i)
+{
+	struct pending *p = &e->pend[i];
+
+	if (p->prev != NIL)
+		e->pend[p->prev].next = p->next;
+	else
+		e->fifo_head = p->next;
+	if (p->next != NIL)
+		e->pend[p->next].prev = p->prev;
+	else
+		e->fifo_tail = p->prev;
+	p->prev = p->next = NIL;
+}
+
+static void fifo_append(struct engine *e, uint32_t i)
+{
+	struct pending *p = &e->pend[i];
+
+	p->prev = e->fifo_tail;
+	p->next = NIL;
+	if (e->fifo_tail != NIL)
+		e->pend[e->fifo_tail].next = i;
+	else
+		e->fifo_head = i;
+	e->fifo_tail = i;
+}
+
+static void slot_free(struct engine *e, uint32_t i)
+{
+	fifo_unlink(e, i);
+	e->pend[i].used = false;
+	e->free_slots[e->n_free++] = i;
+	if (e->pend[i].client.proto == IPPROTO_TCP) {
+		struct tcp_conn *tc = &e->conns[e->pend[i].client.conn_idx];
+
+		if (tc->gen == e->pend[i].client.conn_gen && tc->inflight)
+			tc->inflight--;
+	}
+}
+
+/* FNV-1a of the question name and type: enough to reject a mismatched reply. */
+static uint64_t question_hash(const struct dns_msg *m)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < m->qname_len; i++)
+		h = (h ^ (uint8_t)m->qname[i]) * 1099511628211ULL;
+	return (h ^ m->qtype) * 1099511628211ULL;
+}
+
+/* The live upstream to try next: in order, skipping ones recently dead. */
+static int pick_upstream(struct engine *e, int after, uint64_t now)
+{
+	int i, idx;
+
+	for (i = 1; i <= e->n_ups; i++) {
+		idx = (after + i) % e->n_ups;
+		if (e->ups[idx].dead_until <= now)
+			return idx;
+	}
+	return (after + 1) % e->n_ups;
+}
+
+static int send_attempt(struct engine *e, uint32_t slot)
+{
+	struct pending *p = &e->pend[slot];
+	struct upstream *u = &e->ups[p->upstream];
+	ssize_t n;
+
+	n = send(u->src.fd, p->query, p->qlen, 0);
+	if (n < 0 && errno != EAGAIN && errno != ECONNREFUSED)
+		return -errno;
+	return 0;
+}
+
+int upstream_forward(struct engine *e, const struct client_ref *c, const uint8_t *q, size_t len,
+		     const struct dns_msg *m)
+{
+	uint64_t now = now_ms();
+	struct pending *p;
+	uint32_t slot;
+
+	if (!e->n_ups || !e->n_free || len > PENDING_QMAX)
+		return -ENOBUFS;
+	slot = e->free_slots[--e->n_free];
+	p = &e->pend[slot];
+	p->used = true;
+	p->client = *c;
+	p->client_id = m->id;
+	p->qtype = m->qtype;
+	p->qhash = question_hash(m);
+	p->qlen = len;
+	p->tries = 1;
+	p->upstream = pick_upstream(e, e->n_ups - 1, now);
+	p->deadline = now + e->opts.try_timeout_ms;
+	p->give_up_at = now + e->opts.servfail_after_ms;
+	memcpy(p->query, q, len);
+	dns_set_id(p->query, slot ^ e->id_salt);
+	fifo_append(e, slot);
+	if (c->proto == IPPROTO_TCP)
+		e->conns[c->conn_idx].inflight++;
+	if (send_attempt(e, slot) < 0) {
+		slot_free(e, slot);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void answer_servfail(struct engine *e, uint32_t slot)
+{
+	struct pending *p = &e->pend[slot];
+	uint8_t out[PENDING_QMAX + 16];
+	struct dns_msg m;
+	size_t n;
+
+	dns_set_id(p->query, p->client_id);
+	if (dns_parse(p->query, p->qlen, &m) != DNS_OK)
+		return;
+	n = dns_build_empty_reply(p->query, &m, DNS_RCODE_SERVFAIL, out, sizeof(out));
+	if (n)
+		engine_reply(e, &p->client, out, n);
+	e->st.servfail++;
+}
+
+void upstream_expire(struct engine *e, uint64_t now)
+{
+	while (e->fifo_head != NIL && e->pend[e->fifo_head].deadline <= now) {
+		uint32_t slot = e->fifo_head;
+		struct pending *p = &e->pend[slot];
+
+		e->ups[p->upstream].dead_until = now + UPSTREAM_DEAD_MS;
+		if (now + 1 >= p->give_up_at) {
+			log_msg(LOG_DEBUG, "upstream timeout, answering SERVFAIL");
+			answer_servfail(e, slot);
+			slot_free(e, slot);
+			continue;
+		}
+		fifo_unlink(e, slot);
+		p->upstream = pick_upstream(e, p->upstream, now);
+		p->tries++;
+		p->deadline = now + e->opts.try_timeout_ms;
+		if (p->deadline > p->give_up_at)
+			p->deadline = p->give_up_at;
+		fifo_append(e, slot);
+		send_attempt(e, slot);
+	}
+}
+
+int upstream_next_timeout(struct engine *e, uint64_t now)
+{
+	uint64_t d;
+
+	if (e->fifo_head == NIL)
+		return -1;
+	d = e->pend[e->fifo_head].deadline;
+	return d <= now ? 0 : (int)(d - now);
+}
+
+void upstream_drop_guard(struct engine *e, const struct guard *g)
+{
+	uint32_t i;
+
+	for (i = 0; i < MAX_PENDING; i++)
+		if (e->pend[i].used && e->pend[i].client.g == g)
+			slot_free(e, i);
+}
+
+static void handle_reply(struct engine *e, struct upstream *u, uint8_t *buf, size_t len)
+{
+	struct client_ref client;
+	struct dns_msg m;
+	struct pending *p;
+	uint32_t slot;
+
+	if (dns_parse(buf, len, &m) != DNS_OK || !(m.flags & DNS_FLAG_QR))
+		return;
+	slot = (uint16_t)(m.id ^ e->id_salt);
+	if (slot >= MAX_PENDING)
+		return;
+	p = &e->pend[slot];
+	/* A late reply to an attempt we gave up on, or a reply that does not answer our question. */
+	if (!p->used || p->qhash != question_hash(&m) || p->qtype != m.qtype)
+		return;
+	u->dead_until = 0;
+	dns_set_id(buf, p->client_id);
+	client = p->client;
+	/* Free first: a TCP connection's in-flight count must drop before it is resumed. */
+	slot_free(e, slot);
+	if (client.proto == IPPROTO_UDP && len > client.udp_limit)
+		len = dns_truncate(buf, len, &m, client.udp_limit);
+	engine_reply(e, &client, buf, len);
+	e->st.answered++;
+}
+
+static void on_upstream_reply(struct ev_source *src, uint32_t events)
+{
+	struct upstream *u = container_of(src, struct upstream, src);
+	struct engine *e = u->e;
+	struct mmsghdr msgs[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	int i, n, rounds;
+
+	for (rounds = 0; rounds < 8; rounds++) {
+		for (i = 0; i < UDP_BATCH; i++) {
+			iov[i] = (struct iovec){ .iov_base = e->rx[i], .iov_len = UDP_BUF };
+			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+		}
+		n = recvmmsg(src->fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		for (i = 0; i < n; i++)
+			handle_reply(e, u, e->rx[i], msgs[i].msg_len);
+		if (n < UDP_BATCH)
+			return;
+	}
+}
