@@ -150,7 +150,7 @@ check: deps
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)tests/demo/demo.sh
+	$(Q)deploy/demo/demo.sh
 
 bench: all
 	$(Q)tests/bench/run.sh

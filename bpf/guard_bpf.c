@@ -131,9 +131,10 @@ void guard_attach__free(struct guard_attach *a)
 	free(a);
 }
 
-static void pin_path(char *buf, size_t cap, const char *prefix, int i)
+/* bpffs refuses names with a dot: one directory per attachment, one file per program. */
+static void pin_path(char *buf, size_t cap, const char *dir, int i)
 {
-	snprintf(buf, cap, "%s.%s", prefix, prog_pin_names[i]);
+	snprintf(buf, cap, "%s/%s", dir, prog_pin_names[i]);
 }
 
 int guard_bpf__attach(struct guard_bpf *g, int cgroup_fd, const char *pin_prefix,
@@ -154,6 +155,10 @@ int guard_bpf__attach(struct guard_bpf *g, int cgroup_fd, const char *pin_prefix
 		}
 		if (!pin_prefix)
 			continue;
+		if (i == 0 && (r = mkdir_p(pin_prefix)) < 0) {
+			df_err_set(err, r, "mkdir %s: %s", pin_prefix, strerror(-r));
+			goto fail;
+		}
 		pin_path(path, sizeof(path), pin_prefix, i);
 		unlink(path); /* a stale pin of a dead cgroup */
 		r = bpf_link__pin(a->links[i], path);
@@ -194,6 +199,8 @@ int guard_unpin(const char *pin_prefix)
 		if (unlink(path) < 0 && errno != ENOENT)
 			r = -errno;
 	}
+	if (rmdir(pin_prefix) < 0 && errno != ENOENT)
+		r = r ?: -errno;
 	return r;
 }
 

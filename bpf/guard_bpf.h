@@ -28,16 +28,16 @@ void guard_bpf__destroy(struct guard_bpf *g);
  * Attach every program to the cgroup open at CGROUP_FD (multi-attach, so other
  * programs on the cgroup keep working). PIN_PREFIX NULL: the links are owned
  * by the returned attachment and detach when it is freed or the process dies.
- * Otherwise each link is pinned at PIN_PREFIX.<program> and stays attached
+ * Otherwise each link is pinned at PIN_PREFIX/<program> and stays attached
  * until guard_unpin(PIN_PREFIX).
  */
 int guard_bpf__attach(struct guard_bpf *g, int cgroup_fd, const char *pin_prefix,
 		      struct guard_attach **ret, struct df_err *err);
 /* Close our link fds; pinned links stay attached. NULL is fine. */
 void guard_attach__free(struct guard_attach *a);
-/* True if PIN_PREFIX.<program> pins exist for every program. */
+/* True if PIN_PREFIX/<program> pins exist for every program. */
 bool guard_pinned(const char *pin_prefix);
-/* Remove the pins at PIN_PREFIX, detaching those links. Missing pins are fine. */
+/* Remove the pins in directory PIN_PREFIX (and it), detaching those links. Missing is fine. */
 int guard_unpin(const char *pin_prefix);
 
 int guard_bpf__set_guard(struct guard_bpf *g, __u64 cgid, const struct df_guard *val);

@@ -125,7 +125,7 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	if (r < 0)
 		return df_err_set(err, r, "create %s: %s", d->runs_parent, strerror(-r));
 	/* Attached once, pinned: every run below is covered from its first instruction. */
-	snprintf(pin_prefix, sizeof(pin_prefix), "%s/runs", d->pin_dir);
+	snprintf(pin_prefix, sizeof(pin_prefix), "%s/links/runs", d->pin_dir);
 	if (!guard_pinned(pin_prefix)) {
 		cgfd = open(d->runs_parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cgfd < 0)

@@ -38,12 +38,7 @@ enum dns_section { SEC_ANSWER, SEC_AUTHORITY, SEC_ADDITIONAL };
 #define NAME_CH16(c) NAME_CH4(c), NAME_CH4((c) + 4), NAME_CH4((c) + 8), NAME_CH4((c) + 12)
 #define NAME_CH64(c) NAME_CH16(c), NAME_CH16((c) + 16), NAME_CH16((c) + 32), NAME_CH16((c) + 48)
 
-static const uint8_t name_ch[256] = {
-    NAME_CH64(0),
-    NAME_CH64(64),
-    NAME_CH64(128),
-    NAME_CH64(192),
-};
+static const uint8_t name_ch[256] = {NAME_CH64(0), NAME_CH64(64), NAME_CH64(128), NAME_CH64(192)};
 
 static const char *const dns_errstr[DNS_E__COUNT] = {
     [DNS_OK] = "ok",
@@ -350,7 +345,9 @@ static void dns_put_opt(uint8_t *p, uint32_t ttl)
 /*
  * The question is copied byte for byte: dns_parse() only accepts pointers
  * that stay inside it, so it means the same thing after a new header. OUT may
- * be QUERY (an answer written over the query's buffer).
+ * be QUERY (an answer written over the query's buffer). Id and flags are read
+ * from QUERY itself, so it must hold a whole header: never answer a message
+ * that failed with DNS_E_SHORT.
  */
 size_t dns_build_empty_reply(const uint8_t *query, const struct dns_msg *msg, int rcode,
 			     uint8_t *out, size_t cap)
@@ -366,8 +363,8 @@ size_t dns_build_empty_reply(const uint8_t *query, const struct dns_msg *msg, in
 	if (cap < n)
 		return 0;
 
-	flags =
-	    DNS_FLAG_QR | DNS_FLAG_RA | (qflags & (DNS_FLAG_RD | DNS_OPCODE_MASK)) | (rcode & 0xf);
+	flags = DNS_FLAG_QR | DNS_FLAG_RA | (rcode & 0xf);
+	flags |= qflags & (DNS_FLAG_RD | DNS_OPCODE_MASK);
 	wr16(out, id);
 	wr16(out + 2, flags);
 	wr16(out + 4, qlen ? 1 : 0);

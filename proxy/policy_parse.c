@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,9 @@
 #include "dns_wire.h"
 #include "policy_int.h"
 
-#define QUOTE_MAX      100
+#define QUOTE_MAX 100
+/* Read size for policy files; must exceed the longest line. */
+#define LOAD_CHUNK     (1u << 20)
 #define STAR_MISPLACED "'*' is allowed only as a whole first label"
 
 enum directive {
@@ -374,10 +377,9 @@ static int parse_line(struct parse_ctx *c, const char *s, size_t len)
 	return apply(c, d, tok[1]);
 }
 
-int policy__parse(struct policy *p, const char *text, size_t len, const char *origin,
-		  struct df_err *err)
+/* The lines of TEXT; the last one may lack its newline. */
+static int parse_text(struct parse_ctx *c, const char *text, size_t len)
 {
-	struct parse_ctx c = {.p = p, .origin = origin ? origin : "policy", .err = err};
 	const char *pos = text, *end = text + len;
 	/* One scan for NUL over the whole text instead of one per line. */
 	const char *nul = len ? memchr(text, '\0', len) : NULL;
@@ -387,10 +389,10 @@ int policy__parse(struct policy *p, const char *text, size_t len, const char *or
 		const char *eol = nl ? nl : end;
 		int rc;
 
-		c.line++;
+		c->line++;
 		if (nul && nul < eol)
-			return fail(&c, -EINVAL, "NUL byte in line");
-		rc = parse_line(&c, pos, eol - pos);
+			return fail(c, -EINVAL, "NUL byte in line");
+		rc = parse_line(c, pos, eol - pos);
 		if (rc)
 			return rc;
 		pos = nl ? nl + 1 : end;
@@ -398,18 +400,56 @@ int policy__parse(struct policy *p, const char *text, size_t len, const char *or
 	return 0;
 }
 
+int policy__parse(struct policy *p, const char *text, size_t len, const char *origin,
+		  struct df_err *err)
+{
+	struct parse_ctx c = {.p = p, .origin = origin ? origin : "policy", .err = err};
+
+	return parse_text(&c, text, len);
+}
+
+/*
+ * Read in chunks and parse the whole lines of each, so that loading a large
+ * file costs the memory of its rules, not of the rules plus its text.
+ */
 int policy__load_file(struct policy *p, const char *path, struct df_err *err)
 {
+	struct parse_ctx c = {.p = p, .origin = path, .err = err};
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
-	int rc;
+	size_t have = 0, total = 0;
+	bool eof = false;
 
-	rc = read_file(path, &buf, &len, POLICY_MAX_FILE);
-	if (rc == -EFBIG)
-		return df_err_set(err, rc, "%s: larger than %u MiB", path, POLICY_MAX_FILE >> 20);
-	if (rc < 0)
-		return df_err_set(err, rc, "%s: %s", path, strerror(-rc));
-	return policy__parse(p, buf, len, path, err);
+	if (fd < 0)
+		return df_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	buf = malloc(LOAD_CHUNK);
+	if (!buf)
+		return df_err_set(err, -ENOMEM, "%s: out of memory", path);
+	while (!eof) {
+		/* read_full() comes back short only at end of file. */
+		ssize_t n = read_full(fd, buf + have, LOAD_CHUNK - have);
+		const char *last;
+		size_t done;
+		int rc;
+
+		if (n < 0)
+			return df_err_set(err, n, "%s: %s", path, strerror(-n));
+		eof = (size_t)n < LOAD_CHUNK - have;
+		have += n;
+		total += n;
+		if (total > POLICY_MAX_FILE)
+			return df_err_set(err, -EFBIG, "%s: larger than %u MiB", path,
+					  POLICY_MAX_FILE >> 20);
+		/* A full chunk with no newline is one overlong line: parsing it reports that. */
+		last = memrchr(buf, '\n', have);
+		done = eof || !last ? have : (size_t)(last + 1 - buf);
+		rc = parse_text(&c, buf, done);
+		if (rc)
+			return rc;
+		memmove(buf, buf + done, have - done);
+		have -= done;
+	}
+	return 0;
 }
 
 int policy__add_rule(struct policy *p, const char *kind, const char *name, struct df_err *err)

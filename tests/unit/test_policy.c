@@ -40,14 +40,10 @@ struct parse_case {
 	size_t rules;
 };
 
-#define OK(d, t, m, rc, n)                                                                         \
-	{                                                                                          \
-		d, t, 0, NULL, m, rc, n                                                            \
-	}
-#define BAD(d, t, e)                                                                               \
-	{                                                                                          \
-		d, t, 0, ORIGIN ":" e, 0, 0, 0                                                     \
-	}
+/* clang-format off */
+#define OK(d, t, m, rc, n) {d, t, 0, NULL, m, rc, n}
+#define BAD(d, t, e)       {d, t, 0, ORIGIN ":" e, 0, 0, 0}
+/* clang-format on */
 
 static const struct parse_case parse_cases[] = {
     OK("empty text", "", POLICY_BLOCKLIST, DNS_RCODE_REFUSED, 0),
@@ -421,48 +417,135 @@ static void test_usable_after_error(void **state)
 	policy__free(p);
 }
 
-static void test_load_file(void **state)
-{
-	static const char text[] = "mode allowlist\nallow internal.example\nblok x\n";
-	char path[] = "/tmp/test_policy.XXXXXX", want[128];
-	struct policy *p = policy__new("t");
-	struct df_err err = {0};
-	int fd = mkstemp(path);
+/*
+ * Files are read in 1 MiB chunks: these put lines across chunk boundaries. Each
+ * generator writes its text to BUF and returns the number of rules, or for a
+ * case that must fail, the line the error is on.
+ */
+#define CHUNK (1u << 20)
 
-	(void)state;
+static size_t fill_rules(char *buf, size_t *len, size_t upto)
+{
+	size_t lines = 0;
+
+	while (*len + 32 < upto)
+		*len += sprintf(buf + *len, "block h%06zu.example\n", lines++);
+	return lines;
+}
+
+static size_t gen_many(char *buf, size_t *len)
+{
+	return fill_rules(buf, len, 2 * CHUNK + 5000);
+}
+
+static size_t gen_error_late(char *buf, size_t *len)
+{
+	size_t n = fill_rules(buf, len, 2 * CHUNK + 5000);
+
+	*len += sprintf(buf + *len, "blok x\n");
+	return n + 1;
+}
+
+static size_t gen_line_across(char *buf, size_t *len)
+{
+	size_t n = fill_rules(buf, len, CHUNK - 2000);
+
+	memcpy(buf + *len, long_line(4096, "\r\nblock last.example"), 4096 + 20);
+	*len += 4096 + 20;
+	return n + 1;
+}
+
+static size_t gen_long_across(char *buf, size_t *len)
+{
+	size_t n = fill_rules(buf, len, CHUNK - 2000);
+
+	memcpy(buf + *len, long_line(5000, "\n"), 5001);
+	*len += 5001;
+	return n + 1;
+}
+
+static size_t gen_huge_line(char *buf, size_t *len)
+{
+	memset(buf, 'x', 2 * CHUNK);
+	*len = 2 * CHUNK;
+	return 1;
+}
+
+static size_t gen_nul_late(char *buf, size_t *len)
+{
+	size_t n = fill_rules(buf, len, CHUNK + CHUNK / 2);
+
+	memcpy(buf + *len, "# \0\n", 4);
+	*len += 4;
+	return n + 1;
+}
+
+struct file_case {
+	const char *desc;
+	const char *text; /* or: */
+	size_t (*gen)(char *buf, size_t *len);
+	const char *err; /* after "PATH:LINE: "; NULL: must load */
+	size_t n;	 /* rules to expect, or the line of the error */
+};
+
+static const struct file_case file_cases[] = {
+    {"file: CRLF", "mode allowlist\r\nallow internal.example\r\n", NULL, NULL, 1},
+    {"file: no final newline", "block a.com\nblock b.com", NULL, NULL, 2},
+    {"file: error names the path", "mode allowlist\nallow a.com\nblok x\n", NULL,
+     "unknown directive 'blok'", 3},
+    {"file: lines over three chunks", NULL, gen_many, NULL, 0},
+    {"file: error line after chunks", NULL, gen_error_late, "unknown directive 'blok'", 0},
+    {"file: 4096-byte line across a chunk", NULL, gen_line_across, NULL, 0},
+    {"file: long line across a chunk", NULL, gen_long_across, "line longer than 4096 bytes", 0},
+    {"file: chunk without newline", NULL, gen_huge_line, "line longer than 4096 bytes", 0},
+    {"file: NUL after a chunk", NULL, gen_nul_late, "NUL byte in line", 0},
+};
+
+static void test_file_row(void **state)
+{
+	const struct file_case *c = *state;
+	char path[] = "/tmp/test_policy.XXXXXX", want[256];
+	struct policy *p = policy__new("t");
+	char *buf = malloc(3 * CHUNK);
+	struct df_err err = {0};
+	size_t len = 0, n = c->n;
+	int fd = mkstemp(path), rc;
 
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), strlen(text));
+	assert_non_null(buf);
+	if (c->gen) {
+		n = c->gen(buf, &len);
+	} else {
+		len = strlen(c->text);
+		memcpy(buf, c->text, len);
+	}
+	assert_int_equal(write(fd, buf, len), len);
 	close(fd);
-	assert_int_equal(policy__load_file(p, path, &err), -EINVAL);
-	snprintf(want, sizeof(want), "%s:3: unknown directive 'blok'", path);
-	assert_string_equal(err.msg, want);
+	rc = policy__load_file(p, path, &err);
 	unlink(path);
-
-	assert_int_equal(policy__load_file(p, path, &err), -ENOENT);
-	snprintf(want, sizeof(want), "%s: No such file or directory", path);
-	assert_string_equal(err.msg, want);
+	if (c->err) {
+		snprintf(want, sizeof(want), "%s:%zu: %s", path, n, c->err);
+		assert_string_equal(err.msg, want);
+		assert_int_equal(rc, -EINVAL);
+	} else {
+		assert_string_equal(err.msg, "");
+		assert_int_equal(rc, 0);
+		assert_int_equal(policy__rule_count(p), n);
+	}
+	free(buf);
 	policy__free(p);
 }
 
-static void test_load_file_ok(void **state)
+static void test_file_missing(void **state)
 {
-	static const char text[] = "mode allowlist\r\nallow internal.example\r\n";
-	char path[] = "/tmp/test_policy.XXXXXX";
 	struct policy *p = policy__new("t");
 	struct df_err err = {0};
-	int fd = mkstemp(path);
 
 	(void)state;
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), strlen(text));
-	close(fd);
-	assert_int_equal(policy__load_file(p, path, &err), 0);
-	unlink(path);
-	assert_int_equal(policy__mode(p), POLICY_ALLOWLIST);
-	assert_int_equal(policy__match(p, "a.internal.example", 18), VERDICT_ALLOW);
-	assert_int_equal(policy__match(p, "github.com", 10), VERDICT_BLOCK);
+	assert_int_equal(policy__load_file(p, "/nonexistent/x.policy", &err), -ENOENT);
+	assert_string_equal(err.msg, "/nonexistent/x.policy: No such file or directory");
+	assert_int_equal(policy__load_file(p, "/tmp", &err), -EISDIR);
+	assert_string_equal(err.msg, "/tmp: Is a directory");
 	policy__free(p);
 }
 
@@ -575,7 +658,7 @@ static void add(const char *name, CMUnitTestFunction fn, const void *state)
 int main(void)
 {
 	size_t max = ARRAY_SIZE(parse_cases) + ARRAY_SIZE(match_cases) + ARRAY_SIZE(cidr_cases) +
-		     ARRAY_SIZE(rule_cases) + 16;
+		     ARRAY_SIZE(rule_cases) + ARRAY_SIZE(file_cases) + 16;
 	int rc;
 
 	tests = calloc(max, sizeof(*tests));
@@ -590,12 +673,13 @@ int main(void)
 	for (size_t i = 0; i < ARRAY_SIZE(rule_cases); i++)
 		add(rule_cases[i].err ? rule_cases[i].err : rule_cases[i].name, test_rule_row,
 		    &rule_cases[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(file_cases); i++)
+		add(file_cases[i].desc, test_file_row, &file_cases[i]);
 	add("line length limit", test_line_length, NULL);
 	add("add_rule then match", test_add_rule_matches, NULL);
 	add("rules accumulate across calls", test_accumulate, NULL);
 	add("usable after an error", test_usable_after_error, NULL);
-	add("load_file errors name the path", test_load_file, NULL);
-	add("load_file CRLF file", test_load_file_ok, NULL);
+	add("file: missing, directory", test_file_missing, NULL);
 	add("modes, names, getters", test_modes_and_names, NULL);
 	add("query of 255 wire bytes", test_long_query, NULL);
 	add("200k rules", test_many_rules, NULL);
