@@ -191,7 +191,6 @@ static void test_line_length(void **state)
 	const char *s;
 
 	(void)state;
-
 	s = long_line(4096, "\n");
 	assert_int_equal(policy__parse(p, s, strlen(s), ORIGIN, &err), 0);
 	/* The CR of a CRLF line does not count against the limit. */
@@ -367,7 +366,6 @@ static void test_add_rule_matches(void **state)
 	struct df_err err = {0};
 
 	(void)state;
-
 	assert_int_equal(policy__add_rule(p, "block", "GitHub.com.", &err), 0);
 	assert_int_equal(policy__add_rule(p, "allow", "*.ok.github.com", &err), 0);
 	assert_int_equal(policy__match(p, "api.github.com", 14), VERDICT_BLOCK);
@@ -383,7 +381,6 @@ static void test_accumulate(void **state)
 	struct df_err err = {0};
 
 	(void)state;
-
 	assert_int_equal(policy__parse(p, "mode audit\nblock a.com\n", 23, "f.policy", &err), 0);
 	assert_int_equal(policy__add_rule(p, "allow", "b.com", &err), 0);
 	/* "mode" once per text, not once per policy. */
@@ -405,7 +402,6 @@ static void test_usable_after_error(void **state)
 	size_t n;
 
 	(void)state;
-
 	assert_int_equal(policy__parse(p, text, strlen(text), ORIGIN, &err), -EINVAL);
 	assert_string_equal(err.msg, ORIGIN ":3: unknown directive 'blok'");
 	assert_int_equal(policy__match(p, "a.com", 5), VERDICT_BLOCK);
@@ -556,7 +552,6 @@ static void test_modes_and_names(void **state)
 	size_t n = 99;
 
 	(void)state;
-
 	assert_string_equal(policy__name(p), "build-42");
 	assert_int_equal(policy__mode(p), POLICY_BLOCKLIST);
 	assert_int_equal(policy__refuse_rcode(p), DNS_RCODE_REFUSED);
@@ -588,7 +583,6 @@ static void test_long_query(void **state)
 	size_t o = 0;
 
 	(void)state;
-
 	assert_int_equal(policy__parse(p, GH, strlen(GH), ORIGIN, &err), 0);
 	for (int lab = 0; lab < 3; lab++) {
 		for (int i = 0; i < 63; i++)
@@ -615,7 +609,6 @@ static void test_many_rules(void **state)
 	int n;
 
 	(void)state;
-
 	assert_non_null(text);
 	for (unsigned i = 0; i < MANY; i++)
 		len += snprintf(text + len, cap - len, "%s host%u.zone%u.example\n",
