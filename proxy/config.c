@@ -209,3 +209,29 @@ void instance_name(const char *state_dir, char *buf, size_t cap)
 		h = (h ^ (uint8_t)*s) * 16777619u;
 	snprintf(buf, cap, "depfence-%08x", h);
 }
+
+void id_file_name(const char *id, char *buf, size_t cap)
+{
+	uint32_t h = 2166136261u;
+	bool changed = false;
+	size_t i, n = 0;
+
+	for (i = 0; id[i]; i++) {
+		unsigned char ch = id[i];
+
+		h = (h ^ ch) * 16777619u;
+		if (n + 10 >= cap) {
+			changed = true;
+			continue;
+		}
+		if (isalnum(ch) || ch == '_' || ch == '-') {
+			buf[n++] = ch;
+		} else {
+			buf[n++] = '_';
+			changed = true;
+		}
+	}
+	buf[n] = '\0';
+	if (changed)
+		snprintf(buf + n, cap - n, "-%08x", h);
+}

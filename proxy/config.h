@@ -49,4 +49,11 @@ int policy_build(const char *config_dir, const char *name, const struct inline_r
  */
 void instance_name(const char *state_dir, char *buf, size_t cap);
 
+/*
+ * A file name for ID that bpffs and the state dir accept (no '.', no '/'):
+ * [A-Za-z0-9_-] kept, anything else replaced, and a hash of the whole id appended
+ * whenever something was replaced or cut, so distinct ids never share a name.
+ */
+void id_file_name(const char *id, char *buf, size_t cap);
+
 #endif

@@ -2,8 +2,8 @@
 /*
  * Policies: the parsed form of a NAME.policy file and the name matcher.
  * Matching is O(name length): the names of all rules live in one open-addressing
- * hash table keyed by the name, and a query walks its own suffixes (at most 127)
- * from the longest to the shortest.
+ * hash table keyed by the name, and a query hashes all its suffixes in one
+ * right-to-left pass; the longest suffix that has an applicable rule decides.
  */
 #ifndef DEPFENCE_POLICY_H
 #define DEPFENCE_POLICY_H

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * depfence-hook: the OCI hook. prestart/createRuntime registers the container's
+ * cgroup and network namespace with depfenced, which attaches the filters and
+ * opens a listener inside that namespace before answering; only then does the
+ * hook exit 0, so the container's first query is guarded. poststop
+ * deregisters by container id. No daemon, no start: a guarded container never
+ * runs unguarded.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "ctl_proto.h"
+#include "oci_state.h"
+
+/* Runtimes kill hooks that pass their own timeout; ours is shorter. */
+#define HOOK_TIMEOUT_MS 5000
+
+static const char usage[] =
+	"Usage: depfence-hook [--state-dir DIR] [-v] prestart|createRuntime|poststop\n"
+	"\n"
+	"OCI hook: reads the container state JSON on stdin. Containers annotated\n"
+	"io.depfence.policy=NAME are registered with depfenced under policy NAME at\n"
+	"prestart/createRuntime and deregistered at poststop; others pass through.\n";
+
+static bool verbose;
+
+static int fail(const char *id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(const char *id, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "depfence-hook: %s%s", id ? id : "", id ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static int read_stdin(char **ret, size_t *ret_len)
+{
+	size_t cap = 8192, len = 0;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *nb;
+
+			if (cap >= OCI_STATE_MAX) {
+				free(buf);
+				return -EFBIG;
+			}
+			nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(STDIN_FILENO, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+
+			free(buf);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/* Send REQ to the daemon; returns 0 with the reply's error (if any) in ERRBUF. */
+static int call_daemon(const char *state_dir, json_object *req, json_object **ret_reply,
+		       struct df_err *err)
+{
+	_cleanup_close_ int fd = -1;
+	int r = ctl_connect(state_dir, &fd);
+
+	if (r < 0)
+		return df_err_set(err, r, "no depfenced answering on %s/%s (%s)", state_dir,
+				  CTL_SOCKET_NAME, strerror(-r));
+	return ctl_call(fd, req, HOOK_TIMEOUT_MS, ret_reply, err);
+}
+
+static bool reply_ok(json_object *reply)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(reply, "ok", &v) && json_object_get_boolean(v);
+}
+
+static int do_register(const char *state_dir, struct oci_state *st, const char *policy)
+{
+	_cleanup_json_ json_object *req = NULL, *reply = NULL;
+	char root[PATH_MAX], rel[PATH_MAX], cgroup[PATH_MAX + PATH_MAX], netns[64];
+	struct df_err err = { 0 };
+	struct stat sb;
+
+	if (!st->pid)
+		return fail(st->id, "OCI state has no \"pid\": cannot find the container");
+	if (kill(st->pid, 0) < 0 && errno == ESRCH)
+		return fail(st->id, "pid %d from the OCI state does not exist", (int)st->pid);
+	if (cgroup_v2_root(root, sizeof(root), &err) < 0 ||
+	    cgroup_of_pid(st->pid, rel, sizeof(rel), &err) < 0)
+		return fail(st->id, "%s", err.msg);
+	snprintf(cgroup, sizeof(cgroup), "%s%s", root, strcmp(rel, "/") ? rel : "");
+	if (stat(cgroup, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		return fail(st->id, "cgroup v2 %s of pid %d not found", cgroup, (int)st->pid);
+	if (strcmp(rel, "/") == 0)
+		return fail(st->id, "pid %d is in the root cgroup: refusing to guard the host",
+			    (int)st->pid);
+	snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)st->pid);
+
+	req = json_object_new_object();
+	json_object_object_add(req, "op", json_object_new_string("register"));
+	json_object_object_add(req, "kind", json_object_new_string("container"));
+	json_object_object_add(req, "id", json_object_new_string(st->id));
+	json_object_object_add(req, "policy", json_object_new_string(policy));
+	json_object_object_add(req, "cgroup", json_object_new_string(cgroup));
+	json_object_object_add(req, "netns", json_object_new_string(netns));
+	json_object_object_add(req, "pid", json_object_new_int(st->pid));
+	if (call_daemon(state_dir, req, &reply, &err) < 0)
+		return fail(st->id, "%s: refusing to start the container unguarded", err.msg);
+	if (!reply_ok(reply))
+		return fail(st->id, "%s", ctl_get_str(reply, "error") ?: "depfenced refused");
+	if (verbose)
+		fprintf(stderr, "depfence-hook: %s: guarded, policy %s, cgroup %s\n", st->id,
+			policy, cgroup);
+	return 0;
+}
+
+static int do_unregister(const char *state_dir, struct oci_state *st)
+{
+	_cleanup_json_ json_object *req = json_object_new_object(), *reply = NULL;
+	struct df_err err = { 0 };
+
+	json_object_object_add(req, "op", json_object_new_string("unregister"));
+	json_object_object_add(req, "id", json_object_new_string(st->id));
+	if (call_daemon(state_dir, req, &reply, &err) < 0) {
+		/* The container is gone already; a restarted daemon reaps what is left. */
+		fprintf(stderr, "depfence-hook: %s: poststop: %s\n", st->id, err.msg);
+		return 0;
+	}
+	if (!reply_ok(reply))
+		return fail(st->id, "%s", ctl_get_str(reply, "error") ?: "depfenced refused");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *state_dir = DEFAULT_STATE_DIR, *stage;
+	_cleanup_free_ char *text = NULL, *bundle_policy = NULL;
+	struct oci_state st = { 0 };
+	struct df_err err = { 0 };
+	const char *policy;
+	size_t len = 0;
+	bool registering;
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			state_dir = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "depfence-hook: unknown or incomplete option '%s'\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	stage = argv[optind];
+	registering = !strcmp(stage, "prestart") || !strcmp(stage, "createRuntime");
+	if (!registering && strcmp(stage, "poststop") != 0)
+		return fail(NULL, "unknown stage '%s' (prestart, createRuntime, poststop)", stage),
+		       2;
+	signal(SIGPIPE, SIG_IGN);
+	r = read_stdin(&text, &len);
+	if (r < 0)
+		return fail(NULL, "OCI state on stdin: %s", strerror(-r));
+	if (oci_state_parse(text, len, "OCI state on stdin", &st, &err) < 0)
+		return fail(NULL, "%s", err.msg);
+	policy = st.policy;
+	if (!policy && !st.has_annotations && st.bundle) {
+		if (oci_bundle_policy(st.bundle, &bundle_policy, &err) < 0) {
+			r = fail(st.id, "%s", err.msg);
+			goto out;
+		}
+		policy = bundle_policy;
+	}
+	if (!policy) {
+		r = 0; /* not opted in: pass through */
+		goto out;
+	}
+	if (!policy_name_valid(policy)) {
+		r = fail(st.id, "annotation %s: invalid policy name '%s'", OCI_POLICY_ANNOTATION,
+			 policy);
+		goto out;
+	}
+	r = registering ? do_register(state_dir, &st, policy) : do_unregister(state_dir, &st);
+out:
+	oci_state_free(&st);
+	return r;
+}
