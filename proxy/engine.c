@@ -349,7 +349,7 @@ static void log_block(struct engine *e, const struct client_ref *c, const struct
 	}
 	logfmt_quote(cmd, sizeof(cmd), pi.cmd, pi.cmd_len);
 	logfmt_quote(anc, sizeof(anc), pi.ancestry, pi.ancestry_len);
-	logfmt_quote(id, sizeof(id), g->id, strlen(g->id));
+	logfmt_value(id, sizeof(id), g->id, strlen(g->id));
 	log_msg(LOG_WARN,
 		"DNS BLOCKED reason=FromDNSRequest blocked=%s blockedAt=dns domain=%s pid=%d "
 		"cmd=%s firewallMethod=%s policy=%s qtype=%s ancestry=%s %s=%s",

@@ -327,3 +327,21 @@ int log_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 	}
 	return 0;
 }
+
+size_t logfmt_value(char *dst, size_t cap, const char *src, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len >= cap)
+		return logfmt_quote(dst, cap, src, len);
+	for (i = 0; i < len; i++) {
+		unsigned char ch = src[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      strchr("._:/@+-", ch)))
+			return logfmt_quote(dst, cap, src, len);
+	}
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	return len;
+}

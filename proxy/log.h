@@ -42,6 +42,12 @@ void log_flush(void);
 size_t logfmt_quote(char *dst, size_t cap, const char *src, size_t len);
 
 /*
+ * Like logfmt_quote, but write SRC bare when it is a plain token (non-empty,
+ * only [A-Za-z0-9._:/@+-]): ids and names stay easy to grep.
+ */
+size_t logfmt_value(char *dst, size_t cap, const char *src, size_t len);
+
+/*
  * libbpf's print callback: its warnings at WARN, its debug output only at DEBUG.
  * Typed as libbpf_print_fn_t so libbpf_set_print(log_libbpf_print) compiles as is.
  */
