@@ -16,6 +16,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "ctl_proto.h"
+#include "log.h"
 #include "oci_state.h"
 
 /* Runtimes kill hooks that pass their own timeout; ours is shorter. */
@@ -226,8 +227,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!policy_name_valid(policy)) {
-		r = fail(st.id, "annotation %s: invalid policy name '%s'", OCI_POLICY_ANNOTATION,
-			 policy);
+		/* The annotation is the container owner's: a newline must not forge a line. */
+		char quoted[160];
+
+		logfmt_quote(quoted, sizeof(quoted), policy, strlen(policy));
+		r = fail(st.id, "annotation %s: invalid policy name %s", OCI_POLICY_ANNOTATION,
+			 quoted);
 		goto out;
 	}
 	r = registering ? do_register(state_dir, &st, policy) : do_unregister(state_dir, &st);

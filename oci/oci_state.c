@@ -28,6 +28,7 @@ static int parse_json(const char *text, size_t len, const char *origin, json_obj
 	struct json_tokener *tok = json_tokener_new();
 	enum json_tokener_error jerr;
 	json_object *obj;
+	size_t end;
 	int line, col;
 
 	if (!tok)
@@ -36,18 +37,31 @@ static int parse_json(const char *text, size_t len, const char *origin, json_obj
 		json_tokener_free(tok);
 		return df_err_set(err, -EINVAL, "%s: contains a NUL byte", origin);
 	}
+	/*
+	 * Strict: runtimes write RFC 8259 JSON, and the lenient mode would take
+	 * comments, single quotes and, worse, a second object after the first.
+	 */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, text, len);
 	jerr = json_tokener_get_error(tok);
-	if (!obj && jerr == json_tokener_continue)
-		jerr = json_tokener_error_parse_eof;
-	if (!obj || jerr != json_tokener_success) {
-		position(text, json_tokener_get_parse_end(tok), &line, &col);
-		json_tokener_free(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue) {
+		/* A top-level scalar ("1", "null") ends only at a terminator: give it one. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+	}
+	json_tokener_free(tok);
+	while (jerr == json_tokener_success && end < len && strchr(" \t\r\n", text[end]))
+		end++;
+	if (jerr == json_tokener_success && end < len)
+		jerr = json_tokener_error_parse_unexpected;
+	if (jerr != json_tokener_success) {
 		json_object_put(obj);
+		position(text, end, &line, &col);
 		return df_err_set(err, -EINVAL, "%s: line %d, column %d: %s", origin, line, col,
 				  json_tokener_error_desc(jerr));
 	}
-	json_tokener_free(tok);
 	if (!json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
 		return df_err_set(err, -EINVAL, "%s: expected a JSON object", origin);
@@ -70,6 +84,10 @@ static int get_string(json_object *obj, const char *key, bool required, const ch
 	}
 	if (!json_object_is_type(v, json_type_string))
 		return df_err_set(err, -EINVAL, "%s: field \"%s\" must be a string", origin, key);
+	/* "a\u0000b" would be read back as "a": another container's id, another policy. */
+	if ((size_t)json_object_get_string_len(v) != strlen(json_object_get_string(v)))
+		return df_err_set(err, -EINVAL, "%s: field \"%s\" contains a NUL character",
+				  origin, key);
 	*ret = strdup(json_object_get_string(v));
 	return *ret ? 0 : df_err_set(err, -ENOMEM, "out of memory");
 }
@@ -153,7 +171,11 @@ int oci_bundle_policy(const char *bundle, char **ret_policy, struct df_err *err)
 	int r;
 
 	*ret_policy = NULL;
-	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	/* The runtime-spec makes it absolute; a relative one would follow the hook's cwd. */
+	if (bundle[0] != '/')
+		return df_err_set(err, -EINVAL, "bundle '%s': not an absolute path", bundle);
+	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path))
+		return df_err_set(err, -ENAMETOOLONG, "bundle path too long");
 	r = read_file(path, &text, &len, 16 << 20);
 	if (r < 0)
 		return df_err_set(err, r, "%s: %s", path, strerror(-r));

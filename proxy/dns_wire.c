@@ -412,6 +412,50 @@ size_t dns_truncate(uint8_t *pkt, size_t len, const struct dns_msg *msg, size_t 
 	return n;
 }
 
+int dns_age_ttls(uint8_t *pkt, size_t len, const struct dns_msg *msg, uint32_t age)
+{
+	unsigned int i, n = (unsigned int)msg->ancount + msg->nscount + msg->arcount;
+	size_t off = msg->question_end;
+
+	for (i = 0; i < n; i++) {
+		uint32_t ttl;
+
+		if (dns_skip_name(pkt, len, &off) || len - off < DNS_RR_FIXED)
+			return -1;
+		if (rd16(pkt + off) != DNS_TYPE_OPT) {
+			ttl = ttl_value(rd32(pkt + off + 4));
+			wr32(pkt + off + 4, ttl > age ? ttl - age : 0);
+		}
+		off += DNS_RR_FIXED + rd16(pkt + off + 8);
+		if (off > len)
+			return -1;
+	}
+	return 0;
+}
+
+size_t dns_add_opt(uint8_t *pkt, size_t len, size_t cap)
+{
+	if (len < DNS_HDR_LEN || cap - len < DNS_OPT_RR_LEN || rd16(pkt + 10) == UINT16_MAX)
+		return len;
+	dns_put_opt(pkt + len, 0);
+	wr16(pkt + 10, rd16(pkt + 10) + 1);
+	return len + DNS_OPT_RR_LEN;
+}
+
+size_t dns_strip_opt(uint8_t *pkt, size_t len, const struct dns_msg *msg)
+{
+	size_t start = msg->opt_off, end;
+
+	if (!msg->has_edns || start < DNS_HDR_LEN || len - start < DNS_OPT_RR_LEN)
+		return len;
+	end = start + DNS_OPT_RR_LEN + rd16(pkt + start + 9);
+	if (end > len)
+		return len;
+	memmove(pkt + start, pkt + end, len - end);
+	wr16(pkt + 10, rd16(pkt + 10) - 1);
+	return len - (end - start);
+}
+
 uint16_t dns_get_id(const uint8_t *pkt)
 {
 	return rd16(pkt);

@@ -101,6 +101,24 @@ size_t dns_build_empty_reply(const uint8_t *query, const struct dns_msg *msg, in
  */
 size_t dns_truncate(uint8_t *pkt, size_t len, const struct dns_msg *msg, size_t limit);
 
+/*
+ * Subtract AGE seconds from the TTL of every record but OPT (not below 0): a
+ * cached answer tells the client how long it really has left. MSG must come
+ * from dns_parse() of PKT. Returns 0, or -1 if PKT does not walk.
+ */
+int dns_age_ttls(uint8_t *pkt, size_t len, const struct dns_msg *msg, uint32_t age);
+/*
+ * Append an OPT record (our UDP size) to a query that has none, so the upstream
+ * may answer with more than 512 bytes. Returns the new length, or LEN if CAP
+ * leaves no room.
+ */
+size_t dns_add_opt(uint8_t *pkt, size_t len, size_t cap);
+/*
+ * Remove the OPT record MSG found (a client that sent none must not get one).
+ * Returns the new length.
+ */
+size_t dns_strip_opt(uint8_t *pkt, size_t len, const struct dns_msg *msg);
+
 /* Read/write the 16-bit id in place (byte order handled here). */
 uint16_t dns_get_id(const uint8_t *pkt);
 void dns_set_id(uint8_t *pkt, uint16_t id);

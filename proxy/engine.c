@@ -43,6 +43,13 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 	e->fifo_head = e->fifo_tail = NIL;
 	if (getrandom(&e->id_salt, sizeof(e->id_salt), 0) < 0)
 		e->id_salt = (uint16_t)now_ms();
+	r = cache__new(opts->cache_entries < 0 ? 0
+			: opts->cache_entries ? (size_t)opts->cache_entries : CACHE_DEFAULT_ENT,
+		       &e->cache);
+	if (r < 0) {
+		engine__free(e);
+		return df_err_set(err, r, "cache: %s", strerror(-r));
+	}
 	r = upstreams_open(e, err);
 	if (r < 0) {
 		engine__free(e);
@@ -69,6 +76,7 @@ void engine__free(struct engine *e)
 		engine__remove_guard(e, g);
 	engine__tick(e);
 	upstreams_close(e);
+	cache__free(e->cache);
 	free(e->pend);
 	free(e->free_slots);
 	free(e->conns);
@@ -322,14 +330,20 @@ static uint16_t peer_port(const struct client_ref *c)
 	return ntohs(((const struct sockaddr_in *)&c->peer)->sin_port);
 }
 
+enum log_event {
+	EV_BLOCKED,	  /* refused */
+	EV_AUDIT_MATCH,	  /* a block rule matched in audit mode: forwarded */
+	EV_AUDIT_QUERY,	  /* audit trail: every other name the job contacted */
+};
+
 /*
  * The block line. Its shape is a contract:
  * WARN DNS BLOCKED reason=FromDNSRequest blocked=true blockedAt=dns domain=D pid=P
  *   cmd="..." firewallMethod=M policy=N, then fields of our own.
  * Every value that a process controls is quoted with logfmt_quote.
  */
-static void log_block(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
-		      bool blocked)
+static void log_event(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
+		      enum log_event ev)
 {
 	struct guard *g = c->g;
 	struct df_client who = { 0 };
@@ -350,12 +364,28 @@ static void log_block(struct engine *e, const struct client_ref *c, const struct
 	logfmt_quote(cmd, sizeof(cmd), pi.cmd, pi.cmd_len);
 	logfmt_quote(anc, sizeof(anc), pi.ancestry, pi.ancestry_len);
 	logfmt_value(id, sizeof(id), g->id, strlen(g->id));
-	log_msg(LOG_WARN,
-		"DNS BLOCKED reason=FromDNSRequest blocked=%s blockedAt=dns domain=%s pid=%d "
+	log_msg(ev == EV_AUDIT_QUERY ? LOG_INFO : LOG_WARN,
+		"DNS %s reason=FromDNSRequest blocked=%s blockedAt=%s domain=%s pid=%d "
 		"cmd=%s firewallMethod=%s policy=%s qtype=%s ancestry=%s %s=%s",
-		blocked ? "true" : "false", m->qname_len ? m->qname : ".", (int)who.pid, cmd,
+		ev == EV_AUDIT_QUERY ? "QUERY" : "BLOCKED", ev == EV_BLOCKED ? "true" : "false",
+		ev == EV_AUDIT_QUERY ? "none" : "dns", m->qname_len ? m->qname : ".", (int)who.pid, cmd,
 		policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
 		qtype_name(m->qtype), anc, g->kind == GUARD_CONTAINER ? "container" : "run", id);
+}
+
+size_t engine_adapt_answer(uint8_t *buf, size_t len, bool client_edns, uint16_t limit)
+{
+	struct dns_msg m;
+
+	if (dns_parse(buf, len, &m) != DNS_OK)
+		return len;
+	if (!client_edns && m.has_edns) {
+		len = dns_strip_opt(buf, len, &m);
+		m.has_edns = false;
+	}
+	if (len > limit)
+		len = dns_truncate(buf, len, &m, limit);
+	return len;
 }
 
 size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t *q,
@@ -363,6 +393,7 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 {
 	struct dns_msg m;
 	enum policy_verdict v;
+	size_t n;
 	int r;
 
 	e->st.queries++;
@@ -382,9 +413,11 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 		e->st.dropped++;
 		return 0;
 	}
-	c->udp_limit = DNS_EDNS_MIN_UDP;
-	if (m.has_edns && m.edns_udp_size > DNS_EDNS_MIN_UDP)
-		c->udp_limit = m.edns_udp_size > UDP_BUF ? UDP_BUF : m.edns_udp_size;
+	if (c->proto == IPPROTO_UDP) {
+		c->udp_limit = DNS_EDNS_MIN_UDP;
+		if (m.has_edns && m.edns_udp_size > DNS_EDNS_MIN_UDP)
+			c->udp_limit = m.edns_udp_size > UDP_BUF ? UDP_BUF : m.edns_udp_size;
+	}
 	if (DNS_OPCODE(m.flags) != 0)
 		return dns_build_empty_reply(q, &m, DNS_RCODE_NOTIMP, out, cap);
 
@@ -392,15 +425,22 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 	if (v == VERDICT_BLOCK) {
 		e->st.blocked++;
 		/* Before the answer: the asking process is still alive to be named. */
-		log_block(e, c, &m, true);
+		log_event(e, c, &m, EV_BLOCKED);
 		return dns_build_empty_reply(q, &m, policy__refuse_rcode(c->g->policy), out, cap);
 	}
 	if (v == VERDICT_AUDIT) {
 		e->st.audited++;
-		log_block(e, c, &m, false);
+		log_event(e, c, &m, EV_AUDIT_MATCH);
+	} else if (policy__mode(c->g->policy) == POLICY_AUDIT) {
+		log_event(e, c, &m, EV_AUDIT_QUERY);
 	} else if (log_enabled(LOG_DEBUG)) {
 		log_msg(LOG_DEBUG, "DNS ALLOWED domain=%s qtype=%s policy=%s",
 			m.qname_len ? m.qname : ".", qtype_name(m.qtype), policy__name(c->g->policy));
+	}
+	n = cache__lookup(e->cache, q, &m, out, cap, now_ms());
+	if (n) {
+		e->st.cached++;
+		return engine_adapt_answer(out, n, m.has_edns, c->udp_limit);
 	}
 	if (upstream_forward(e, c, q, len, &m) < 0) {
 		e->st.servfail++;

@@ -28,6 +28,7 @@ struct engine_opts {
 	int n_upstreams;
 	int try_timeout_ms;	/* one upstream attempt; default 500 */
 	int servfail_after_ms;	/* give up and answer SERVFAIL; default 1500 */
+	int cache_entries;	/* answers kept; 0: CACHE_DEFAULT_ENT, < 0: no cache */
 	struct guard_bpf *bpf;	/* maps the guards are written to */
 	struct loop *loop;
 };
@@ -77,7 +78,7 @@ int engine__next_timeout(struct engine *e);
 void engine__tick(struct engine *e);
 
 struct engine_stats {
-	uint64_t queries, blocked, audited, forwarded, answered, servfail, formerr, dropped;
+	uint64_t queries, blocked, audited, cached, forwarded, answered, servfail, formerr, dropped;
 };
 void engine__stats(const struct engine *e, struct engine_stats *ret);
 

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "cache.h"
 #include "dns_wire.h"
 #include "engine.h"
 #include "netns.h"
@@ -57,10 +58,12 @@ struct pending {
 	bool used;
 	uint8_t upstream, tries;
 	uint16_t client_id, qtype, qlen;
+	bool client_edns, client_do; /* how the client asked: the reply is shaped to match */
 	uint64_t qhash;
 	uint64_t deadline, give_up_at;
 	uint32_t prev, next; /* deadline FIFO: every attempt gets the same timeout */
 	struct client_ref client;
+	struct upstream_tcp *tcp; /* the TCP retry of an answer the upstream truncated */
 	uint8_t query[PENDING_QMAX];
 };
 
@@ -102,6 +105,7 @@ struct engine {
 	struct tcp_conn *conns;
 	uint32_t n_conns;
 	struct engine_stats st;
+	struct dns_cache *cache;
 	/* UDP batch buffers: static per engine, so the hot path never allocates. */
 	uint8_t rx[UDP_BATCH][UDP_BUF];
 	uint8_t tx[UDP_BATCH][UDP_BUF];
@@ -115,12 +119,24 @@ struct engine {
 size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t *q,
 			   size_t len, uint8_t *out, size_t cap);
 
+/* Shape an upstream or cached answer for the client: drop an OPT it did not ask
+ * for, cut it to LIMIT with TC set. Returns the new length. */
+size_t engine_adapt_answer(uint8_t *buf, size_t len, bool client_edns, uint16_t limit);
+
 /* upstream.c */
 int upstreams_open(struct engine *e, struct df_err *err);
 void upstreams_close(struct engine *e);
 int upstream_forward(struct engine *e, const struct client_ref *c, const uint8_t *q, size_t len,
 		     const struct dns_msg *m);
 void upstream_expire(struct engine *e, uint64_t now);
+/* The pending slot answer M belongs to, or NIL. */
+uint32_t upstream_match(struct engine *e, const struct dns_msg *m);
+/* Answer the client of SLOT with BUF (the upstream's answer) and free the slot. */
+void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
+		      const struct dns_msg *m);
+/* upstream_tcp.c: ask SLOT's upstream again over TCP. */
+int utcp_start(struct engine *e, uint32_t slot);
+void utcp_close(struct engine *e, struct upstream_tcp *t);
 void upstream_drop_guard(struct engine *e, const struct guard *g);
 int upstream_next_timeout(struct engine *e, uint64_t now);
 

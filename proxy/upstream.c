@@ -86,6 +86,8 @@ static void fifo_append(struct engine *e, uint32_t i)
 
 static void slot_free(struct engine *e, uint32_t i)
 {
+	if (e->pend[i].tcp)
+		utcp_close(e, e->pend[i].tcp);
 	fifo_unlink(e, i);
 	e->pend[i].used = false;
 	e->free_slots[e->n_free++] = i;
@@ -149,12 +151,17 @@ int upstream_forward(struct engine *e, const struct client_ref *c, const uint8_t
 	p->client_id = m->id;
 	p->qtype = m->qtype;
 	p->qhash = question_hash(m);
-	p->qlen = len;
+	p->client_edns = m->has_edns;
+	p->client_do = m->edns_do;
 	p->tries = 1;
 	p->upstream = pick_upstream(e, e->n_ups - 1, now);
 	p->deadline = now + e->opts.try_timeout_ms;
 	p->give_up_at = now + e->opts.servfail_after_ms;
 	memcpy(p->query, q, len);
+	/* With EDNS the upstream may send up to 1232 bytes, not 512: large answers
+	 * survive over UDP and can be cached; a client without EDNS gets them cut
+	 * with TC and retries over TCP. */
+	p->qlen = m->has_edns ? len : dns_add_opt(p->query, len, PENDING_QMAX);
 	dns_set_id(p->query, slot ^ e->id_salt);
 	fifo_append(e, slot);
 	if (c->proto == IPPROTO_TCP)
@@ -176,6 +183,7 @@ static void answer_servfail(struct engine *e, uint32_t slot)
 	dns_set_id(p->query, p->client_id);
 	if (dns_parse(p->query, p->qlen, &m) != DNS_OK)
 		return;
+	m.has_edns = p->client_edns; /* not the OPT we added for the upstream */
 	n = dns_build_empty_reply(p->query, &m, DNS_RCODE_SERVFAIL, out, sizeof(out));
 	if (n)
 		engine_reply(e, &p->client, out, n);
@@ -196,6 +204,8 @@ void upstream_expire(struct engine *e, uint64_t now)
 			continue;
 		}
 		fifo_unlink(e, slot);
+		if (p->tcp)
+			utcp_close(e, p->tcp);
 		p->upstream = pick_upstream(e, p->upstream, now);
 		p->tries++;
 		p->deadline = now + e->opts.try_timeout_ms;
@@ -225,31 +235,52 @@ void upstream_drop_guard(struct engine *e, const struct guard *g)
 			slot_free(e, i);
 }
 
-static void handle_reply(struct engine *e, struct upstream *u, uint8_t *buf, size_t len)
+/* The pending slot an upstream answer belongs to, or NIL for a stray or late one. */
+uint32_t upstream_match(struct engine *e, const struct dns_msg *m)
 {
-	struct client_ref client;
-	struct dns_msg m;
+	uint32_t slot = (uint16_t)(m->id ^ e->id_salt);
 	struct pending *p;
-	uint32_t slot;
 
-	if (dns_parse(buf, len, &m) != DNS_OK || !(m.flags & DNS_FLAG_QR))
-		return;
-	slot = (uint16_t)(m.id ^ e->id_salt);
-	if (slot >= MAX_PENDING)
-		return;
+	if (!(m->flags & DNS_FLAG_QR) || slot >= MAX_PENDING)
+		return NIL;
 	p = &e->pend[slot];
-	/* A late reply to an attempt we gave up on, or a reply that does not answer our question. */
-	if (!p->used || p->qhash != question_hash(&m) || p->qtype != m.qtype)
-		return;
-	u->dead_until = 0;
+	if (!p->used || p->qhash != question_hash(m) || p->qtype != m->qtype)
+		return NIL;
+	return slot;
+}
+
+void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
+		      const struct dns_msg *m)
+{
+	struct pending *p = &e->pend[slot];
+	struct client_ref client = p->client;
+	bool client_edns = p->client_edns, client_do = p->client_do;
+
 	dns_set_id(buf, p->client_id);
-	client = p->client;
 	/* Free first: a TCP connection's in-flight count must drop before it is resumed. */
 	slot_free(e, slot);
-	if (client.proto == IPPROTO_UDP && len > client.udp_limit)
-		len = dns_truncate(buf, len, &m, client.udp_limit);
+	cache__store(e->cache, buf, len, m, client_do, now_ms());
+	len = engine_adapt_answer(buf, len, client_edns, client.udp_limit);
 	engine_reply(e, &client, buf, len);
 	e->st.answered++;
+}
+
+static void handle_reply(struct engine *e, struct upstream *u, uint8_t *buf, size_t len)
+{
+	struct dns_msg m;
+	uint32_t slot;
+
+	if (dns_parse(buf, len, &m) != DNS_OK)
+		return;
+	slot = upstream_match(e, &m);
+	if (slot == NIL)
+		return;
+	u->dead_until = 0;
+	/* Cut by the upstream, for a client that can take it all: ask again over TCP. */
+	if ((m.flags & DNS_FLAG_TC) && e->pend[slot].client.proto == IPPROTO_TCP &&
+	    !e->pend[slot].tcp && utcp_start(e, slot) == 0)
+		return;
+	upstream_deliver(e, slot, buf, len, &m);
 }
 
 static void on_upstream_reply(struct ev_source *src, uint32_t events)

@@ -1,0 +1,668 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+#
+# Helpers for the end-to-end tests, sourced by every tests/e2e/t_*.sh.
+#
+# A test calls e2e_init, starts what it needs (dns_start, daemon_start or
+# for_each_mode), runs guarded clients, asserts on what they saw and on the
+# block line, and ends with e2e_done. The EXIT trap set by e2e_init runs on
+# every path (failure, timeout, ^C): it stops everything the test started,
+# fails the test if a run cgroup is left behind or a sanitizer reported, and
+# removes the temp dir (kept when E2E_KEEP=1).
+#
+# Network rules: every client targets loopback, and every client runs in a
+# mount namespace where /etc/resolv.conf is $T/resolv.conf (127.0.0.53),
+# never the host's.
+
+set -u
+set -o pipefail
+export LC_ALL=C
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${DEPFENCE_BIN:=$(cd "$E2E_DIR/../.." && pwd)/build}"
+DEPFENCE=$DEPFENCE_BIN/depfence
+DEPFENCED=$DEPFENCE_BIN/depfenced
+# Sanitizer builds: any report aborts the process and leaves its text in a
+# *.err / *.log file under $T, which e2e_cleanup scans.
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+SAN_RE='ERROR: (Address|Leak)Sanitizer|runtime error:'
+PY=/usr/bin/python3
+
+E2E_FAILS=0
+E2E_PIDS=()      # background processes this test started
+E2E_INSTANCES=() # depfence-<hash> names whose cgroups and pins are ours
+MODE=
+DAEMON_PID=
+DNS_PID=
+
+# ---------------------------------------------------------------- assertions
+
+# Every message names the mode it ran in, so a failure says which path broke.
+_what() { printf '%s%s' "${MODE:+[$MODE] }" "$1"; }
+
+pass() { printf 'ok   %s\n' "$(_what "$1")"; }
+
+# fail DESC [DETAIL...]: one FAIL line, then each detail indented.
+fail()
+{
+	E2E_FAILS=$((E2E_FAILS + 1))
+	printf 'FAIL %s\n' "$(_what "$1")"
+	shift
+	local l
+	for l in "$@"; do
+		printf '%s\n' "$l" | sed 's/^/       /'
+	done
+}
+
+assert_eq()
+{
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2" "seen:     $3"; fi
+}
+
+# assert_match DESC ERE VALUE
+assert_match()
+{
+	if [[ $3 =~ $2 ]]; then pass "$1"; else fail "$1" "expected to match: $2" "seen: $3"; fi
+}
+
+# assert_lt DESC LIMIT VALUE (integers)
+assert_lt()
+{
+	if [[ $3 =~ ^[0-9]+$ ]] && [ "$3" -lt "$2" ]; then
+		pass "$1 ($3 < $2)"
+	else
+		fail "$1" "expected: < $2" "seen:     $3"
+	fi
+}
+
+# assert_file_has DESC ERE FILE
+assert_file_has()
+{
+	if grep -Eq -- "$2" "$3" 2>/dev/null; then
+		pass "$1"
+	else
+		fail "$1" "expected a line matching: $2" "in $3, which holds:" "$(_show "$3")"
+	fi
+}
+
+# assert_file_lacks DESC ERE FILE
+assert_file_lacks()
+{
+	if ! grep -Eq -- "$2" "$3" 2>/dev/null; then
+		pass "$1"
+	else
+		fail "$1" "expected no line matching: $2" "seen:" "$(grep -E -- "$2" "$3" | head -n 5)"
+	fi
+}
+
+_show() { if [ -s "$1" ]; then head -n 15 "$1"; else echo "(empty)"; fi; }
+
+die()
+{
+	fail "$1" "${@:2}"
+	exit 1
+}
+
+# -------------------------------------------------------------- setup, trap
+
+e2e_init()
+{
+	[ -x "$DEPFENCE" ] && [ -x "$DEPFENCED" ] || {
+		echo "FAIL no binaries in DEPFENCE_BIN=$DEPFENCE_BIN (make first)"
+		exit 1
+	}
+	T=$(mktemp -d /tmp/depfence-e2e.XXXXXX) || exit 1
+	T=$(realpath "$T")
+	CONF=$T/conf
+	mkdir -p "$CONF/policies" "$T/estate" "$T/dstate"
+	printf 'nameserver 127.0.0.53\n' >"$T/resolv.conf"
+	CG_ROOT=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
+	[ -n "$CG_ROOT" ] || die "cgroup v2 mount not found in /proc/self/mountinfo"
+	ulimit -c 0
+	trap e2e_cleanup EXIT
+	trap 'exit 143' TERM INT HUP
+	echo "# $(basename "$0") bin=$DEPFENCE_BIN tmp=$T"
+}
+
+# instance_of STATE_DIR: depfence-<FNV-1a of the real path>, as the binaries name
+# the cgroup (and bpffs) directory of the instance that STATE_DIR belongs to.
+instance_of()
+{
+	local s h=2166136261 i c
+	s=$(realpath "$1")
+	for ((i = 0; i < ${#s}; i++)); do
+		printf -v c '%d' "'${s:i:1}"
+		h=$((((h ^ c) * 16777619) & 0xffffffff))
+	done
+	printf 'depfence-%08x' "$h"
+}
+
+# run_cgroups STATE_DIR: the run cgroups (daemon and embedded) that exist now.
+run_cgroups()
+{
+	local base
+	base=$CG_ROOT/$(instance_of "$1")
+	find "$base/runs" "$base/embedded" -mindepth 1 -maxdepth 1 -type d 2>/dev/null
+}
+
+# assert_no_run_cgroups DESC: no run cgroup of this test's state dirs remains.
+assert_no_run_cgroups()
+{
+	local left
+	left=$(run_cgroups "$T/estate"; run_cgroups "$T/dstate")
+	if [ -z "$left" ]; then pass "$1"; else fail "$1" "left behind:" "$left"; fi
+}
+
+_stop_pid()
+{
+	local pid=$1 i
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+}
+
+_remove_cgroup()
+{
+	echo 1 >"$1/cgroup.kill" 2>/dev/null
+	local i
+	for ((i = 0; i < 50; i++)); do
+		rmdir "$1" 2>/dev/null && return 0
+		[ -d "$1" ] || return 0
+		sleep 0.1
+	done
+	echo "could not remove $1" >&2
+}
+
+e2e_cleanup()
+{
+	local rc=$? pid inst dir left hits
+	trap - EXIT TERM INT HUP
+	MODE=cleanup
+	for pid in "${E2E_PIDS[@]}"; do
+		_stop_pid "$pid"
+	done
+	# A leftover run cgroup is a failure, whatever stopped the test.
+	left=$(run_cgroups "$T/estate"; run_cgroups "$T/dstate")
+	if [ -n "$left" ]; then
+		fail "no run cgroup left behind" "$left"
+		for dir in $left; do _remove_cgroup "$dir"; done
+	fi
+	[ -n "$DAEMON_PID" ] && daemon_stop
+	[ -n "$DNS_PID" ] && _stop_pid "$DNS_PID"
+	for inst in "${E2E_INSTANCES[@]}"; do
+		for dir in "$CG_ROOT/$inst"/*/ "$CG_ROOT/$inst"; do
+			[ -d "$dir" ] && _remove_cgroup "${dir%/}"
+		done
+		rm -rf "/sys/fs/bpf/${inst:?}"
+	done
+	hits=$(grep -lE "$SAN_RE" "$T"/*.err "$T"/*.log 2>/dev/null)
+	if [ -n "$hits" ]; then
+		local f
+		for f in $hits; do
+			fail "sanitizer report in $f" "$(grep -E -A 6 "$SAN_RE" "$f" | head -n 7)"
+		done
+	fi
+	wait 2>/dev/null
+	if [ "$E2E_FAILS" -gt 0 ] || [ "$rc" -ne 0 ]; then
+		echo "# $E2E_FAILS failed check(s), exit $rc; files kept in $T"
+		exit 1
+	fi
+	[ "${E2E_KEEP:-0}" = 1 ] || rm -rf "$T"
+	exit 0
+}
+
+e2e_done() { exit 0; }
+
+# ---------------------------------------------------------------- upstream
+
+# dns_start: dnsmasq on 127.0.0.1 at a free random port (DNS_PORT); its query
+# log is DNS_LOG and UPSTREAM is what the proxies forward to. Tries other ports
+# when one is taken, so concurrent suites do not clash.
+dns_start()
+{
+	local try i port
+	DNS_LOG=$T/dnsmasq.log
+	for ((try = 0; try < 10; try++)); do
+		port=$((20000 + (RANDOM * 32768 + RANDOM + $$) % 40000))
+		dnsmasq --no-daemon --no-resolv --no-hosts --port="$port" \
+			--listen-address=127.0.0.1 --bind-interfaces \
+			--address=/allowed.test/127.0.0.3 --address=/allowed.test/::3 \
+			--address=/github.com/127.0.0.9 --address=/evilgithub.com/127.0.0.10 \
+			--log-queries --log-facility="$DNS_LOG" 2>>"$T/dnsmasq.stderr" &
+		DNS_PID=$!
+		for ((i = 0; i < 30; i++)); do
+			kill -0 "$DNS_PID" 2>/dev/null || break # port taken: next one
+			if dig +tries=1 +time=1 -p "$port" @127.0.0.1 probe.invalid >/dev/null 2>&1; then
+				DNS_PORT=$port
+				UPSTREAM=127.0.0.1:$port
+				return 0
+			fi
+			sleep 0.1
+		done
+		_stop_pid "$DNS_PID"
+		wait "$DNS_PID" 2>/dev/null
+		DNS_PID=
+	done
+	die "dnsmasq did not start" "$(_show "$T/dnsmasq.stderr")"
+}
+
+# dns_saw TYPE NAME: did the query reach dnsmasq? (waits up to 2 s for its log)
+dns_saw()
+{
+	local i
+	for ((i = 0; i < 40; i++)); do
+		grep -qF "query[$1] $2 from" "$DNS_LOG" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+assert_dns_saw()
+{
+	if dns_saw "$1" "$2"; then
+		pass "dnsmasq received the $1 query for $2"
+	else
+		fail "dnsmasq received the $1 query for $2" "no 'query[$1] $2' in $DNS_LOG:" \
+			"$(grep -F 'query[' "$DNS_LOG" | tail -n 10)"
+	fi
+}
+
+assert_dns_not_saw()
+{
+	if ! grep -qiF "] $1 from" "$DNS_LOG"; then
+		pass "the query for $1 never reached dnsmasq"
+	else
+		fail "the query for $1 never reached dnsmasq" "$(grep -iF "] $1 from" "$DNS_LOG")"
+	fi
+}
+
+# uniq_name SUFFIX: sets UNAME to a name no other query of this test used, so
+# that dnsmasq's log proves this very query arrived.
+E2E_SEQ=0
+uniq_name()
+{
+	E2E_SEQ=$((E2E_SEQ + 1))
+	UNAME=q$E2E_SEQ-$$.$1
+}
+
+# ------------------------------------------------------------------ daemon
+
+# daemon_start [ARG...]: depfenced on $T/dstate and $CONF, waits for its socket.
+daemon_start()
+{
+	local i sock=$T/dstate/depfenced.sock
+	E2E_INSTANCES+=("$(instance_of "$T/dstate")")
+	"$DEPFENCED" --state-dir "$T/dstate" --config-dir "$CONF" --upstream "$UPSTREAM" "$@" \
+		2>>"$T/daemon.log" &
+	DAEMON_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		[ -S "$sock" ] && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	die "depfenced came up (socket $sock)" "daemon.log:" "$(_show "$T/daemon.log")"
+}
+
+# daemon_stop: SIGTERM must stop it, with status 0.
+daemon_stop()
+{
+	local i st
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -KILL "$DAEMON_PID"
+		fail "depfenced stops on SIGTERM within 5 s"
+	fi
+	wait "$DAEMON_PID"
+	st=$?
+	[ "$st" -eq 0 ] || [ -n "${DAEMON_DEAD:-}" ] || fail "depfenced exits 0 on SIGTERM" "exit status $st" "$(tail -n 20 "$T/daemon.log")"
+	DAEMON_PID=
+}
+
+# ------------------------------------------------------------------- modes
+
+# use_mode embedded|daemon: where `depfence run` is served from. Embedded runs
+# use their own state dir ($T/estate), where no daemon listens; daemon runs use
+# $T/dstate and start the daemon the first time.
+use_mode()
+{
+	MODE=$1
+	case $MODE in
+	embedded)
+		STATE=$T/estate
+		E2E_INSTANCES+=("$(instance_of "$STATE")")
+		;;
+	daemon)
+		STATE=$T/dstate
+		[ -n "$DAEMON_PID" ] || daemon_start
+		;;
+	*) die "unknown mode $MODE" ;;
+	esac
+}
+
+# for_each_mode FUNC: FUNC once embedded, once with the daemon.
+for_each_mode()
+{
+	use_mode embedded
+	"$1"
+	use_mode daemon
+	"$1"
+	MODE=
+}
+
+# rf NAME EXT: a file of run NAME in this mode, $T/MODE-NAME.EXT (out, err,
+# pid, cmd, ms), so that the files of both modes are there after a failure.
+rf() { printf '%s/%s%s.%s' "$T" "${MODE:+$MODE-}" "$1" "$2"; }
+
+# block_log NAME: the file that holds the block lines of run NAME: its own
+# stderr when embedded, the daemon's log otherwise.
+block_log()
+{
+	if [ "$MODE" = daemon ]; then echo "$T/daemon.log"; else echo "$(rf "$1" err)"; fi
+}
+
+# ---------------------------------------------------------------- running
+
+# dfrun NAME [RUN-OPTION...] -- CMD [ARG...]: `depfence run` for this mode, CMD
+# as given. Output in $T/NAME.out and $T/NAME.err, exit status in RC.
+# --upstream always: with no daemon the embedded proxy must never fall back to
+# the host's resolv.conf.
+dfrun()
+{
+	local name=$1 opts=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	_daemon_check
+	"$DEPFENCE" run --state-dir "$STATE" --config-dir "$CONF" --upstream "$UPSTREAM" \
+		"${opts[@]}" -- "$@" >"$(rf "$name" out)" 2>"$(rf "$name" err)"
+	RC=$?
+}
+
+# A daemon that died would turn every later daemon-mode run into an embedded
+# one without a word: say so, once.
+_daemon_check()
+{
+	[ "$MODE" = daemon ] && [ -z "${DAEMON_DEAD:-}" ] || return 0
+	kill -0 "$DAEMON_PID" 2>/dev/null && return 0
+	DAEMON_DEAD=1
+	fail "depfenced is still running" "daemon.log ends with:" "$(tail -n 8 "$T/daemon.log")"
+}
+
+# guarded NAME [RUN-OPTION...] -- CMD [ARG...]: CMD as a test client (see
+# client.sh): loopback resolv.conf, pid in CPID, command line in $T/NAME.cmd.
+guarded()
+{
+	local name=$1 opts=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	_client_prep "$name" "$@"
+	dfrun "$name" "${opts[@]}" -- unshare -m "$E2E_DIR/client.sh" "$T/resolv.conf" \
+		"$(rf "$name" pid)" "$@"
+	CPID=$(cat "$(rf "$name" pid)" 2>/dev/null)
+}
+
+# unguarded NAME CMD [ARG...]: CMD as a test client, outside any guard.
+unguarded()
+{
+	local name=$1
+	shift
+	_client_prep "$name" "$@"
+	unshare -m "$E2E_DIR/client.sh" "$T/resolv.conf" "$(rf "$name" pid)" "$@" \
+		>"$(rf "$name" out)" 2>"$(rf "$name" err)"
+	RC=$?
+	CPID=$(cat "$(rf "$name" pid)" 2>/dev/null)
+}
+
+# guarded_timed NAME [RUN-OPTION...] -- CMD...: as guarded, and MS is CMD's own
+# wall time in milliseconds (measured inside the run, around CMD only).
+guarded_timed()
+{
+	local name=$1
+	shift
+	local args=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		args+=("$1")
+		shift
+	done
+	shift
+	guarded "$name" "${args[@]}" -- --time "$(rf "$name" ms)" "$@"
+	printf '%s' "${*}" >"$(rf "$name" cmd)"
+	MS=$(cat "$(rf "$name" ms)" 2>/dev/null)
+}
+
+_client_prep()
+{
+	local name=$1
+	shift
+	rm -f "$(rf "$name" pid)" "$(rf "$name" ms)"
+	local IFS=' '
+	printf '%s' "$*" >"$(rf "$name" cmd)"
+}
+
+# guarded_bg NAME [RUN-OPTION...] -- CMD...: as guarded, in the background;
+# BG_PID is depfence run's pid (stopped by the trap if the test does not).
+guarded_bg()
+{
+	local name=$1 opts=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	_client_prep "$name" "$@"
+	_daemon_check
+	"$DEPFENCE" run --state-dir "$STATE" --config-dir "$CONF" --upstream "$UPSTREAM" \
+		"${opts[@]}" -- unshare -m "$E2E_DIR/client.sh" "$T/resolv.conf" "$(rf "$name" pid)" \
+		"$@" >"$(rf "$name" out)" 2>"$(rf "$name" err)" &
+	BG_PID=$!
+	E2E_PIDS+=("$BG_PID")
+}
+
+# bg_wait PID SECONDS: wait for a background run to end; RC is its status, 999
+# if it was still running after SECONDS (then it is killed).
+bg_wait()
+{
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		_stop_pid "$1"
+		wait "$1" 2>/dev/null
+		RC=999
+		return 1
+	fi
+	wait "$1"
+	RC=$?
+}
+
+# wait_file FILE SECONDS: until FILE exists and is not empty.
+wait_file()
+{
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do
+		[ -s "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# ------------------------------------------------------------ client output
+
+# dig_status NAME: the rcode in dig's header line of $T/NAME.out, or "none".
+dig_status()
+{
+	local s
+	s=$(sed -n 's/.*->>HEADER<<-.* status: \([A-Z]*\),.*/\1/p' "$(rf "$1" out)" | head -n 1)
+	echo "${s:-none}"
+}
+
+# dig_answers NAME: the addresses of dig's answer section, space-separated.
+dig_answers()
+{
+	awk '/^;; ANSWER SECTION:/ { a = 1; next } /^$/ { a = 0 } a && ($4 == "A" || $4 == "AAAA") { printf "%s%s", s, $5; s = " " }' \
+		"$(rf "$1" out)"
+}
+
+# dnsq_status / dnsq_answers NAME: the same for dnsq.py's output.
+dnsq_status() { sed -n 's/^status: //p' "$(rf "$1" out)" | head -n 1; }
+dnsq_answers() { sed -n 's/^answer: //p' "$(rf "$1" out)" | paste -sd ' '; }
+
+# expect_dig NAME RCODE [ANSWERS]: what a dig client saw.
+expect_dig()
+{
+	local st
+	st=$(dig_status "$1")
+	if [ "$st" = "$2" ] && { [ $# -lt 3 ] || [ "$(dig_answers "$1")" = "$3" ]; }; then
+		pass "$1: client got $2${3:+ $3}"
+	else
+		fail "$1: client got $2${3:+ $3}" "command: $(cat "$(rf "$1" cmd)")" \
+			"seen: status $st, answers '$(dig_answers "$1")', depfence exit $RC" \
+			"output:" "$(_show "$(rf "$1" out)")" "stderr:" "$(_show "$(rf "$1" err)")"
+	fi
+}
+
+expect_dnsq()
+{
+	local st
+	st=$(dnsq_status "$1")
+	if [ "$st" = "$2" ] && { [ $# -lt 3 ] || [ "$(dnsq_answers "$1")" = "$3" ]; }; then
+		pass "$1: client got $2${3:+ $3}"
+	else
+		fail "$1: client got $2${3:+ $3}" "command: $(cat "$(rf "$1" cmd)")" \
+			"seen: status '$st', answers '$(dnsq_answers "$1")', depfence exit $RC" \
+			"output:" "$(_show "$(rf "$1" out)")" "stderr:" "$(_show "$(rf "$1" err)")"
+	fi
+}
+
+# --------------------------------------------------------------- block line
+
+# re_quote STRING: an ERE that matches STRING literally.
+re_quote() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|]/\\&/g'; }
+
+# logq STRING: STRING as the block line quotes it (without the outer quotes).
+logq()
+{
+	local s=$1
+	s=${s//\\/\\\\}
+	s=${s//\"/\\\"}
+	s=${s//$'\n'/\\n}
+	s=${s//$'\r'/\\r}
+	s=${s//$'\t'/\\t}
+	printf '%s' "$s"
+}
+
+# parse_fields LINE: the key=value pairs of a logfmt line into the assoc array
+# LF, values unquoted but escapes kept. Read left to right, so a key=value
+# inside a quoted value cannot pose as a field.
+parse_fields()
+{
+	local s=$1
+	local re_q='^([A-Za-z_]+)="(([^"\\]|\\.)*)"(.*)$'
+	local re_b='^([A-Za-z_]+)=([^ ]*)(.*)$'
+	local re_w='^[^ ]+(.*)$'
+	LF=()
+	while :; do
+		s=${s#"${s%%[! ]*}"}
+		[ -n "$s" ] || break
+		if [[ $s =~ $re_q ]]; then
+			LF[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+			s=${BASH_REMATCH[4]}
+		elif [[ $s =~ $re_b ]]; then
+			LF[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+			s=${BASH_REMATCH[3]}
+		elif [[ $s =~ $re_w ]]; then
+			s=${BASH_REMATCH[1]}
+		else
+			break
+		fi
+	done
+}
+declare -A LF
+
+# find_block FILE PID [QTYPE]: the first block line for PID (and QTYPE) in FILE,
+# in BLOCK_LINE; waits up to 3 s for it (the daemon's log is written async).
+find_block()
+{
+	local i line
+	BLOCK_LINE=
+	for ((i = 0; i < 60; i++)); do
+		while IFS= read -r line; do
+			parse_fields "$line"
+			[ "${LF[pid]:-}" = "$2" ] || continue
+			[ $# -lt 3 ] || [ "${LF[qtype]:-}" = "$3" ] || continue
+			BLOCK_LINE=$line
+			return 0
+		done < <(grep -a '^WARN DNS BLOCKED ' "$1" 2>/dev/null)
+		sleep 0.05
+	done
+	return 1
+}
+
+# assert_block NAME DOMAIN [KEY=VALUE...]: run NAME logged one block line for
+# DOMAIN from its client, with these fields. Defaults: pid=the client's pid,
+# cmd=its command line, blocked=true, firewallMethod=blocklist, policy=default,
+# qtype=A. A value of the form ~ERE is matched instead of compared.
+assert_block()
+{
+	local name=$1 domain=$2 kv key want file
+	shift 2
+	declare -A exp=([domain]=$domain [pid]=${CPID:-?} [blocked]=true [firewallMethod]=blocklist
+		[policy]=default [qtype]=A [reason]=FromDNSRequest [blockedAt]=dns)
+	exp[cmd]=$(logq "$(cat "$(rf "$name" cmd)")")
+	for kv in "$@"; do
+		exp[${kv%%=*}]=${kv#*=}
+	done
+	file=$(block_log "$name")
+	if ! find_block "$file" "${exp[pid]}" "${exp[qtype]}"; then
+		fail "$name: block line for $domain (pid ${exp[pid]}, qtype ${exp[qtype]})" \
+			"no such line in $file; block lines there:" \
+			"$(grep -a 'DNS BLOCKED' "$file" | tail -n 8)"
+		return
+	fi
+	local bad=()
+	for key in "${!exp[@]}"; do
+		want=${exp[$key]}
+		if [ "${want:0:1}" = "~" ]; then
+			[[ ${LF[$key]-<absent>} =~ ${want:1} ]] || bad+=("$key: expected to match ${want:1}, seen ${LF[$key]-<absent>}")
+		elif [ "${LF[$key]-<absent>}" != "$want" ]; then
+			bad+=("$key: expected $want, seen ${LF[$key]-<absent>}")
+		fi
+	done
+	if [ ${#bad[@]} -eq 0 ]; then
+		pass "$name: block line domain=$domain pid=${exp[pid]} policy=${exp[policy]} firewallMethod=${exp[firewallMethod]} blocked=${exp[blocked]}"
+	else
+		fail "$name: block line for $domain" "${bad[@]}" "line: $BLOCK_LINE"
+	fi
+}
+
+# assert_no_block NAME: run NAME's client logged no block line.
+assert_no_block()
+{
+	local file
+	file=$(block_log "$1")
+	sleep 0.1
+	if grep -a '^WARN DNS BLOCKED ' "$file" 2>/dev/null | grep -q " pid=$CPID "; then
+		fail "$1: no block line" "seen: $(grep -a " pid=$CPID " "$file")"
+	else
+		pass "$1: no block line"
+	fi
+}
