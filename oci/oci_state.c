@@ -86,8 +86,8 @@ static int get_string(json_object *obj, const char *key, bool required, const ch
 		return df_err_set(err, -EINVAL, "%s: field \"%s\" must be a string", origin, key);
 	/* "a\u0000b" would be read back as "a": another container's id, another policy. */
 	if ((size_t)json_object_get_string_len(v) != strlen(json_object_get_string(v)))
-		return df_err_set(err, -EINVAL, "%s: field \"%s\" contains a NUL character",
-				  origin, key);
+		return df_err_set(err, -EINVAL, "%s: field \"%s\" contains a NUL character", origin,
+				  key);
 	*ret = strdup(json_object_get_string(v));
 	return *ret ? 0 : df_err_set(err, -ENOMEM, "out of memory");
 }

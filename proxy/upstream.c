@@ -283,6 +283,29 @@ static void handle_reply(struct engine *e, struct upstream *u, uint8_t *buf, siz
 	upstream_deliver(e, slot, buf, len, &m);
 }
 
+/*
+ * The kernel says nobody listens at upstream IDX (ICMP port unreachable): do
+ * not wait for the timeout, move its queries to the next upstream now.
+ */
+static void failover(struct engine *e, int idx)
+{
+	uint64_t now = now_ms();
+	uint32_t i;
+
+	e->ups[idx].dead_until = now + UPSTREAM_DEAD_MS;
+	if (e->n_ups < 2)
+		return;
+	for (i = 0; i < MAX_PENDING; i++) {
+		struct pending *p = &e->pend[i];
+
+		if (!p->used || p->upstream != idx || p->tcp)
+			continue;
+		p->upstream = pick_upstream(e, idx, now);
+		p->tries++;
+		send_attempt(e, i);
+	}
+}
+
 static void on_upstream_reply(struct ev_source *src, uint32_t events)
 {
 	struct upstream *u = container_of(src, struct upstream, src);
@@ -297,6 +320,10 @@ static void on_upstream_reply(struct ev_source *src, uint32_t events)
 			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
 		}
 		n = recvmmsg(src->fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0 && errno == ECONNREFUSED) {
+			failover(e, u - e->ups);
+			continue;
+		}
 		if (n <= 0)
 			return;
 		for (i = 0; i < n; i++)

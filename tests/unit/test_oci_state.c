@@ -28,15 +28,14 @@
 
 /* What runc 1.1 writes for a createRuntime/prestart hook, byte for byte. */
 #define RUNC_STATE                                                                                 \
-	"{\"ociVersion\":\"1.0.2-dev\",\"id\":\"t1\",\"status\":\"creating\",\"pid\":1234,"     \
+	"{\"ociVersion\":\"1.0.2-dev\",\"id\":\"t1\",\"status\":\"creating\",\"pid\":1234,"        \
 	"\"bundle\":\"/tmp/b\",\"annotations\":{\"io.depfence.policy\":\"deploy\"}}"
 
 /* podman 4 via crun: 64-hex id, libpod's own annotations around ours. */
-#define PODMAN_ID "6e1d4a0c4f8b2a9d3c7e5f1a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f1a3b5c"
-#define PODMAN_BUNDLE                                                                              \
-	"/var/lib/containers/storage/overlay-containers/" PODMAN_ID "/userdata"
+#define PODMAN_ID     "6e1d4a0c4f8b2a9d3c7e5f1a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f1a3b5c"
+#define PODMAN_BUNDLE "/var/lib/containers/storage/overlay-containers/" PODMAN_ID "/userdata"
 #define PODMAN_STATE                                                                               \
-	"{\"ociVersion\":\"1.0.0\",\"id\":\"" PODMAN_ID "\",\"status\":\"created\","              \
+	"{\"ociVersion\":\"1.0.0\",\"id\":\"" PODMAN_ID "\",\"status\":\"created\","               \
 	"\"pid\":48213,\"bundle\":\"" PODMAN_BUNDLE "\",\"annotations\":{"                         \
 	"\"io.container.manager\":\"libpod\",\"io.depfence.policy\":\"deploy\","                   \
 	"\"io.podman.annotations.autoremove\":\"FALSE\",\"io.podman.annotations.init\":\"FALSE\"," \
@@ -45,21 +44,21 @@
 
 /* CRI-O, pretty-printed with tabs and CRLF, annotations holding escaped JSON. */
 #define CRIO_STATE                                                                                 \
-	"{\r\n\t\"ociVersion\": \"1.0.2-dev\",\r\n\t\"id\": \"k8s-web-0\",\r\n"                  \
-	"\t\"status\": \"created\",\r\n\t\"pid\": 777,\r\n"                                      \
-	"\t\"bundle\": \"/run/containers/storage/overlay-containers/k8s-web-0/userdata\",\r\n"   \
+	"{\r\n\t\"ociVersion\": \"1.0.2-dev\",\r\n\t\"id\": \"k8s-web-0\",\r\n"                    \
+	"\t\"status\": \"created\",\r\n\t\"pid\": 777,\r\n"                                        \
+	"\t\"bundle\": \"/run/containers/storage/overlay-containers/k8s-web-0/userdata\",\r\n"     \
 	"\t\"annotations\": {\r\n"                                                                 \
-	"\t\t\"io.kubernetes.cri-o.ContainerType\": \"container\",\r\n"                          \
-	"\t\t\"io.kubernetes.cri-o.Labels\": \"{\\\"app\\\":\\\"web\\\"}\",\r\n"                 \
-	"\t\t\"io.kubernetes.pod.name\": \"web-0\",\r\n"                                         \
+	"\t\t\"io.kubernetes.cri-o.ContainerType\": \"container\",\r\n"                            \
+	"\t\t\"io.kubernetes.cri-o.Labels\": \"{\\\"app\\\":\\\"web\\\"}\",\r\n"                   \
+	"\t\t\"io.kubernetes.pod.name\": \"web-0\",\r\n"                                           \
 	"\t\t\"io.depfence.policy\": \"k8s-web\"\r\n\t}\r\n}\r\n"
 
 /* runc at poststop: the container is gone, so "pid" is left out (omitempty). */
 #define RUNC_POSTSTOP                                                                              \
-	"{\"ociVersion\":\"1.0.2-dev\",\"id\":\"t1\",\"status\":\"stopped\",\"bundle\":\"/tmp/b\"," \
-	"\"annotations\":{\"io.depfence.policy\":\"deploy\"}}"
+	"{\"ociVersion\":\"1.0.2-dev\",\"id\":\"t1\",\"status\":\"stopped\","                      \
+	"\"bundle\":\"/tmp/b\",\"annotations\":{\"io.depfence.policy\":\"deploy\"}}"
 
-/* A valid document with KEY:VALUE put in front of the rest (later keys do not override). */
+/* A valid document with KV in front of its "id" and "pid". */
 #define WITH(kv) "{" kv ",\"id\":\"t1\",\"pid\":1}"
 /* An "id" of VALUE alone. */
 #define ID(v) "{\"id\":" v ",\"pid\":1}"
@@ -106,18 +105,18 @@ static const struct parse_case parse_cases[] = {
        WITH("\"annotations\":{\"io.container.manager\":\"libpod\",\"io.depfence\":\"x\","
 	    "\"io.depfence.policy.v2\":\"x\",\"IO.DEPFENCE.POLICY\":\"x\"}"),
        NULL, "t1", NULL, 1, NULL, NULL, true),
-    OK("policy annotation null", WITH("\"annotations\":{\"io.depfence.policy\":null}"), NULL,
-       "t1", NULL, 1, NULL, NULL, true),
-    OK("policy annotation empty", WITH("\"annotations\":{\"io.depfence.policy\":\"\"}"), NULL,
-       "t1", NULL, 1, NULL, "", true),
+    OK("policy annotation null", WITH("\"annotations\":{\"io.depfence.policy\":null}"), NULL, "t1",
+       NULL, 1, NULL, NULL, true),
+    OK("policy annotation empty", WITH("\"annotations\":{\"io.depfence.policy\":\"\"}"), NULL, "t1",
+       NULL, 1, NULL, "", true),
     OK("policy passed as is, checked by the hook",
-       WITH("\"annotations\":{\"io.depfence.policy\":\"../x\"}"), NULL, "t1", NULL, 1, NULL,
-       "../x", true),
+       WITH("\"annotations\":{\"io.depfence.policy\":\"../x\"}"), NULL, "t1", NULL, 1, NULL, "../x",
+       true),
     OK("only an id", "{\"id\":\"t1\"}", NULL, "t1", NULL, 0, NULL, NULL, false),
     OK("unknown fields ignored", WITH("\"rootless\":true,\"created\":\"2024-01-01T00:00:00Z\""),
        NULL, "t1", NULL, 1, NULL, NULL, false),
-    OK("null strings are absent", WITH("\"bundle\":null,\"status\":null,\"ociVersion\":null"),
-       NULL, "t1", NULL, 1, NULL, NULL, false),
+    OK("null strings are absent", WITH("\"bundle\":null,\"status\":null,\"ociVersion\":null"), NULL,
+       "t1", NULL, 1, NULL, NULL, false),
     OK("escapes in strings", ID("\"a\\u00e9\\\"b\\\\c\""), NULL, "a\xc3\xa9\"b\\c", NULL, 1, NULL,
        NULL, false),
     OK("largest pid", PID("2147483647"), NULL, "t1", NULL, INT_MAX, NULL, NULL, false),
@@ -125,12 +124,11 @@ static const struct parse_case parse_cases[] = {
        "/tmp/b", "deploy", true),
 
     /* Not JSON, or not one object. */
-    BAD("malformed: double comma",
-	"{\"ociVersion\":\"1.0.2-dev\",\"id\":\"t1\",,\"pid\":1}",
+    BAD("malformed: double comma", "{\"ociVersion\":\"1.0.2-dev\",\"id\":\"t1\",,\"pid\":1}",
 	"line 1, column 37: quoted object property name expected"),
     BAD("malformed on line 4", "{\n\t\"id\": \"t1\",\n\t\"pid\": 1,\n\t\"bundle\" \"/b\"\n}",
 	"line 4, column 11: object property name separator ':' expected"),
-    BAD("malformed: bare word", "{\"id\": t1}", "line 1, column 8: unexpected character"),
+    BAD("malformed: bare word", "{\"id\": x1}", "line 1, column 8: unexpected character"),
     BAD("truncated runc state",
 	"{\"ociVersion\":\"1.0.2-dev\",\"id\":\"t1\",\"status\":\"creating\",\"pid\":12",
 	"line 1, column 65: unexpected end of data"),
@@ -184,7 +182,7 @@ static const struct parse_case parse_cases[] = {
 	"field \"pid\" must be a positive integer"),
     BAD("pid true", PID("true"), "field \"pid\" must be a positive integer"),
     BAD("pid null", PID("null"), "field \"pid\" must be a positive integer"),
-    BAD("pid with a leading zero", PID("01234"), "line 1, column 19: number expected"),
+    BAD("pid with a leading zero", PID("01234"), "line 1, column 23: number expected"),
 
     /* annotations and the other strings */
     BAD("annotations an array", WITH("\"annotations\":[\"io.depfence.policy=deploy\"]"),
@@ -280,7 +278,8 @@ static void test_origin(void **state)
 	assert_int_equal(oci_state_parse("{\"id\":1}", 8, "state.json", &s, &err), -EINVAL);
 	assert_string_equal(err.msg, "state.json: field \"id\" must be a string");
 	assert_int_equal(oci_state_parse("{\n\n  x", 6, "state.json", &s, &err), -EINVAL);
-	assert_string_equal(err.msg, "state.json: line 3, column 3: unexpected character");
+	assert_string_equal(err.msg,
+			    "state.json: line 3, column 3: quoted object property name expected");
 }
 
 /* Deeper than json-c's limit: an error, not a crash. */
@@ -296,7 +295,7 @@ static void test_deep_nesting(void **state)
 	for (int i = 0; i < 1000; i++)
 		text[n++] = '[';
 	assert_int_equal(oci_state_parse(text, n, ORIGIN, &s, &err), -EINVAL);
-	assert_string_equal(err.msg, ORIGIN ": line 1, column 48: nesting too deep");
+	assert_string_equal(err.msg, ORIGIN ": line 1, column 47: nesting too deep");
 }
 
 /* ---- oci_bundle_policy against real bundles ---- */
@@ -305,8 +304,8 @@ static char bundle[] = "/tmp/test_oci_state.XXXXXX";
 
 /* A trimmed runc spec, ANNOTATIONS (a JSON member or "") spliced in after "hostname". */
 #define CONFIG(annotations)                                                                        \
-	"{\n\t\"ociVersion\": \"1.0.2-dev\",\n\t\"process\": {\n\t\t\"args\": [\"sh\"],\n"          \
-	"\t\t\"cwd\": \"/\"\n\t},\n\t\"root\": {\"path\": \"rootfs\"},\n"                           \
+	"{\n\t\"ociVersion\": \"1.0.2-dev\",\n\t\"process\": {\n\t\t\"args\": [\"sh\"],\n"         \
+	"\t\t\"cwd\": \"/\"\n\t},\n\t\"root\": {\"path\": \"rootfs\"},\n"                          \
 	"\t\"hostname\": \"runc\"" annotations "\n}\n"
 
 struct bundle_case {
@@ -323,17 +322,17 @@ static const struct bundle_case bundle_cases[] = {
 	    "\t\t\"io.depfence.policy\": \"deploy\"\n\t}"),
      "deploy", 0, NULL},
     {"config.json without annotations", CONFIG(""), NULL, 0, NULL},
-    {"config.json with other annotations",
-     CONFIG(",\n\t\"annotations\": {\"org.example\": \"x\"}"), NULL, 0, NULL},
+    {"config.json with other annotations", CONFIG(",\n\t\"annotations\": {\"org.example\": \"x\"}"),
+     NULL, 0, NULL},
     {"config.json annotations null", CONFIG(",\n\t\"annotations\": null"), NULL, 0, NULL},
     {"config.json malformed on line 9", CONFIG(",\n\t\"annotations\": {\"a\": \"b\",}"), NULL,
-     -EINVAL, "line 9, column 34: unexpected character"},
+     -EINVAL, "line 9, column 27: unexpected character"},
     {"config.json truncated", "{\n\t\"ociVersion\": \"1.0.2-dev\",\n\t\"process\": {", NULL,
      -EINVAL, "line 3, column 14: unexpected end of data"},
     {"config.json empty", "", NULL, -EINVAL, "line 1, column 1: unexpected end of data"},
     {"config.json an array", "[]\n", NULL, -EINVAL, "expected a JSON object"},
-    {"config.json annotations a list", CONFIG(",\n\t\"annotations\": [\"deploy\"]"), NULL,
-     -EINVAL, "field \"annotations\" must be an object"},
+    {"config.json annotations a list", CONFIG(",\n\t\"annotations\": [\"deploy\"]"), NULL, -EINVAL,
+     "field \"annotations\" must be an object"},
     {"config.json policy a number", CONFIG(",\n\t\"annotations\": {\"io.depfence.policy\": 3}"),
      NULL, -EINVAL, "field \"io.depfence.policy\" must be a string"},
     {"config.json missing", NULL, NULL, -ENOENT, "No such file or directory"},
