@@ -14,7 +14,6 @@
 #include "cgroup.h"
 #include "guard_bpf.h"
 #include "log.h"
-#include "procinfo.h"
 
 int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_err *err)
 {
@@ -43,6 +42,11 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 	e->fifo_head = e->fifo_tail = NIL;
 	if (getrandom(&e->id_salt, sizeof(e->id_salt), 0) < 0)
 		e->id_salt = (uint16_t)now_ms();
+	r = attrib_cache_new(&e->attrib);
+	if (r < 0) {
+		engine__free(e);
+		return df_err_set(err, r, "out of memory");
+	}
 	r = cache__new(opts->cache_entries < 0 ? 0
 			: opts->cache_entries ? (size_t)opts->cache_entries : CACHE_DEFAULT_ENT,
 		       &e->cache);
@@ -77,6 +81,7 @@ void engine__free(struct engine *e)
 	engine__tick(e);
 	upstreams_close(e);
 	cache__free(e->cache);
+	attrib_cache_free(e->attrib);
 	free(e->pend);
 	free(e->free_slots);
 	free(e->conns);
@@ -155,10 +160,12 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	g->engine = e;
 	g->kind = spec->kind;
 	snprintf(g->id, sizeof(g->id), "%s", spec->id);
+	logfmt_value(g->log_id, sizeof(g->log_id), g->id, strlen(g->id));
 	snprintf(g->cgroup_path, sizeof(g->cgroup_path), "%s", spec->cgroup_path);
 	g->cgroup_rel = cgroup_relative(g->cgroup_path);
 	g->policy = spec->policy;
 	g->since = time(NULL);
+	g->serial = ++e->guard_serial;
 	r = cgroup_id_of(g->cgroup_path, &g->cgid);
 	if (r < 0) {
 		df_err_set(err, r, "cgroup %s: %s", g->cgroup_path, strerror(-r));
@@ -293,86 +300,6 @@ void engine__stats(const struct engine *e, struct engine_stats *ret)
 	*ret = e->st;
 }
 
-static const char *qtype_name(uint16_t t)
-{
-	static char buf[16];
-
-	switch (t) {
-	case 1:
-		return "A";
-	case 28:
-		return "AAAA";
-	case 5:
-		return "CNAME";
-	case 15:
-		return "MX";
-	case 16:
-		return "TXT";
-	case 33:
-		return "SRV";
-	case 65:
-		return "HTTPS";
-	case 12:
-		return "PTR";
-	case 2:
-		return "NS";
-	case 6:
-		return "SOA";
-	}
-	snprintf(buf, sizeof(buf), "TYPE%u", t);
-	return buf;
-}
-
-static uint16_t peer_port(const struct client_ref *c)
-{
-	if (c->peer.ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)&c->peer)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)&c->peer)->sin_port);
-}
-
-enum log_event {
-	EV_BLOCKED,	  /* refused */
-	EV_AUDIT_MATCH,	  /* a block rule matched in audit mode: forwarded */
-	EV_AUDIT_QUERY,	  /* audit trail: every other name the job contacted */
-};
-
-/*
- * The block line. Its shape is a contract:
- * WARN DNS BLOCKED reason=FromDNSRequest blocked=true blockedAt=dns domain=D pid=P
- *   cmd="..." firewallMethod=M policy=N, then fields of our own.
- * Every value that a process controls is quoted with logfmt_quote.
- */
-static void log_event(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
-		      enum log_event ev)
-{
-	struct guard *g = c->g;
-	struct df_client who = { 0 };
-	struct procinfo pi;
-	char cmd[PROCINFO_CMD_MAX * 4 + 8], anc[PROCINFO_ANCESTRY_MAX * 4 + 8], id[sizeof(g->id) * 4 + 8];
-	int r;
-
-	r = guard_bpf__lookup_client(e->opts.bpf, g->ls.netns_cookie, c->proto, peer_port(c), &who);
-	if (r < 0 || !who.pid) {
-		pi.pid = 0;
-		strcpy(pi.cmd, "?");
-		pi.cmd_len = 1;
-		pi.ancestry[0] = '\0';
-		pi.ancestry_len = 0;
-	} else {
-		procinfo_get(who.pid, g->cgroup_rel, &pi);
-	}
-	logfmt_quote(cmd, sizeof(cmd), pi.cmd, pi.cmd_len);
-	logfmt_quote(anc, sizeof(anc), pi.ancestry, pi.ancestry_len);
-	logfmt_value(id, sizeof(id), g->id, strlen(g->id));
-	log_msg(ev == EV_AUDIT_QUERY ? LOG_INFO : LOG_WARN,
-		"DNS %s reason=FromDNSRequest blocked=%s blockedAt=%s domain=%s pid=%d "
-		"cmd=%s firewallMethod=%s policy=%s qtype=%s ancestry=%s %s=%s",
-		ev == EV_AUDIT_QUERY ? "QUERY" : "BLOCKED", ev == EV_BLOCKED ? "true" : "false",
-		ev == EV_AUDIT_QUERY ? "none" : "dns", m->qname_len ? m->qname : ".", (int)who.pid, cmd,
-		policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
-		qtype_name(m->qtype), anc, g->kind == GUARD_CONTAINER ? "container" : "run", id);
-}
-
 size_t engine_adapt_answer(uint8_t *buf, size_t len, bool client_edns, uint16_t limit)
 {
 	struct dns_msg m;
@@ -425,17 +352,17 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 	if (v == VERDICT_BLOCK) {
 		e->st.blocked++;
 		/* Before the answer: the asking process is still alive to be named. */
-		log_event(e, c, &m, EV_BLOCKED);
+		engine_log_event(e, c, &m, EV_BLOCKED);
 		return dns_build_empty_reply(q, &m, policy__refuse_rcode(c->g->policy), out, cap);
 	}
 	if (v == VERDICT_AUDIT) {
 		e->st.audited++;
-		log_event(e, c, &m, EV_AUDIT_MATCH);
+		engine_log_event(e, c, &m, EV_AUDIT_MATCH);
 	} else if (policy__mode(c->g->policy) == POLICY_AUDIT) {
-		log_event(e, c, &m, EV_AUDIT_QUERY);
+		engine_log_event(e, c, &m, EV_AUDIT_QUERY);
 	} else if (log_enabled(LOG_DEBUG)) {
 		log_msg(LOG_DEBUG, "DNS ALLOWED domain=%s qtype=%s policy=%s",
-			m.qname_len ? m.qname : ".", qtype_name(m.qtype), policy__name(c->g->policy));
+			m.qname_len ? m.qname : ".", dns_qtype_name(m.qtype), policy__name(c->g->policy));
 	}
 	n = cache__lookup(e->cache, q, &m, out, cap, now_ms());
 	if (n) {

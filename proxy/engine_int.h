@@ -31,8 +31,10 @@ struct listener {
 struct guard {
 	struct guard *next;
 	struct engine *engine;
+	uint64_t serial; /* never reused, unlike the address: memos key on it */
 	enum guard_kind kind;
 	char id[128];
+	char log_id[128 * 4 + 8]; /* id as a logfmt value */
 	char cgroup_path[PATH_MAX];
 	const char *cgroup_rel; /* cgroup_path below the v2 root, for procinfo */
 	uint64_t cgid;
@@ -106,6 +108,9 @@ struct engine {
 	uint32_t n_conns;
 	struct engine_stats st;
 	struct dns_cache *cache;
+	struct attrib_cache *attrib;
+	uint64_t guard_serial;
+	uint64_t batch; /* bumped per receive batch: attrib memoises a sender within one */
 	/* UDP batch buffers: static per engine, so the hot path never allocates. */
 	uint8_t rx[UDP_BATCH][UDP_BUF];
 	uint8_t tx[UDP_BATCH][UDP_BUF];
@@ -122,6 +127,18 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 /* Shape an upstream or cached answer for the client: drop an OPT it did not ask
  * for, cut it to LIMIT with TC set. Returns the new length. */
 size_t engine_adapt_answer(uint8_t *buf, size_t len, bool client_edns, uint16_t limit);
+
+/* attrib.c: the event lines, naming the process that sent the query. */
+enum log_event {
+	EV_BLOCKED,	/* refused */
+	EV_AUDIT_MATCH, /* a block rule matched in audit mode: forwarded */
+	EV_AUDIT_QUERY, /* audit trail: every other name the job contacted */
+};
+int attrib_cache_new(struct attrib_cache **ret);
+void attrib_cache_free(struct attrib_cache *a);
+void engine_log_event(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
+		      enum log_event ev);
+const char *dns_qtype_name(uint16_t t);
 
 /* upstream.c */
 int upstreams_open(struct engine *e, struct df_err *err);

@@ -113,22 +113,26 @@ static size_t format_prefix(char *dst, size_t cap, enum log_level level)
  * unquoted value forge a line; turning CR and LF into spaces costs one pass
  * over a short line and removes that risk for good.
  */
-static size_t format_line(char *dst, size_t cap, enum log_level level, const char *fmt, va_list ap)
+static size_t format_line(char *dst, size_t cap, enum log_level level, const char *fmt, va_list ap,
+			  bool *ret_cut)
 {
 	size_t n = format_prefix(dst, cap, level);
 	size_t room = cap - n - 1; /* keep one byte for '\n' */
-	size_t body, i;
+	size_t body;
+	char *p, *end;
 	int r;
 
 	/* vsnprintf() writes at most ROOM bytes and the last is its NUL, which '\n' replaces. */
 	r = vsnprintf(dst + n, room + 1, fmt, ap);
 	body = r < 0 ? 0 : (size_t)r;
+	*ret_cut = body > room;
 	if (body > room)
 		body = room;
-	for (i = n; i < n + body; i++) {
-		if (dst[i] == '\n' || dst[i] == '\r')
-			dst[i] = ' ';
-	}
+	end = dst + n + body;
+	for (p = dst + n; (p = memchr(p, '\n', end - p)); p++)
+		*p = ' ';
+	for (p = dst + n; (p = memchr(p, '\r', end - p)); p++)
+		*p = ' ';
 	dst[n + body] = '\n';
 	return n + body + 1;
 }
@@ -180,21 +184,39 @@ static void append(const char *src, size_t n)
 	lg.len += n;
 }
 
+/* Lines shorter than this are formatted straight into the buffer (all but huge ones). */
+#define LOG_FAST_ROOM 8192
+
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	char note[LOG_NOTE_MAX];
+	bool cut;
 	size_t n;
 
 	if (!log_enabled(level))
 		return;
-	n = format_line(line_buf, sizeof(line_buf), level, fmt, ap);
-	if (lg.len + n + LOG_NOTE_MAX > sizeof(lg.buf))
+	if (lg.len + LOG_FAST_ROOM + LOG_NOTE_MAX > sizeof(lg.buf))
 		log_flush();
 	if (lg.dropped) {
 		append(note, format_drop_note(note, sizeof(note)));
 		lg.dropped = 0;
 	}
+	if (lg.len + LOG_FAST_ROOM <= sizeof(lg.buf)) {
+		va_list aq;
+
+		va_copy(aq, ap);
+		n = format_line(lg.buf + lg.len, LOG_FAST_ROOM, level, fmt, aq, &cut);
+		va_end(aq);
+		if (!cut) {
+			lg.len += n;
+			goto done;
+		}
+	}
+	n = format_line(line_buf, sizeof(line_buf), level, fmt, ap, &cut);
+	if (lg.len + n > sizeof(lg.buf))
+		log_flush();
 	append(line_buf, n);
+done:
 	/* An error is often the last thing a process says: do not leave it in the buffer. */
 	if (level >= LOG_ERROR)
 		log_flush();

@@ -156,6 +156,7 @@ static void conn_process(struct engine *e, struct tcp_conn *tc)
 	};
 	size_t off = 0;
 
+	e->batch++;
 	while (tc->src.fd >= 0 && tc->rlen - off >= 2 && tc->inflight < TCP_MAX_INFLIGHT) {
 		size_t flen = (tc->rbuf[off] << 8) | tc->rbuf[off + 1];
 		size_t n;

@@ -31,6 +31,7 @@ void udp_on_ready(struct ev_source *src, uint32_t events)
 		n = recvmmsg(src->fd, in, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
+		e->batch++;
 		nout = 0;
 		for (i = 0; i < n; i++) {
 			size_t len;

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # variables set here are read by the tests
 #
 # Helpers for the end-to-end tests, sourced by every tests/e2e/t_*.sh.
 #
@@ -96,7 +97,7 @@ assert_file_lacks()
 	fi
 }
 
-_show() { if [ -s "$1" ]; then head -n 15 "$1"; else echo "(empty)"; fi; }
+_show() { if [ -s "$1" ]; then head -n "${2:-8}" "$1"; else echo "(empty)"; fi; }
 
 die()
 {
@@ -108,10 +109,10 @@ die()
 
 e2e_init()
 {
-	[ -x "$DEPFENCE" ] && [ -x "$DEPFENCED" ] || {
+	if [ ! -x "$DEPFENCE" ] || [ ! -x "$DEPFENCED" ]; then
 		echo "FAIL no binaries in DEPFENCE_BIN=$DEPFENCE_BIN (make first)"
 		exit 1
-	}
+	fi
 	T=$(mktemp -d /tmp/depfence-e2e.XXXXXX) || exit 1
 	T=$(realpath "$T")
 	CONF=$T/conf
@@ -204,7 +205,7 @@ e2e_cleanup()
 	if [ -n "$hits" ]; then
 		local f
 		for f in $hits; do
-			fail "sanitizer report in $f" "$(grep -E -A 6 "$SAN_RE" "$f" | head -n 7)"
+			fail "sanitizer report in $f" "$(grep -E -A 3 "$SAN_RE" "$f" | head -n 4)"
 		done
 	fi
 	wait 2>/dev/null
@@ -292,12 +293,12 @@ uniq_name()
 
 # ------------------------------------------------------------------ daemon
 
-# daemon_start [ARG...]: depfenced on $T/dstate and $CONF, waits for its socket.
+# daemon_start: depfenced on $T/dstate and $CONF, waits for its socket.
 daemon_start()
 {
 	local i sock=$T/dstate/depfenced.sock
 	E2E_INSTANCES+=("$(instance_of "$T/dstate")")
-	"$DEPFENCED" --state-dir "$T/dstate" --config-dir "$CONF" --upstream "$UPSTREAM" "$@" \
+	"$DEPFENCED" --state-dir "$T/dstate" --config-dir "$CONF" --upstream "$UPSTREAM" \
 		2>>"$T/daemon.log" &
 	DAEMON_PID=$!
 	for ((i = 0; i < 100; i++)); do
@@ -364,9 +365,12 @@ rf() { printf '%s/%s%s.%s' "$T" "${MODE:+$MODE-}" "$1" "$2"; }
 
 # block_log NAME: the file that holds the block lines of run NAME: its own
 # stderr when embedded, the daemon's log otherwise.
+# BLOCK_LOG_FILE, when set, overrides both.
 block_log()
 {
-	if [ "$MODE" = daemon ]; then echo "$T/daemon.log"; else echo "$(rf "$1" err)"; fi
+	if [ -n "${BLOCK_LOG_FILE:-}" ]; then
+		echo "$BLOCK_LOG_FILE"
+	elif [ "$MODE" = daemon ]; then echo "$T/daemon.log"; else rf "$1" err; fi
 }
 
 # ---------------------------------------------------------------- running
@@ -398,6 +402,10 @@ _daemon_check()
 	kill -0 "$DAEMON_PID" 2>/dev/null && return 0
 	DAEMON_DEAD=1
 	fail "depfenced is still running" "daemon.log ends with:" "$(tail -n 8 "$T/daemon.log")"
+	wait "$DAEMON_PID" 2>/dev/null
+	rm -f "$T/dstate/depfenced.sock"
+	echo "# restarting depfenced for the rest of the test"
+	daemon_start
 }
 
 # guarded NAME [RUN-OPTION...] -- CMD [ARG...]: CMD as a test client (see
@@ -648,7 +656,7 @@ assert_block()
 		fi
 	done
 	if [ ${#bad[@]} -eq 0 ]; then
-		pass "$name: block line domain=$domain pid=${exp[pid]} policy=${exp[policy]} firewallMethod=${exp[firewallMethod]} blocked=${exp[blocked]}"
+		pass "$name: block line domain=${exp[domain]} pid=${exp[pid]} policy=${exp[policy]} firewallMethod=${exp[firewallMethod]} blocked=${exp[blocked]}"
 	else
 		fail "$name: block line for $domain" "${bad[@]}" "line: $BLOCK_LINE"
 	fi

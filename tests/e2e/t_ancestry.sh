@@ -4,6 +4,7 @@
 # which runs nslookup codeload.github.com. The block line names the grandchild
 # (its pid and argv) and its ancestry lists migrate.sh, then deploy.sh, each
 # with its pid and command line.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init
 dns_start

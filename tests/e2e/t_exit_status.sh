@@ -3,6 +3,7 @@
 # depfence run is transparent to the command it wraps: its exit status
 # (128+N for signal N, 127 when it does not exist), stdin, stdout and
 # environment pass through, and a SIGTERM to depfence reaches the command.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init
 dns_start

@@ -3,6 +3,7 @@
 # `block github.com` matches at a label boundary: evilgithub.com resolves
 # (and is not logged), api.github.com is refused, and so is GitHub.COM. (case
 # and the trailing dot do not matter; the log names the normalized domain).
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init
 dns_start

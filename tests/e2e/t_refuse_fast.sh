@@ -4,6 +4,7 @@
 # nslookup and curl of github.com (through resolv.conf's 127.0.0.53) get
 # REFUSED in well under a second and curl exits 6. Allowed names (A and AAAA)
 # resolve through the real upstream, which logs that the query arrived.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init
 dns_start

@@ -5,6 +5,7 @@
 # and a v4-mapped server on an IPv6 socket. Each blocked query is refused and
 # logged with the client's pid and command line; each allowed one is answered
 # by the real upstream.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init
 dns_start

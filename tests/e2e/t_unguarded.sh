@@ -4,6 +4,7 @@
 # guarded run is active, an unguarded dig to the real upstream gets dnsmasq's
 # answer for github.com, and an unguarded query to port 53 of a made-up
 # server is not redirected (no reply, no REFUSED, no block line).
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init
 dns_start

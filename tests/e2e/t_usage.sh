@@ -3,6 +3,7 @@
 # Usage errors exit 2 with one line on stderr that names the problem, before
 # anything runs; a policy with a syntax error is reported as FILE:LINE, by
 # depfence run and by depfenced (which then does not start); --help exits 0.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init
 dns_start
@@ -50,9 +51,9 @@ for_each_mode scenario
 # A policy with a typo on line 3.
 mkdir -p "$T/badconf/policies"
 printf 'mode blocklist\n# deploy policy\nblok github.com\n' >"$T/badconf/policies/broken.policy"
-bad=$(re_quote "$T/badconf/policies/broken.policy"):3
+broken_re=$(re_quote "$T/badconf/policies/broken.policy"):3
 MODE=embedded
-usage_case broken-policy 2 "$bad" "$DEPFENCE" run --state-dir "$T/estate" --config-dir "$T/badconf" \
+usage_case broken-policy 2 "$broken_re" "$DEPFENCE" run --state-dir "$T/estate" --config-dir "$T/badconf" \
 	--upstream "$UPSTREAM" --policy broken -- touch "$T/ran"
 MODE=daemon
 mkdir -p "$T/badstate"
@@ -62,7 +63,7 @@ timeout 10 "$DEPFENCED" --state-dir "$T/badstate" --config-dir "$T/badconf" \
 rc=$?
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then pass "depfenced refuses a broken policy (exit $rc)"; else
 	fail "depfenced refuses a broken policy" "exit $rc"; fi
-assert_file_has "depfenced names FILE:LINE" "$bad" "$T/broken-daemon.err"
+assert_file_has "depfenced names FILE:LINE" "$broken_re" "$T/broken-daemon.err"
 [ ! -e "$T/badstate/depfenced.sock" ] || fail "depfenced left no socket behind"
 MODE=
 

@@ -12,8 +12,13 @@ srcs=$(ls "$top"/proxy/util.c "$top"/proxy/dns_wire.c "$top"/proxy/policy_parse.
 for f in "$top"/tests/fuzz/fuzz_*.c; do
 	[ -e "$f" ] || continue
 	name=$(basename "$f" .c)
+	# What a target needs beyond the proxy parsers.
+	extra= libs=
+	case $name in
+	fuzz_oci_state) extra=$top/oci/oci_state.c libs=-ljson-c ;;
+	esac
 	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-		-I"$top/proxy" -I"$top/build" "$f" $srcs -o "$out/$name"
+		-I"$top/proxy" -I"$top/oci" -I"$top/build" "$f" $srcs $extra $libs -o "$out/$name"
 	corpus=$out/corpus-$name
 	mkdir -p "$corpus"
 	seeds=$top/tests/fuzz/seeds/${name#fuzz_}

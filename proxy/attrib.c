@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Attribution: which process sent a query, rendered for the block line.
+ *
+ * The sender comes from the BPF clients map, keyed by the query's source port
+ * in its network namespace; its command line and ancestry from /proc. Both are
+ * memoised so a storm of blocked queries costs a formatted line, not a system
+ * call and a /proc walk each:
+ *  - the map lookup, for the rest of one receive batch (the entry can change
+ *    only when the socket sends again, which a batch already read cannot see);
+ *  - the quoted command line and ancestry, per pid and guard, for one second
+ *    (procinfo's own lifetime: a pid is not reused that fast).
+ */
+#include "engine_int.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "guard_bpf.h"
+#include "log.h"
+#include "procinfo.h"
+
+#define ATTRIB_SLOTS 64
+#define ATTRIB_MS    1000
+
+struct attrib {
+	pid_t pid;
+	uint64_t guard_serial;
+	uint64_t at_ms;
+	char cmd[PROCINFO_CMD_MAX * 4 + 8];
+	char anc[PROCINFO_ANCESTRY_MAX * 4 + 8];
+};
+
+#define SENDER_MEMO 8 /* a client keeping several sockets busy (dnsperf, a resolver pool) */
+
+struct attrib_cache {
+	struct attrib slot[ATTRIB_SLOTS];
+	struct {
+		uint64_t batch, guard_serial;
+		uint16_t port;
+		uint8_t proto;
+		pid_t pid;
+	} memo[SENDER_MEMO];
+};
+
+int attrib_cache_new(struct attrib_cache **ret)
+{
+	*ret = calloc(1, sizeof(**ret));
+	return *ret ? 0 : -ENOMEM;
+}
+
+void attrib_cache_free(struct attrib_cache *a)
+{
+	free(a);
+}
+
+const char *dns_qtype_name(uint16_t t)
+{
+	static char buf[16];
+
+	switch (t) {
+	case 1:
+		return "A";
+	case 2:
+		return "NS";
+	case 5:
+		return "CNAME";
+	case 6:
+		return "SOA";
+	case 12:
+		return "PTR";
+	case 15:
+		return "MX";
+	case 16:
+		return "TXT";
+	case 28:
+		return "AAAA";
+	case 33:
+		return "SRV";
+	case 65:
+		return "HTTPS";
+	}
+	snprintf(buf, sizeof(buf), "TYPE%u", t);
+	return buf;
+}
+
+static uint16_t peer_port(const struct client_ref *c)
+{
+	if (c->peer.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&c->peer)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)&c->peer)->sin_port);
+}
+
+static pid_t sender_pid(struct engine *e, const struct client_ref *c)
+{
+	uint16_t port = peer_port(c);
+	__typeof__(e->attrib->memo[0]) *m = &e->attrib->memo[port % SENDER_MEMO];
+	struct df_client who = { 0 };
+
+	if (m->batch == e->batch && m->guard_serial == c->g->serial && m->port == port &&
+	    m->proto == c->proto)
+		return m->pid;
+	if (guard_bpf__lookup_client(e->opts.bpf, c->g->ls.netns_cookie, c->proto, port, &who) < 0)
+		who.pid = 0;
+	m->batch = e->batch;
+	m->guard_serial = c->g->serial;
+	m->port = port;
+	m->proto = c->proto;
+	m->pid = who.pid;
+	return who.pid;
+}
+
+static const struct attrib *attrib_of(struct engine *e, const struct client_ref *c)
+{
+	pid_t pid = sender_pid(e, c);
+	struct attrib *at = &e->attrib->slot[(uint32_t)pid % ATTRIB_SLOTS];
+	uint64_t now = now_ms();
+	struct procinfo pi;
+
+	if (at->pid == pid && at->guard_serial == c->g->serial && now - at->at_ms < ATTRIB_MS)
+		return at;
+	at->pid = pid;
+	at->guard_serial = c->g->serial;
+	at->at_ms = now;
+	if (!pid) {
+		/* Not in the map: a sender we cannot name (should not happen); say so. */
+		strcpy(at->cmd, "\"?\"");
+		strcpy(at->anc, "\"\"");
+		return at;
+	}
+	procinfo_get(pid, c->g->cgroup_rel, &pi);
+	logfmt_quote(at->cmd, sizeof(at->cmd), pi.cmd, pi.cmd_len);
+	logfmt_quote(at->anc, sizeof(at->anc), pi.ancestry, pi.ancestry_len);
+	return at;
+}
+
+/*
+ * The block line. Its shape is a contract:
+ * WARN DNS BLOCKED reason=FromDNSRequest blocked=true blockedAt=dns domain=D pid=P
+ *   cmd="..." firewallMethod=M policy=N, then fields of our own.
+ * Every value that a process controls is quoted with logfmt_quote; the domain
+ * is dns_parse()'s presentation form, which escapes every byte that could
+ * break the line.
+ */
+void engine_log_event(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
+		      enum log_event ev)
+{
+	const struct guard *g = c->g;
+	const struct attrib *at = attrib_of(e, c);
+
+	log_msg(ev == EV_AUDIT_QUERY ? LOG_INFO : LOG_WARN,
+		"DNS %s reason=FromDNSRequest blocked=%s blockedAt=%s domain=%s pid=%d "
+		"cmd=%s firewallMethod=%s policy=%s qtype=%s ancestry=%s %s=%s",
+		ev == EV_AUDIT_QUERY ? "QUERY" : "BLOCKED", ev == EV_BLOCKED ? "true" : "false",
+		ev == EV_AUDIT_QUERY ? "none" : "dns", m->qname_len ? m->qname : ".", (int)at->pid,
+		at->cmd, policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
+		dns_qtype_name(m->qtype), at->anc, g->kind == GUARD_CONTAINER ? "container" : "run",
+		g->log_id);
+}
