@@ -26,6 +26,9 @@
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define DNS_PORT    53
+#define DOT_PORT    853
+#define ETH_P_IP    0x0800
+#define ETH_P_IPV6  0x86DD
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -50,6 +53,41 @@ struct {
 	__type(value, struct df_client);
 } clients SEC(".maps");
 
+/* cgroup id -> the guard cgroup that covers it, so a sub-cgroup walks its ancestors once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DF_MAX_CG_CACHE);
+	__type(key, __u64);
+	__type(value, __u64);
+} cg_guard SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, DF_MAX_CIDRS);
+	__type(key, struct df_cidr_key);
+	__type(value, __u32);
+} cidrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DF_MAX_HANDED);
+	__type(key, struct df_addr_key);
+	__type(value, struct df_expiry);
+} handed SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DF_MAX_LEARNED);
+	__type(key, struct df_addr_key);
+	__type(value, struct df_expiry);
+} learned SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, DF_EVENTS_BYTES);
+} events SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, DF_CNT__MAX);
@@ -68,24 +106,36 @@ static __always_inline void count(__u32 which)
 /*
  * The registration that covers the current task: its own cgroup, else the
  * deepest registered ancestor, so sub-cgroups of a guarded cgroup are guarded
- * by the same policy.
+ * by the same policy. A sub-cgroup's walk is remembered in cg_guard, so the
+ * usual cost is one or two lookups.
  */
 static __always_inline struct df_guard *find_guard(__u64 *ret_cgid)
 {
-	__u64 cgid = bpf_get_current_cgroup_id();
-	struct df_guard *g = bpf_map_lookup_elem(&guards, &cgid);
+	__u64 self = bpf_get_current_cgroup_id(), cgid;
+	struct df_guard *g = bpf_map_lookup_elem(&guards, &self);
+	__u64 *cached;
 	int lvl;
 
 	if (g) {
-		*ret_cgid = cgid;
+		*ret_cgid = self;
 		return g;
+	}
+	cached = bpf_map_lookup_elem(&cg_guard, &self);
+	if (cached) {
+		cgid = *cached;
+		g = bpf_map_lookup_elem(&guards, &cgid);
+		if (g) {
+			*ret_cgid = cgid;
+			return g;
+		}
 	}
 	for (lvl = DF_MAX_CGROUP_LEVEL; lvl >= 1; lvl--) {
 		cgid = bpf_get_current_ancestor_cgroup_id(lvl);
-		if (!cgid)
+		if (!cgid || cgid == self)
 			continue;
 		g = bpf_map_lookup_elem(&guards, &cgid);
 		if (g) {
+			bpf_map_update_elem(&cg_guard, &self, &cgid, BPF_ANY);
 			*ret_cgid = cgid;
 			return g;
 		}
@@ -111,6 +161,110 @@ static __always_inline int is_v4mapped(const __u32 *ip6)
 	return ip6[0] == 0 && ip6[1] == 0 && ip6[2] == bpf_htonl(0x0000ffff);
 }
 
+
+/* ctx fields are read one 32-bit word at a time: the verifier allows no pointer into ctx. */
+static __always_inline void addr_of(struct bpf_sock_addr *ctx, int v6, __u32 *addr)
+{
+	if (v6 && !is_v4mapped(ctx->user_ip6)) {
+		addr[0] = ctx->user_ip6[0];
+		addr[1] = ctx->user_ip6[1];
+		addr[2] = ctx->user_ip6[2];
+		addr[3] = ctx->user_ip6[3];
+	} else {
+		addr[0] = v6 ? ctx->user_ip6[3] : ctx->user_ip4;
+	}
+}
+
+static __always_inline int live(struct df_expiry *x)
+{
+	return x && x->expires_ns > bpf_ktime_get_ns();
+}
+
+/* Which rule refuses ADDR for guard G, or 0 if it may go. See docs/design.md. */
+static __always_inline __u32 ip_reason(struct df_guard *g, __u64 cgid, __u32 family,
+					const __u8 *addr, __u16 port)
+{
+	struct df_cidr_key ck = { .prefixlen = DF_CIDR_KEY_BITS(128), .policy_id = g->policy_id,
+				  .family = family };
+	struct df_addr_key ak = { .id = cgid, .family = family };
+	__u32 *rule;
+
+	if (port == DOT_PORT)
+		return DF_EV_DOT;
+	__builtin_memcpy(ck.addr, addr, 16);
+	rule = bpf_map_lookup_elem(&cidrs, &ck);
+	if (rule)
+		return *rule == DF_IP_BLOCK ? DF_EV_BLOCK_IP : 0;
+	__builtin_memcpy(ak.addr, addr, 16);
+	if (live(bpf_map_lookup_elem(&handed, &ak)))
+		return 0;
+	ak.id = g->policy_id;
+	if (live(bpf_map_lookup_elem(&learned, &ak)))
+		return DF_EV_BLOCKED_NAME;
+	return g->mode == DF_MODE_ALLOWLIST ? DF_EV_NOT_ALLOWED : 0;
+}
+
+static __always_inline void report(__u64 guard_cgid, __u32 reason, __u32 family, const __u8 *addr,
+				   __u16 port, __u8 proto, __u8 audit)
+{
+	struct df_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev) {
+		count(DF_CNT_EVENTS_LOST);
+		return;
+	}
+	ev->cgid = bpf_get_current_cgroup_id();
+	ev->guard_cgid = guard_cgid;
+	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	ev->reason = reason;
+	ev->family = family;
+	__builtin_memcpy(ev->addr, addr, 16);
+	ev->port = port;
+	ev->proto = proto;
+	ev->audit = audit;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/*
+ * A connect or send to anything but port 53: refused with EPERM (return 0)
+ * when the policy says so, at once, so the client fails fast. Audit mode
+ * reports and lets it go; DNS over TLS is refused in every mode.
+ */
+static __always_inline int enforce(struct bpf_sock_addr *ctx, int v6)
+{
+	__u32 addr[4] = {};
+	struct df_guard *g;
+	__u64 cgid = 0;
+	__u32 family = DF_AF_INET, reason;
+	__u16 port = bpf_ntohs(ctx->user_port);
+	__u8 audit;
+
+	g = find_guard(&cgid);
+	if (!g)
+		return 1;
+	addr_of(ctx, v6, addr);
+	if (v6 && !is_v4mapped(ctx->user_ip6))
+		family = DF_AF_INET6;
+	/* The proxy's own listeners stay reachable in every mode. */
+	if (!v6 && ctx->user_ip4 == g->proxy_ip4 && (port == g->udp4_port || port == g->tcp4_port))
+		return 1;
+	if (v6 && family == DF_AF_INET6 && (port == g->udp6_port || port == g->tcp6_port) &&
+	    ctx->user_ip6[0] == g->proxy_ip6[0] && ctx->user_ip6[1] == g->proxy_ip6[1] &&
+	    ctx->user_ip6[2] == g->proxy_ip6[2] && ctx->user_ip6[3] == g->proxy_ip6[3])
+		return 1;
+	reason = ip_reason(g, cgid, family, (__u8 *)addr, port);
+	if (!reason)
+		return 1;
+	audit = g->mode == DF_MODE_AUDIT && reason != DF_EV_DOT;
+	report(cgid, reason, family, (__u8 *)addr, port, ctx->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP,
+	       audit);
+	if (audit)
+		return 1;
+	count(DF_CNT_IP_BLOCKED);
+	return 0;
+}
+
 /*
  * Rewrite one DNS send or connect. Returns 1 to let it proceed (redirected),
  * 0 to fail it with EPERM: a guarded subtree without a registration never
@@ -125,10 +279,10 @@ static __always_inline int redirect(struct bpf_sock_addr *ctx, int v6, int is_se
 	int mapped = v6 && is_v4mapped(ctx->user_ip6);
 	__u16 port;
 
-	if (ctx->user_port != bpf_htons(DNS_PORT))
-		return 1;
 	if (ctx->type != SOCK_STREAM && ctx->type != SOCK_DGRAM)
 		return 1;
+	if (ctx->user_port != bpf_htons(DNS_PORT))
+		return enforce(ctx, v6);
 	g = find_guard(&cgid);
 	if (!g) {
 		count(DF_CNT_NO_GUARD);
@@ -239,12 +393,51 @@ int df_recvmsg6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+/*
+ * A port-53 packet leaving a guarded cgroup that is not going to the proxy
+ * dodged the rewrite (a raw socket, a socket connected before the guard): drop
+ * it. Checked on the packet, with direct reads of its headers.
+ */
+static __always_inline int dns_escape(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u8 proto;
+	__u32 l4;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		__u8 *ip = data;
+
+		if ((void *)(ip + 20) > end)
+			return 0;
+		proto = ip[9];
+		l4 = (ip[0] & 0xf) * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		__u8 *ip6 = data;
+
+		if ((void *)(ip6 + 40) > end)
+			return 0;
+		proto = ip6[6]; /* extension headers: such packets are not DNS clients */
+		l4 = 40;
+	} else {
+		return 0;
+	}
+	if (proto != IPPROTO_UDP && proto != IPPROTO_TCP)
+		return 0;
+	if (l4 < 20 || l4 > 60 || data + l4 + 4 > end)
+		return 0;
+	return *(__u16 *)(data + l4 + 2) == bpf_htons(DNS_PORT);
+}
+
 SEC("cgroup_skb/egress")
 int df_egress(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk = skb->sk;
 	struct df_sock *s;
 
+	if (dns_escape(skb)) {
+		count(DF_CNT_DNS_ESCAPE_DROPPED);
+		return 0;
+	}
 	if (!sk)
 		return 1;
 	sk = bpf_sk_fullsock(sk);

@@ -11,6 +11,11 @@
 #define DF_MAX_CGROUP_LEVEL 16
 #define DF_MAX_GUARDS	    4096
 #define DF_MAX_CLIENTS	    65536
+#define DF_MAX_CIDRS	    65536
+#define DF_MAX_HANDED	    65536 /* addresses DNS handed to a cgroup */
+#define DF_MAX_LEARNED	    16384 /* addresses of blocked names */
+#define DF_MAX_CG_CACHE	    16384
+#define DF_EVENTS_BYTES	    (256 * 1024)
 
 /*
  * guards: cgroup id (inode number of the cgroup v2 directory) -> where the
@@ -26,10 +31,83 @@ struct df_guard {
 	__u16 udp6_port;
 	__u16 tcp6_port;
 	__u32 flags;
+	__u32 policy_id; /* keys the cidrs and learned maps: shared by every guard of a policy */
+	__u32 mode;	 /* enum df_mode */
 };
 
 /* df_guard.flags */
 #define DF_GUARD_NO_IP6 0x1 /* no v6 listener: v6 DNS is refused (EPERM) */
+
+enum df_mode {
+	DF_MODE_BLOCKLIST = 0,
+	DF_MODE_ALLOWLIST = 1,
+	DF_MODE_AUDIT = 2,
+};
+
+/*
+ * An address, v4 or v6, as both sides key it: v4 in the first 4 bytes of
+ * addr, the rest zero.
+ */
+#define DF_AF_INET  2
+#define DF_AF_INET6 10
+
+/*
+ * cidrs: LPM trie of a policy's block-ip / allow-ip rules. The key's data is
+ * policy id, family and address, so prefixlen = 64 + the CIDR's length.
+ */
+struct df_cidr_key {
+	__u32 prefixlen;
+	__u32 policy_id;
+	__u32 family;
+	__u8 addr[16];
+};
+#define DF_CIDR_KEY_BITS(len) (64 + (len))
+
+enum df_ip_verdict {
+	DF_IP_ALLOW = 1,
+	DF_IP_BLOCK = 2,
+};
+
+/*
+ * handed: the addresses the proxy handed to one cgroup in answers to permitted
+ * names, until their TTL (with a floor). In allowlist mode they are all the
+ * cgroup may reach beyond allow-ip; in blocklist mode they keep a shared
+ * address (a CDN) reachable although a blocked name also resolves to it.
+ */
+struct df_addr_key {
+	__u64 id; /* handed: the cgroup id of the guard; learned: the policy id */
+	__u32 family;
+	__u8 addr[16];
+	__u8 pad[4];
+};
+
+struct df_expiry {
+	__u64 expires_ns; /* CLOCK_MONOTONIC, as bpf_ktime_get_ns() */
+};
+
+/*
+ * events (ring buffer): one record per refused connect or send, never one per
+ * allowed packet, so the proxy can log who was stopped.
+ */
+enum df_event_reason {
+	DF_EV_BLOCK_IP = 1,	/* a block-ip rule */
+	DF_EV_BLOCKED_NAME = 2, /* an address a blocked name resolves to */
+	DF_EV_NOT_ALLOWED = 3,	/* allowlist: not handed out, not in allow-ip */
+	DF_EV_DOT = 4,		/* DNS over TLS (port 853) */
+};
+
+struct df_event {
+	__u64 cgid;	  /* the task's own cgroup */
+	__u64 guard_cgid; /* the registration that covers it */
+	__u32 pid;
+	__u32 reason;	/* enum df_event_reason */
+	__u32 family;
+	__u8 addr[16];
+	__u16 port;	/* host order */
+	__u8 proto;
+	__u8 audit;	/* audit mode: logged, not refused */
+	char comm[16];	/* the process may be gone before the proxy reads /proc */
+};
 
 /*
  * socks (sk_storage): per-socket memory of a DNS conversation, written at
@@ -76,6 +154,9 @@ enum df_counter {
 	DF_CNT_NO_GUARD, /* a DNS send from a guarded subtree with no registration: refused */
 	DF_CNT_NO_IP6,
 	DF_CNT_RECV_REWRITE,
+	DF_CNT_IP_BLOCKED,	  /* connects and sends refused by address */
+	DF_CNT_DNS_ESCAPE_DROPPED, /* port-53 packets that dodged the redirect, dropped at egress */
+	DF_CNT_EVENTS_LOST,	  /* ring buffer full */
 	DF_CNT__MAX,
 };
 

@@ -23,7 +23,8 @@ scenario()
 	expect_dig direct NOERROR 127.0.0.9
 
 	unguarded madeup "${DIG[@]}" @127.9.9.9 github.com
-	assert_eq "madeup: unguarded query to 127.9.9.9:53 gets no reply" none "$(dig_status madeup)"
+	assert_eq "madeup: unguarded query to 127.9.9.9:53 gets no reply" "none 9" \
+		"$(dig_status madeup) $RC"
 	unguarded cudp "$PY" "$E2E_DIR/dnsq.py" 127.0.0.53 github.com A
 	assert_match "cudp: unguarded connected UDP to 127.0.0.53 is not answered" \
 		'^(CONNREFUSED|TIMEOUT)$' "$(dnsq_status cudp)"

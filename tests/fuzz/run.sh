@@ -26,5 +26,5 @@ for f in "$top"/tests/fuzz/fuzz_*.c; do
 	echo "fuzz: $name for ${secs}s"
 	"$out/$name" -max_total_time="$secs" -max_len=4096 -print_final_stats=0 "$corpus" \
 		>"$out/$name.log" 2>&1 || { tail -n 40 "$out/$name.log"; echo "fuzz: $name FAILED"; exit 1; }
-	grep -E '^Done|#[0-9]+.*DONE' "$out/$name.log" | tail -n 1 || true
+	grep -aE '^Done|#[0-9]+.*DONE' "$out/$name.log" | tail -n 1 || true
 done

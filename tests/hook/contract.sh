@@ -22,7 +22,7 @@ hook=$bin/depfence-hook
 fake=$top/tests/hook/fake_daemon.py
 case $hook in /*) ;; *) hook=$top/$hook ;; esac
 
-tmp= cg= cgorig= daemon_pid= host_pid=
+tmp='' cg='' cgorig='' daemon_pid='' host_pid=''
 cleanup() {
 	set +e
 	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
@@ -30,9 +30,9 @@ cleanup() {
 	if [ -n "$cg" ] && [ -d "$cg" ]; then
 		# Back where we came from, with anything else that strayed in, then remove.
 		echo $$ >"$cgroot$cgorig/cgroup.procs"
-		for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+		while read -r p; do
 			echo "$p" >"$cgroot$cgorig/cgroup.procs"
-		done
+		done <"$cg/cgroup.procs"
 		rmdir "$cg" || echo "hook-contract: could not remove $cg" >&2
 	fi
 	[ -n "$tmp" ] && rm -rf "$tmp"
@@ -141,7 +141,7 @@ no_daemon() {
 
 # ---- running the hook and asserting ----
 
-rc= err= case_failed=
+rc='' err='' case_failed=''
 # run_hook STAGE STATE-TEXT [hook options...]: stdin as runc gives it, stdout ignored.
 run_hook() {
 	local stage=$1 text=$2
@@ -160,7 +160,9 @@ expect_rc() {
 	[ "$rc" = "$1" ] || bad "exit code $rc, want $1"
 }
 expect_rc_fail() {
-	[ "$rc" != 0 ] && [ "$rc" != 2 ] || bad "exit code $rc, want a failure (not 0, not usage's 2)"
+	if [ "$rc" = 0 ] || [ "$rc" = 2 ]; then
+		bad "exit code $rc, want a failure (not 0, not usage's 2)"
+	fi
 	[ "$rc" -lt 128 ] || bad "exit code $rc: killed by a signal"
 }
 expect_no_stderr() {
@@ -210,7 +212,7 @@ register_req() { # ID POLICY
 pass=0 fail=0
 t() {
 	local name=$1
-	case_failed=
+	case_failed=''
 	"$2"
 	if [ -z "$case_failed" ]; then
 		pass=$((pass + 1))
