@@ -237,3 +237,82 @@ __u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which)
 		sum += vals[i];
 	return sum;
 }
+
+static void cidr_key(struct df_cidr_key *k, __u32 policy_id, int family, const void *addr,
+		     int prefix_len)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = DF_CIDR_KEY_BITS(prefix_len);
+	k->policy_id = policy_id;
+	k->family = family;
+	memcpy(k->addr, addr, family == DF_AF_INET ? 4 : 16);
+}
+
+int guard_bpf__set_cidr(struct guard_bpf *g, __u32 policy_id, int family, const void *addr,
+			int prefix_len, enum df_ip_verdict verdict)
+{
+	struct df_cidr_key k;
+	__u32 v = verdict;
+
+	cidr_key(&k, policy_id, family, addr, prefix_len);
+	return bpf_map__update_elem(g->skel->maps.cidrs, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
+}
+
+int guard_bpf__del_cidr(struct guard_bpf *g, __u32 policy_id, int family, const void *addr,
+			int prefix_len)
+{
+	struct df_cidr_key k;
+
+	cidr_key(&k, policy_id, family, addr, prefix_len);
+	return bpf_map__delete_elem(g->skel->maps.cidrs, &k, sizeof(k), 0);
+}
+
+int guard_bpf__set_addr(struct guard_bpf *g, bool learned, __u64 id, int family, const void *addr,
+			__u64 expires_ns)
+{
+	struct df_addr_key k = { .id = id, .family = family };
+	struct df_expiry v = { .expires_ns = expires_ns };
+	struct bpf_map *m = learned ? g->skel->maps.learned : g->skel->maps.handed;
+
+	memcpy(k.addr, addr, family == DF_AF_INET ? 4 : 16);
+	return bpf_map__update_elem(m, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
+}
+
+int guard_bpf__purge_addrs(struct guard_bpf *g, bool learned, __u64 id)
+{
+	struct bpf_map *m = learned ? g->skel->maps.learned : g->skel->maps.handed;
+	struct df_addr_key k, next;
+	int n = 0, r;
+
+	/* Restart from the first key after each delete: deleting the cursor's key
+	 * would make the next lookup start over anyway. */
+	r = bpf_map__get_next_key(m, NULL, &next, sizeof(next));
+	while (r == 0) {
+		k = next;
+		r = bpf_map__get_next_key(m, &k, &next, sizeof(next));
+		if (k.id == id && bpf_map__delete_elem(m, &k, sizeof(k), 0) == 0)
+			n++;
+	}
+	return n;
+}
+
+void guard_bpf__flush_cg_cache(struct guard_bpf *g)
+{
+	struct bpf_map *m = g->skel->maps.cg_guard;
+	__u64 k, next;
+	int r;
+
+	r = bpf_map__get_next_key(m, NULL, &next, sizeof(next));
+	while (r == 0) {
+		k = next;
+		r = bpf_map__get_next_key(m, &k, &next, sizeof(next));
+		bpf_map__delete_elem(m, &k, sizeof(k), 0);
+	}
+}
+
+struct ring_buffer *guard_bpf__events(struct guard_bpf *g, int (*fn)(void *ctx, void *data,
+								       size_t size),
+				      void *ctx)
+{
+	return ring_buffer__new(bpf_map__fd(g->skel->maps.events), fn, ctx, NULL);
+}

@@ -44,6 +44,23 @@ int guard_bpf__set_guard(struct guard_bpf *g, __u64 cgid, const struct df_guard 
 int guard_bpf__del_guard(struct guard_bpf *g, __u64 cgid);
 int guard_bpf__lookup_client(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port,
 			     struct df_client *ret);
+/* Policy CIDR rules (block-ip / allow-ip) for POLICY_ID. ADDR is 4 or 16 bytes by FAMILY. */
+int guard_bpf__set_cidr(struct guard_bpf *g, __u32 policy_id, int family, const void *addr,
+			int prefix_len, enum df_ip_verdict verdict);
+int guard_bpf__del_cidr(struct guard_bpf *g, __u32 policy_id, int family, const void *addr,
+			int prefix_len);
+/* An address handed to cgroup CGID (MAP "handed") or learned for a policy ("learned"). */
+int guard_bpf__set_addr(struct guard_bpf *g, bool learned, __u64 id, int family, const void *addr,
+			__u64 expires_ns);
+/* Delete every entry of the handed or learned map whose id is ID. Returns how many. */
+int guard_bpf__purge_addrs(struct guard_bpf *g, bool learned, __u64 id);
+/* Forget remembered sub-cgroup -> guard walks (a new registration may be nearer). */
+void guard_bpf__flush_cg_cache(struct guard_bpf *g);
+/* The events ring buffer, FN called per struct df_event. */
+struct ring_buffer *guard_bpf__events(struct guard_bpf *g, int (*fn)(void *ctx, void *data,
+								       size_t size),
+				      void *ctx);
+
 /* Sum of the per-CPU counter WHICH. */
 __u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which);
 

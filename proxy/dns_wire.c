@@ -456,6 +456,67 @@ size_t dns_strip_opt(uint8_t *pkt, size_t len, const struct dns_msg *msg)
 	return len - (end - start);
 }
 
+int dns_for_each_addr(const uint8_t *pkt, size_t len, const struct dns_msg *msg,
+		      void (*fn)(void *ctx, int family, const uint8_t *addr, uint32_t ttl),
+		      void *ctx)
+{
+	size_t off = msg->question_end;
+	unsigned int i;
+	int seen = 0;
+
+	for (i = 0; i < msg->ancount; i++) {
+		uint16_t type, rdlen;
+
+		if (dns_skip_name(pkt, len, &off) || len - off < DNS_RR_FIXED)
+			return -1;
+		type = rd16(pkt + off);
+		rdlen = rd16(pkt + off + 8);
+		if (len - off - DNS_RR_FIXED < rdlen)
+			return -1;
+		if (rd16(pkt + off + 2) == 1 /* IN */ &&
+		    ((type == DNS_TYPE_A && rdlen == 4) || (type == DNS_TYPE_AAAA && rdlen == 16))) {
+			fn(ctx, type == DNS_TYPE_A ? 2 : 10, pkt + off + DNS_RR_FIXED,
+			   ttl_value(rd32(pkt + off + 4)));
+			seen++;
+		}
+		off += DNS_RR_FIXED + rdlen;
+	}
+	return seen;
+}
+
+size_t dns_build_query(uint16_t id, const char *name, size_t name_len, uint16_t qtype,
+		       uint8_t *out, size_t cap)
+{
+	size_t o = DNS_HDR_LEN, i = 0;
+
+	if (cap < DNS_HDR_LEN + name_len + 2 + 4 + DNS_OPT_RR_LEN || name_len > 253)
+		return 0;
+	wr16(out, id);
+	wr16(out + 2, DNS_FLAG_RD);
+	wr16(out + 4, 1);
+	wr16(out + 6, 0);
+	wr16(out + 8, 0);
+	wr16(out + 10, 1);
+	while (i < name_len) {
+		size_t j = i;
+
+		while (j < name_len && name[j] != '.')
+			j++;
+		if (j == i || j - i > 63)
+			return 0;
+		out[o++] = j - i;
+		memcpy(out + o, name + i, j - i);
+		o += j - i;
+		i = j + 1;
+	}
+	out[o++] = 0;
+	wr16(out + o, qtype);
+	wr16(out + o + 2, 1);
+	o += 4;
+	dns_put_opt(out + o, 0);
+	return o + DNS_OPT_RR_LEN;
+}
+
 uint16_t dns_get_id(const uint8_t *pkt)
 {
 	return rd16(pkt);

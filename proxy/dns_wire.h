@@ -119,6 +119,22 @@ size_t dns_add_opt(uint8_t *pkt, size_t len, size_t cap);
  */
 size_t dns_strip_opt(uint8_t *pkt, size_t len, const struct dns_msg *msg);
 
+/*
+ * Call FN for every A and AAAA record in the answer section of PKT (parsed as
+ * MSG), whatever its owner (so the addresses at the end of a CNAME chain count).
+ * ADDR is 4 or 16 bytes. Returns the number of records seen, or -1 if PKT does
+ * not walk.
+ */
+int dns_for_each_addr(const uint8_t *pkt, size_t len, const struct dns_msg *msg,
+		      void (*fn)(void *ctx, int family, const uint8_t *addr, uint32_t ttl),
+		      void *ctx);
+/*
+ * Write a query for NAME (presentation form, no escapes, no trailing dot) of
+ * type QTYPE, class IN, RD set, with an OPT record. Returns its length or 0.
+ */
+size_t dns_build_query(uint16_t id, const char *name, size_t name_len, uint16_t qtype,
+		       uint8_t *out, size_t cap);
+
 /* Read/write the 16-bit id in place (byte order handled here). */
 uint16_t dns_get_id(const uint8_t *pkt);
 void dns_set_id(uint8_t *pkt, uint16_t id);

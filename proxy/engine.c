@@ -55,6 +55,8 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 		return df_err_set(err, r, "cache: %s", strerror(-r));
 	}
 	r = upstreams_open(e, err);
+	if (r == 0)
+		r = enforce_init(e, err);
 	if (r < 0) {
 		engine__free(e);
 		return r;
@@ -79,6 +81,7 @@ void engine__free(struct engine *e)
 	while ((g = e->guards))
 		engine__remove_guard(e, g);
 	engine__tick(e);
+	enforce_fini(e);
 	upstreams_close(e);
 	cache__free(e->cache);
 	attrib_cache_free(e->attrib);
@@ -135,6 +138,10 @@ static int guard_publish(struct engine *e, struct guard *g, struct df_err *err)
 		.udp6_port = g->ls.udp6_port,
 		.tcp6_port = g->ls.tcp6_port,
 		.flags = g->ls.udp6 < 0 ? DF_GUARD_NO_IP6 : 0,
+		.policy_id = policy__id(g->policy),
+		.mode = policy__mode(g->policy) == POLICY_ALLOWLIST ? DF_MODE_ALLOWLIST
+			: policy__mode(g->policy) == POLICY_AUDIT   ? DF_MODE_AUDIT
+								     : DF_MODE_BLOCKLIST,
 	};
 	int r;
 
@@ -174,9 +181,13 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	r = listen_set_open(spec->netns_path, &g->ls, err);
 	if (r < 0)
 		goto fail;
+	/* Address rules first: the guard entry is what turns enforcement on. */
+	enforce_guard_added(e, g);
 	r = guard_publish(e, g, err);
-	if (r < 0)
+	if (r < 0) {
+		enforce_guard_removed(e, g);
 		goto fail;
+	}
 	/* Only now does the guard own an inline policy: on failure the caller keeps it. */
 	g->owns_policy = spec->owns_policy;
 	listener_init(e, g, &g->udp4, g->ls.udp4, IPPROTO_UDP);
@@ -204,6 +215,7 @@ void engine__remove_guard(struct engine *e, struct guard *g)
 		return;
 	*pp = g->next;
 	guard_bpf__del_guard(e->opts.bpf, g->cgid);
+	enforce_guard_removed(e, g);
 	listeners_del(e, g);
 	upstream_drop_guard(e, g);
 	tcp_drop_guard(e, g);
@@ -266,9 +278,13 @@ void engine__replace_policy(struct engine *e, struct policy *old, struct policy 
 {
 	struct guard *g;
 
-	for (g = e->guards; g; g = g->next)
-		if (g->policy == old)
-			g->policy = new_p;
+	enforce_policy_swapped(e, old, new_p);
+	for (g = e->guards; g; g = g->next) {
+		if (g->policy != old)
+			continue;
+		g->policy = new_p;
+		guard_publish(e, g, NULL); /* new policy id and mode for the BPF side */
+	}
 }
 
 int engine__next_timeout(struct engine *e)
@@ -289,6 +305,7 @@ void engine__tick(struct engine *e)
 
 	upstream_expire(e, now);
 	tcp_expire(e, now);
+	enforce_tick(e, now);
 	while ((g = e->graveyard)) {
 		e->graveyard = g->next;
 		guard_free(g);
@@ -353,11 +370,13 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 		e->st.blocked++;
 		/* Before the answer: the asking process is still alive to be named. */
 		engine_log_event(e, c, &m, EV_BLOCKED);
+		enforce_blocked_query(e, c->g, q, len, &m);
 		return dns_build_empty_reply(q, &m, policy__refuse_rcode(c->g->policy), out, cap);
 	}
 	if (v == VERDICT_AUDIT) {
 		e->st.audited++;
 		engine_log_event(e, c, &m, EV_AUDIT_MATCH);
+		enforce_blocked_query(e, c->g, q, len, &m);
 	} else if (policy__mode(c->g->policy) == POLICY_AUDIT) {
 		engine_log_event(e, c, &m, EV_AUDIT_QUERY);
 	} else if (log_enabled(LOG_DEBUG)) {
@@ -367,6 +386,12 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 	n = cache__lookup(e->cache, q, &m, out, cap, now_ms());
 	if (n) {
 		e->st.cached++;
+		if (enforce_wants_answers(e, c->g)) {
+			struct dns_msg am;
+
+			if (dns_parse(out, n, &am) == DNS_OK)
+				enforce_answer(e, c->g, out, n, &am);
+		}
 		return engine_adapt_answer(out, n, m.has_edns, c->udp_limit);
 	}
 	if (upstream_forward(e, c, q, len, &m) < 0) {

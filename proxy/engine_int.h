@@ -43,6 +43,7 @@ struct guard {
 	bool owns_policy;
 	struct listen_set ls;
 	struct listener udp4, tcp4, udp6, tcp6;
+	bool handed_any; /* entries in the handed map to purge at removal */
 };
 
 /* Where the answer to a query goes. */
@@ -54,6 +55,7 @@ struct client_ref {
 	socklen_t peer_len;
 	uint32_t conn_idx, conn_gen; /* TCP: the connection, checked against reuse */
 	uint16_t udp_limit;	     /* the most a UDP answer may carry */
+	uint32_t learn_policy_id;    /* proto 0: the proxy's own query, learning blocked addresses */
 };
 
 struct pending {
@@ -109,6 +111,7 @@ struct engine {
 	struct engine_stats st;
 	struct dns_cache *cache;
 	struct attrib_cache *attrib;
+	struct enforce *enf;
 	uint64_t guard_serial;
 	uint64_t batch; /* bumped per receive batch: attrib memoises a sender within one */
 	/* UDP batch buffers: static per engine, so the hot path never allocates. */
@@ -139,6 +142,22 @@ void attrib_cache_free(struct attrib_cache *a);
 void engine_log_event(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
 		      enum log_event ev);
 const char *dns_qtype_name(uint16_t t);
+
+/* enforce.c: what DNS decided, written to the maps the BPF programs enforce. */
+int enforce_init(struct engine *e, struct df_err *err);
+void enforce_fini(struct engine *e);
+void enforce_guard_added(struct engine *e, struct guard *g);
+void enforce_guard_removed(struct engine *e, struct guard *g);
+void enforce_policy_swapped(struct engine *e, struct policy *old, struct policy *new_p);
+void enforce_blocked_query(struct engine *e, struct guard *g, const uint8_t *q, size_t len,
+			   const struct dns_msg *m);
+void enforce_learned_answer(struct engine *e, uint32_t policy_id, const uint8_t *buf, size_t len,
+			    const struct dns_msg *m);
+/* True when answers to G must be looked at (allowlist, or shared addresses are known). */
+bool enforce_wants_answers(struct engine *e, const struct guard *g);
+void enforce_answer(struct engine *e, struct guard *g, const uint8_t *buf, size_t len,
+		    const struct dns_msg *m);
+void enforce_tick(struct engine *e, uint64_t now);
 
 /* upstream.c */
 int upstreams_open(struct engine *e, struct df_err *err);

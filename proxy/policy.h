@@ -62,6 +62,15 @@ int policy_mode_parse(const char *s, enum policy_mode *ret_mode);
 /* The RCODE for refusals: DNS_RCODE_REFUSED (default) or DNS_RCODE_NXDOMAIN. */
 int policy__refuse_rcode(const struct policy *p);
 size_t policy__rule_count(const struct policy *p);
+/* Unique per policy object for the life of the process (a reloaded file gets a new one). */
+uint32_t policy__id(const struct policy *p);
+/*
+ * Up to MAX names of exact `block NAME` rules (not `*.NAME`), pointers into the
+ * policy (not NUL-terminated: see RET_LENS). The proxy resolves them to learn
+ * the addresses to refuse.
+ */
+size_t policy__block_names(const struct policy *p, const char **ret_names, size_t *ret_lens,
+			   size_t max);
 const struct policy_cidr *policy__cidrs(const struct policy *p, size_t *ret_n);
 
 /*

@@ -51,6 +51,7 @@ struct name_table {
 
 struct policy {
 	char *name;
+	uint32_t id; /* unique for the process's life: keys the BPF cidrs and learned maps */
 	enum policy_mode mode;
 	int refuse_rcode;
 	size_t rule_count;

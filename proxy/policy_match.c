@@ -213,3 +213,22 @@ enum policy_verdict policy__match(const struct policy *p, const char *qname, siz
 	}
 	return verdict(p->mode, decided);
 }
+
+size_t policy__block_names(const struct policy *p, const char **ret_names, size_t *ret_lens,
+			   size_t max)
+{
+	const struct name_table *t = &p->names;
+	size_t n = 0;
+	uint32_t i;
+
+	for (i = 0; i < t->cap && n < max; i++) {
+		const struct name_ent *ent = &t->slots[i];
+
+		if (!ent->len || !(ent->flags & NAME_BLOCK))
+			continue;
+		ret_names[n] = t->arena + ent->off;
+		ret_lens[n] = ent->len;
+		n++;
+	}
+	return n;
+}

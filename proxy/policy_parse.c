@@ -467,6 +467,8 @@ int policy__add_rule(struct policy *p, const char *kind, const char *name, struc
 	return apply(&c, d, (struct tok){name, strlen(name)});
 }
 
+static uint32_t next_id;
+
 struct policy *policy__new(const char *name)
 {
 	struct policy *p = calloc(1, sizeof(*p));
@@ -480,7 +482,13 @@ struct policy *policy__new(const char *name)
 	}
 	p->mode = POLICY_BLOCKLIST;
 	p->refuse_rcode = DNS_RCODE_REFUSED;
+	p->id = ++next_id;
 	return p;
+}
+
+uint32_t policy__id(const struct policy *p)
+{
+	return p->id;
 }
 
 void policy__free(struct policy *p)

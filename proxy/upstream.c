@@ -185,7 +185,7 @@ static void answer_servfail(struct engine *e, uint32_t slot)
 		return;
 	m.has_edns = p->client_edns; /* not the OPT we added for the upstream */
 	n = dns_build_empty_reply(p->query, &m, DNS_RCODE_SERVFAIL, out, sizeof(out));
-	if (n)
+	if (n && p->client.proto)
 		engine_reply(e, &p->client, out, n);
 	e->st.servfail++;
 }
@@ -260,6 +260,12 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 	/* Free first: a TCP connection's in-flight count must drop before it is resumed. */
 	slot_free(e, slot);
 	cache__store(e->cache, buf, len, m, client_do, now_ms());
+	if (!client.proto) {
+		enforce_learned_answer(e, client.learn_policy_id, buf, len, m);
+		return;
+	}
+	if (enforce_wants_answers(e, client.g))
+		enforce_answer(e, client.g, buf, len, m);
 	len = engine_adapt_answer(buf, len, client_edns, client.udp_limit);
 	engine_reply(e, &client, buf, len);
 	e->st.answered++;

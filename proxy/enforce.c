@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Packet enforcement, the proxy's half: what DNS decided, written into maps
+ * the BPF connect/sendmsg programs read (bpf/dnsguard.bpf.c: enforce()).
+ *
+ *  - cidrs: a policy's block-ip / allow-ip rules, keyed by policy id, written
+ *    while any guard uses the policy.
+ *  - handed: addresses in answers to permitted names, keyed by the cgroup that
+ *    asked, until their TTL (at least HANDED_FLOOR_S). Allowlist guards get
+ *    every one; blocklist guards only those a blocked name also resolves to
+ *    (the shared-address rule: what DNS handed this cgroup for a permitted
+ *    name stays reachable), which is rare and keeps the map small.
+ *  - learned: addresses blocked names resolve to, keyed by policy id. The
+ *    proxy resolves a policy's exact block names itself when the policy comes
+ *    into use and again as their TTLs run out, and any blocked name when it is
+ *    asked.
+ *  - events: a ring buffer record per refused connect or send, logged here as
+ *    the PACKET BLOCKED line.
+ */
+#include "engine_int.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/libbpf.h>
+
+#include "guard_bpf.h"
+#include "log.h"
+#include "procinfo.h"
+
+#define HANDED_FLOOR_S	 60
+#define LEARNED_FLOOR_S	 60
+#define LEARNED_MAX_S	 86400
+#define LEARN_AT_LOAD	 64    /* exact block names resolved when a policy comes into use */
+#define LEARN_MEMO	 1024  /* blocked (name, type) asked recently: not resolved again */
+#define LEARNED_SET	 4096  /* userspace copy of learned addresses, for the shared rule */
+#define MAX_POLICIES_USED 1024
+
+struct policy_use {
+	struct policy *p;
+	unsigned refs;
+	uint64_t next_learn_ms;
+};
+
+struct learned_addr {
+	uint32_t policy_id;
+	uint8_t family;
+	uint8_t addr[16];
+	uint64_t until_ms;
+};
+
+struct enforce {
+	struct ev_source src;
+	struct engine *e;
+	struct ring_buffer *rb;
+	struct policy_use used[MAX_POLICIES_USED];
+	int n_used;
+	struct {
+		uint32_t policy_id;
+		uint64_t hash;
+		uint64_t until_ms;
+	} memo[LEARN_MEMO];
+	struct learned_addr set[LEARNED_SET];
+	bool any_learned;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint32_t clamp_ttl(uint32_t ttl, uint32_t floor, uint32_t max)
+{
+	return ttl < floor ? floor : ttl > max ? max : ttl;
+}
+
+/* ---- the PACKET BLOCKED line ---------------------------------------------------------- */
+
+static const char *reason_name(uint32_t r)
+{
+	switch (r) {
+	case DF_EV_BLOCK_IP:
+		return "FromIPRule";
+	case DF_EV_BLOCKED_NAME:
+		return "FromBlockedDomain";
+	case DF_EV_NOT_ALLOWED:
+		return "NotInAllowlist";
+	case DF_EV_DOT:
+		return "DNSOverTLS";
+	}
+	return "Unknown";
+}
+
+static struct guard *guard_by_cgid(struct engine *e, uint64_t cgid)
+{
+	struct guard *g;
+
+	for (g = e->guards; g; g = g->next)
+		if (g->cgid == cgid)
+			return g;
+	return NULL;
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct enforce *en = ctx;
+	const struct df_event *ev = data;
+	struct guard *g;
+	struct procinfo pi;
+	char ip[INET6_ADDRSTRLEN], cmd[PROCINFO_CMD_MAX * 4 + 8], anc[PROCINFO_ANCESTRY_MAX * 4 + 8];
+
+	if (size < sizeof(*ev))
+		return 0;
+	g = guard_by_cgid(en->e, ev->guard_cgid);
+	if (!g)
+		return 0; /* the guard went away meanwhile */
+	inet_ntop(ev->family == DF_AF_INET6 ? AF_INET6 : AF_INET, ev->addr, ip, sizeof(ip));
+	if (procinfo_get(ev->pid, g->cgroup_rel, &pi) < 0) {
+		/* Gone already: the kernel's comm is all there is. */
+		pi.cmd_len = snprintf(pi.cmd, sizeof(pi.cmd), "[%.*s]", (int)sizeof(ev->comm),
+				      ev->comm);
+	}
+	logfmt_quote(cmd, sizeof(cmd), pi.cmd, pi.cmd_len);
+	logfmt_quote(anc, sizeof(anc), pi.ancestry, pi.ancestry_len);
+	log_msg(LOG_WARN,
+		"PACKET BLOCKED reason=%s blocked=%s blockedAt=packet ip=%s port=%u pid=%u cmd=%s "
+		"firewallMethod=%s policy=%s proto=%s ancestry=%s %s=%s",
+		reason_name(ev->reason), ev->audit ? "false" : "true", ip, ev->port, ev->pid, cmd,
+		policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
+		ev->proto == IPPROTO_TCP ? "tcp" : "udp", anc,
+		g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id);
+	return 0;
+}
+
+static void on_ring(struct ev_source *src, uint32_t events)
+{
+	struct enforce *en = container_of(src, struct enforce, src);
+
+	ring_buffer__consume(en->rb);
+}
+
+int enforce_init(struct engine *e, struct df_err *err)
+{
+	struct enforce *en = calloc(1, sizeof(*en));
+
+	if (!en)
+		return df_err_set(err, -ENOMEM, "out of memory");
+	en->e = e;
+	en->src.fd = -1;
+	e->enf = en;
+	en->rb = guard_bpf__events(e->opts.bpf, on_event, en);
+	if (!en->rb)
+		return df_err_set(err, -errno, "events ring buffer: %s", strerror(errno));
+	en->src.fd = ring_buffer__epoll_fd(en->rb);
+	en->src.on_ready = on_ring;
+	if (loop__add(e->opts.loop, &en->src, EPOLLIN) < 0)
+		return df_err_set(err, -errno, "epoll: %s", strerror(errno));
+	return 0;
+}
+
+void enforce_fini(struct engine *e)
+{
+	struct enforce *en = e->enf;
+
+	if (!en)
+		return;
+	if (en->src.fd >= 0)
+		loop__del(e->opts.loop, &en->src);
+	ring_buffer__free(en->rb);
+	free(en);
+	e->enf = NULL;
+}
+
+/* ---- policies in use: their CIDR rules live in the map while a guard uses them -------- */
+
+static void write_cidrs(struct engine *e, struct policy *p, bool add)
+{
+	const struct policy_cidr *c;
+	size_t i, n;
+
+	c = policy__cidrs(p, &n);
+	for (i = 0; i < n; i++) {
+		int fam = c[i].family == AF_INET6 ? DF_AF_INET6 : DF_AF_INET;
+
+		if (add)
+			guard_bpf__set_cidr(e->opts.bpf, policy__id(p), fam, c[i].addr,
+					    c[i].prefix_len, c[i].allow ? DF_IP_ALLOW : DF_IP_BLOCK);
+		else
+			guard_bpf__del_cidr(e->opts.bpf, policy__id(p), fam, c[i].addr,
+					    c[i].prefix_len);
+	}
+}
+
+static struct policy_use *use_of(struct enforce *en, const struct policy *p)
+{
+	int i;
+
+	for (i = 0; i < en->n_used; i++)
+		if (en->used[i].p == p)
+			return &en->used[i];
+	return NULL;
+}
+
+static void policy_ref(struct engine *e, struct policy *p)
+{
+	struct enforce *en = e->enf;
+	struct policy_use *u = use_of(en, p);
+
+	if (u) {
+		u->refs++;
+		return;
+	}
+	if (en->n_used >= MAX_POLICIES_USED) {
+		log_msg(LOG_WARN, "more than %d policies in use: CIDR rules of '%s' not enforced",
+			MAX_POLICIES_USED, policy__name(p));
+		return;
+	}
+	en->used[en->n_used++] = (struct policy_use){ .p = p, .refs = 1 };
+	write_cidrs(e, p, true);
+}
+
+static void policy_drop(struct engine *e, struct policy_use *u)
+{
+	struct enforce *en = e->enf;
+
+	write_cidrs(e, u->p, false);
+	guard_bpf__purge_addrs(e->opts.bpf, true, policy__id(u->p));
+	*u = en->used[--en->n_used];
+}
+
+static void policy_unref(struct engine *e, struct policy *p)
+{
+	struct policy_use *u = use_of(e->enf, p);
+
+	if (u && --u->refs == 0)
+		policy_drop(e, u);
+}
+
+void enforce_guard_added(struct engine *e, struct guard *g)
+{
+	policy_ref(e, g->policy);
+	/* A nearer registration may now cover cgroups whose walk was remembered. */
+	guard_bpf__flush_cg_cache(e->opts.bpf);
+}
+
+void enforce_guard_removed(struct engine *e, struct guard *g)
+{
+	if (g->handed_any)
+		guard_bpf__purge_addrs(e->opts.bpf, false, g->cgid);
+	policy_unref(e, g->policy);
+}
+
+/* Called before the guards are moved to NEW_P; OLD may be freed after. */
+void enforce_policy_swapped(struct engine *e, struct policy *old, struct policy *new_p)
+{
+	struct policy_use *u = use_of(e->enf, old);
+	unsigned refs;
+
+	if (!u)
+		return;
+	refs = u->refs;
+	policy_drop(e, u);
+	policy_ref(e, new_p);
+	use_of(e->enf, new_p)->refs += refs - 1;
+}
+
+/* ---- learning the addresses of blocked names ------------------------------------------ */
+
+static void learn_query(struct engine *e, uint32_t policy_id, const uint8_t *q, size_t len)
+{
+	struct client_ref c = { .proto = 0, .fd = -1, .learn_policy_id = policy_id };
+	struct dns_msg m;
+
+	if (dns_parse(q, len, &m) != DNS_OK)
+		return;
+	upstream_forward(e, &c, q, len, &m);
+}
+
+static bool memo_fresh(struct enforce *en, uint32_t policy_id, const struct dns_msg *m,
+		       uint64_t now)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+	__typeof__(en->memo[0]) *slot;
+
+	for (i = 0; i < m->qname_len; i++)
+		h = (h ^ (uint8_t)m->qname[i]) * 1099511628211ULL;
+	h = (h ^ m->qtype) * 1099511628211ULL;
+	slot = &en->memo[(h ^ policy_id) % LEARN_MEMO];
+	if (slot->policy_id == policy_id && slot->hash == h && slot->until_ms > now)
+		return true;
+	slot->policy_id = policy_id;
+	slot->hash = h;
+	slot->until_ms = now + LEARNED_FLOOR_S * 1000ULL; /* until an answer says longer */
+	return false;
+}
+
+void enforce_blocked_query(struct engine *e, struct guard *g, const uint8_t *q, size_t len,
+			   const struct dns_msg *m)
+{
+	if (m->qtype != DNS_TYPE_A && m->qtype != DNS_TYPE_AAAA)
+		return;
+	if (memo_fresh(e->enf, policy__id(g->policy), m, now_ms()))
+		return;
+	learn_query(e, policy__id(g->policy), q, len);
+}
+
+/* Resolve the policy's exact block names (A and AAAA), at most LEARN_AT_LOAD. */
+static void learn_policy(struct engine *e, struct policy_use *u, uint64_t now)
+{
+	const char *names[LEARN_AT_LOAD];
+	size_t lens[LEARN_AT_LOAD], i, n;
+	uint8_t q[300];
+
+	n = policy__block_names(u->p, names, lens, LEARN_AT_LOAD);
+	for (i = 0; i < n; i++) {
+		static const uint16_t types[] = { DNS_TYPE_A, DNS_TYPE_AAAA };
+		size_t t;
+
+		for (t = 0; t < 2; t++) {
+			size_t ql = dns_build_query(0, names[i], lens[i], types[t], q, sizeof(q));
+
+			if (ql)
+				learn_query(e, policy__id(u->p), q, ql);
+		}
+	}
+	u->next_learn_ms = now + LEARNED_FLOOR_S * 1000ULL;
+}
+
+void enforce_tick(struct engine *e, uint64_t now)
+{
+	struct enforce *en = e->enf;
+	int i;
+
+	for (i = 0; i < en->n_used; i++)
+		if (en->used[i].p && policy__mode(en->used[i].p) != POLICY_ALLOWLIST &&
+		    en->used[i].next_learn_ms <= now)
+			learn_policy(e, &en->used[i], now);
+}
+
+struct learn_ctx {
+	struct engine *e;
+	uint32_t policy_id;
+	uint64_t now_ms, now_ns;
+};
+
+static struct learned_addr *set_slot(struct enforce *en, uint32_t policy_id, int family,
+				     const uint8_t *addr)
+{
+	uint32_t h = policy_id * 2654435761u ^ family;
+	int i, n = family == DF_AF_INET ? 4 : 16;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	return &en->set[h % LEARNED_SET];
+}
+
+static void learn_one(void *ctx, int family, const uint8_t *addr, uint32_t ttl)
+{
+	struct learn_ctx *lc = ctx;
+	struct learned_addr *s = set_slot(lc->e->enf, lc->policy_id, family, addr);
+	uint32_t t = clamp_ttl(ttl, LEARNED_FLOOR_S, LEARNED_MAX_S);
+
+	guard_bpf__set_addr(lc->e->opts.bpf, true, lc->policy_id, family, addr,
+			    lc->now_ns + (uint64_t)t * 1000000000ULL);
+	lc->e->enf->any_learned = true;
+	s->policy_id = lc->policy_id;
+	s->family = family;
+	memset(s->addr, 0, sizeof(s->addr));
+	memcpy(s->addr, addr, family == DF_AF_INET ? 4 : 16);
+	s->until_ms = lc->now_ms + (uint64_t)t * 1000;
+}
+
+void enforce_learned_answer(struct engine *e, uint32_t policy_id, const uint8_t *buf, size_t len,
+			    const struct dns_msg *m)
+{
+	struct learn_ctx lc = { .e = e, .policy_id = policy_id, .now_ms = now_ms(),
+				.now_ns = mono_ns() };
+
+	dns_for_each_addr(buf, len, m, learn_one, &lc);
+}
+
+/* ---- handing addresses to the cgroup that asked ---------------------------------------- */
+
+struct hand_ctx {
+	struct engine *e;
+	struct guard *g;
+	bool all;
+	uint64_t now_ms, now_ns;
+};
+
+static void hand_one(void *ctx, int family, const uint8_t *addr, uint32_t ttl)
+{
+	struct hand_ctx *hc = ctx;
+	uint32_t pid = policy__id(hc->g->policy);
+	uint32_t t = clamp_ttl(ttl, HANDED_FLOOR_S, LEARNED_MAX_S);
+
+	if (!hc->all) {
+		struct learned_addr *s = set_slot(hc->e->enf, pid, family, addr);
+
+		if (s->policy_id != pid || s->family != family || s->until_ms <= hc->now_ms ||
+		    memcmp(s->addr, addr, family == DF_AF_INET ? 4 : 16) != 0)
+			return;
+	}
+	guard_bpf__set_addr(hc->e->opts.bpf, false, hc->g->cgid, family, addr,
+			    hc->now_ns + (uint64_t)t * 1000000000ULL);
+	hc->g->handed_any = true;
+}
+
+bool enforce_wants_answers(struct engine *e, const struct guard *g)
+{
+	return g && (policy__mode(g->policy) == POLICY_ALLOWLIST || e->enf->any_learned);
+}
+
+/* Before the answer reaches the client: its connect right after must succeed. */
+void enforce_answer(struct engine *e, struct guard *g, const uint8_t *buf, size_t len,
+		    const struct dns_msg *m)
+{
+	struct hand_ctx hc = { .e = e, .g = g, .now_ms = now_ms() };
+
+	if (!g || !m->ancount || DNS_RCODE(m->flags) != DNS_RCODE_NOERROR)
+		return;
+	hc.all = policy__mode(g->policy) == POLICY_ALLOWLIST;
+	hc.now_ns = mono_ns();
+	dns_for_each_addr(buf, len, m, hand_one, &hc);
+}
