@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # variables set here are read by the tests
 #
-# Helpers for the end-to-end tests, sourced by every tests/e2e/t_*.sh.
+# Helpers for the end-to-end tests, sourced by every tests/e2e/t_*.sh (the
+# assertions and log parsing are in lib_check.sh).
 #
 # A test calls e2e_init, starts what it needs (dns_start, daemon_start or
 # for_each_mode), runs guarded clients, asserts on what they saw and on the
@@ -37,73 +38,8 @@ MODE=
 DAEMON_PID=
 DNS_PID=
 
-# ---------------------------------------------------------------- assertions
-
-# Every message names the mode it ran in, so a failure says which path broke.
-_what() { printf '%s%s' "${MODE:+[$MODE] }" "$1"; }
-
-pass() { printf 'ok   %s\n' "$(_what "$1")"; }
-
-# fail DESC [DETAIL...]: one FAIL line, then each detail indented.
-fail()
-{
-	E2E_FAILS=$((E2E_FAILS + 1))
-	printf 'FAIL %s\n' "$(_what "$1")"
-	shift
-	local l
-	for l in "$@"; do
-		printf '%s\n' "$l" | sed 's/^/       /'
-	done
-}
-
-assert_eq()
-{
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2" "seen:     $3"; fi
-}
-
-# assert_match DESC ERE VALUE
-assert_match()
-{
-	if [[ $3 =~ $2 ]]; then pass "$1"; else fail "$1" "expected to match: $2" "seen: $3"; fi
-}
-
-# assert_lt DESC LIMIT VALUE (integers)
-assert_lt()
-{
-	if [[ $3 =~ ^[0-9]+$ ]] && [ "$3" -lt "$2" ]; then
-		pass "$1 ($3 < $2)"
-	else
-		fail "$1" "expected: < $2" "seen:     $3"
-	fi
-}
-
-# assert_file_has DESC ERE FILE
-assert_file_has()
-{
-	if grep -Eq -- "$2" "$3" 2>/dev/null; then
-		pass "$1"
-	else
-		fail "$1" "expected a line matching: $2" "in $3, which holds:" "$(_show "$3")"
-	fi
-}
-
-# assert_file_lacks DESC ERE FILE
-assert_file_lacks()
-{
-	if ! grep -Eq -- "$2" "$3" 2>/dev/null; then
-		pass "$1"
-	else
-		fail "$1" "expected no line matching: $2" "seen:" "$(grep -E -- "$2" "$3" | head -n 5)"
-	fi
-}
-
-_show() { if [ -s "$1" ]; then head -n "${2:-8}" "$1"; else echo "(empty)"; fi; }
-
-die()
-{
-	fail "$1" "${@:2}"
-	exit 1
-}
+# shellcheck source=lib_check.sh
+. "$E2E_DIR/lib_check.sh"
 
 # -------------------------------------------------------------- setup, trap
 
@@ -272,15 +208,6 @@ assert_dns_saw()
 	else
 		fail "dnsmasq received the $1 query for $2" "no 'query[$1] $2' in $DNS_LOG:" \
 			"$(grep -F 'query[' "$DNS_LOG" | tail -n 10)"
-	fi
-}
-
-assert_dns_not_saw()
-{
-	if ! grep -qiF "] $1 from" "$DNS_LOG"; then
-		pass "the query for $1 never reached dnsmasq"
-	else
-		fail "the query for $1 never reached dnsmasq" "$(grep -iF "] $1 from" "$DNS_LOG")"
 	fi
 }
 
@@ -512,170 +439,4 @@ wait_file()
 		sleep 0.05
 	done
 	return 1
-}
-
-# ------------------------------------------------------------ client output
-
-# dig_status NAME: the rcode in dig's header line of $T/NAME.out, or "none".
-dig_status()
-{
-	local s
-	s=$(sed -n 's/.*->>HEADER<<-.* status: \([A-Z]*\),.*/\1/p' "$(rf "$1" out)" | head -n 1)
-	echo "${s:-none}"
-}
-
-# dig_answers NAME: the addresses of dig's answer section, space-separated.
-dig_answers()
-{
-	awk '/^;; ANSWER SECTION:/ { a = 1; next } /^$/ { a = 0 } a && ($4 == "A" || $4 == "AAAA") { printf "%s%s", s, $5; s = " " }' \
-		"$(rf "$1" out)"
-}
-
-# dnsq_status / dnsq_answers NAME: the same for dnsq.py's output.
-dnsq_status() { sed -n 's/^status: //p' "$(rf "$1" out)" | head -n 1; }
-dnsq_answers() { sed -n 's/^answer: //p' "$(rf "$1" out)" | paste -sd ' '; }
-
-# expect_dig NAME RCODE [ANSWERS]: what a dig client saw.
-expect_dig()
-{
-	local st
-	st=$(dig_status "$1")
-	if [ "$st" = "$2" ] && { [ $# -lt 3 ] || [ "$(dig_answers "$1")" = "$3" ]; }; then
-		pass "$1: client got $2${3:+ $3}"
-	else
-		fail "$1: client got $2${3:+ $3}" "command: $(cat "$(rf "$1" cmd)")" \
-			"seen: status $st, answers '$(dig_answers "$1")', depfence exit $RC" \
-			"output:" "$(_show "$(rf "$1" out)")" "stderr:" "$(_show "$(rf "$1" err)")"
-	fi
-}
-
-expect_dnsq()
-{
-	local st
-	st=$(dnsq_status "$1")
-	if [ "$st" = "$2" ] && { [ $# -lt 3 ] || [ "$(dnsq_answers "$1")" = "$3" ]; }; then
-		pass "$1: client got $2${3:+ $3}"
-	else
-		fail "$1: client got $2${3:+ $3}" "command: $(cat "$(rf "$1" cmd)")" \
-			"seen: status '$st', answers '$(dnsq_answers "$1")', depfence exit $RC" \
-			"output:" "$(_show "$(rf "$1" out)")" "stderr:" "$(_show "$(rf "$1" err)")"
-	fi
-}
-
-# --------------------------------------------------------------- block line
-
-# re_quote STRING: an ERE that matches STRING literally.
-re_quote() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|]/\\&/g'; }
-
-# logq STRING: STRING as the block line quotes it (without the outer quotes).
-logq()
-{
-	local s=$1
-	s=${s//\\/\\\\}
-	s=${s//\"/\\\"}
-	s=${s//$'\n'/\\n}
-	s=${s//$'\r'/\\r}
-	s=${s//$'\t'/\\t}
-	printf '%s' "$s"
-}
-
-# parse_fields LINE: the key=value pairs of a logfmt line into the assoc array
-# LF, values unquoted but escapes kept. Read left to right, so a key=value
-# inside a quoted value cannot pose as a field.
-parse_fields()
-{
-	local s=$1
-	local re_q='^([A-Za-z_]+)="(([^"\\]|\\.)*)"(.*)$'
-	local re_b='^([A-Za-z_]+)=([^ ]*)(.*)$'
-	local re_w='^[^ ]+(.*)$'
-	LF=()
-	while :; do
-		s=${s#"${s%%[! ]*}"}
-		[ -n "$s" ] || break
-		if [[ $s =~ $re_q ]]; then
-			LF[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
-			s=${BASH_REMATCH[4]}
-		elif [[ $s =~ $re_b ]]; then
-			LF[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
-			s=${BASH_REMATCH[3]}
-		elif [[ $s =~ $re_w ]]; then
-			s=${BASH_REMATCH[1]}
-		else
-			break
-		fi
-	done
-}
-declare -A LF
-
-# find_block FILE PID [QTYPE]: the first block line for PID (and QTYPE) in FILE,
-# in BLOCK_LINE; waits up to 3 s for it (the daemon's log is written async).
-find_block()
-{
-	local i line
-	BLOCK_LINE=
-	for ((i = 0; i < 60; i++)); do
-		while IFS= read -r line; do
-			parse_fields "$line"
-			[ "${LF[pid]:-}" = "$2" ] || continue
-			[ $# -lt 3 ] || [ "${LF[qtype]:-}" = "$3" ] || continue
-			BLOCK_LINE=$line
-			return 0
-		done < <(grep -a '^WARN DNS BLOCKED ' "$1" 2>/dev/null)
-		sleep 0.05
-	done
-	return 1
-}
-
-# assert_block NAME DOMAIN [KEY=VALUE...]: run NAME logged one block line for
-# DOMAIN from its client, with these fields. Defaults: pid=the client's pid,
-# cmd=its command line, blocked=true, firewallMethod=blocklist, policy=default,
-# qtype=A. A value of the form ~ERE is matched instead of compared.
-assert_block()
-{
-	local name=$1 domain=$2 kv key want file
-	shift 2
-	declare -A exp=([domain]=$domain [pid]=${CPID:-?} [blocked]=true [firewallMethod]=blocklist
-		[policy]=default [qtype]=A [reason]=FromDNSRequest [blockedAt]=dns)
-	exp[cmd]=$(logq "$(cat "$(rf "$name" cmd)")")
-	for kv in "$@"; do
-		exp[${kv%%=*}]=${kv#*=}
-	done
-	file=$(block_log "$name")
-	if ! find_block "$file" "${exp[pid]}" "${exp[qtype]}"; then
-		fail "$name: block line for $domain (pid ${exp[pid]}, qtype ${exp[qtype]})" \
-			"no such line in $file; block lines there:" \
-			"$(grep -a 'DNS BLOCKED' "$file" | tail -n 8)"
-		return
-	fi
-	local bad=()
-	for key in "${!exp[@]}"; do
-		want=${exp[$key]}
-		if [ "${want:0:1}" = "~" ]; then
-			[[ ${LF[$key]-<absent>} =~ ${want:1} ]] || bad+=("$key: expected to match ${want:1}, seen ${LF[$key]-<absent>}")
-		elif [ "${LF[$key]-<absent>}" != "$want" ]; then
-			bad+=("$key: expected $want, seen ${LF[$key]-<absent>}")
-		fi
-	done
-	if [ ${#bad[@]} -eq 0 ]; then
-		pass "$name: block line domain=${exp[domain]} pid=${exp[pid]} policy=${exp[policy]} firewallMethod=${exp[firewallMethod]} blocked=${exp[blocked]}"
-	else
-		fail "$name: block line for $domain" "${bad[@]}" "line: $BLOCK_LINE"
-	fi
-}
-
-# assert_no_block NAME: run NAME's client logged no block line.
-assert_no_block()
-{
-	local file
-	file=$(block_log "$1")
-	if [ -z "${CPID:-}" ]; then
-		fail "$1: no block line" "the client never started (no pid file)" "$(_show "$(rf "$1" err)")"
-		return
-	fi
-	sleep 0.1
-	if grep -a '^WARN DNS BLOCKED ' "$file" 2>/dev/null | grep -q " pid=$CPID "; then
-		fail "$1: no block line" "seen: $(grep -a " pid=$CPID " "$file")"
-	else
-		pass "$1: no block line"
-	fi
 }
