@@ -304,6 +304,9 @@ static int run_embedded(struct run_opts *o)
 fail_cg:
 	/* Leftover background processes would run unguarded once the links go: kill them. */
 	cgroup_kill_and_remove(cgroup, 2000);
+	rmdir(parent); /* and the parents, when no other run or daemon uses them */
+	*strrchr(parent, '/') = '\0';
+	rmdir(parent);
 fail:
 	if (err.msg[0])
 		log_msg(LOG_ERROR, "depfence run: %s", err.msg);

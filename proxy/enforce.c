@@ -194,6 +194,8 @@ static void write_cidrs(struct engine *e, struct policy *p, bool add)
 	}
 }
 
+static void learn_policy(struct engine *e, struct policy_use *u, uint64_t now);
+
 static struct policy_use *use_of(struct enforce *en, const struct policy *p)
 {
 	int i;
@@ -220,6 +222,9 @@ static void policy_ref(struct engine *e, struct policy *p)
 	}
 	en->used[en->n_used++] = (struct policy_use){ .p = p, .refs = 1 };
 	write_cidrs(e, p, true);
+	/* Start resolving its blocked names now: a job may connect to one first thing. */
+	if (policy__mode(p) != POLICY_ALLOWLIST)
+		learn_policy(e, &en->used[en->n_used - 1], now_ms());
 }
 
 static void policy_drop(struct engine *e, struct policy_use *u)
@@ -328,6 +333,21 @@ static void learn_policy(struct engine *e, struct policy_use *u, uint64_t now)
 		}
 	}
 	u->next_learn_ms = now + LEARNED_FLOOR_S * 1000ULL;
+}
+
+int enforce_next_timeout(struct engine *e, uint64_t now)
+{
+	struct enforce *en = e->enf;
+	uint64_t next = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < en->n_used; i++)
+		if (policy__mode(en->used[i].p) != POLICY_ALLOWLIST &&
+		    en->used[i].next_learn_ms < next)
+			next = en->used[i].next_learn_ms;
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)(next - now);
 }
 
 void enforce_tick(struct engine *e, uint64_t now)

@@ -290,7 +290,10 @@ void engine__replace_policy(struct engine *e, struct policy *old, struct policy 
 int engine__next_timeout(struct engine *e)
 {
 	uint64_t now = now_ms();
-	int t = upstream_next_timeout(e, now);
+	int t = upstream_next_timeout(e, now), l = enforce_next_timeout(e, now);
+
+	if (l >= 0 && (t < 0 || l < t))
+		t = l;
 
 	/* TCP idle timeouts are coarse: a check a second is enough. */
 	if (e->n_conns && (t < 0 || t > 1000))

@@ -158,6 +158,7 @@ bool enforce_wants_answers(struct engine *e, const struct guard *g);
 void enforce_answer(struct engine *e, struct guard *g, const uint8_t *buf, size_t len,
 		    const struct dns_msg *m);
 void enforce_tick(struct engine *e, uint64_t now);
+int enforce_next_timeout(struct engine *e, uint64_t now);
 
 /* upstream.c */
 int upstreams_open(struct engine *e, struct df_err *err);

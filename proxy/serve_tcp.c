@@ -171,8 +171,10 @@ static void conn_process(struct engine *e, struct tcp_conn *tc)
 	}
 	if (tc->src.fd < 0)
 		return;
-	memmove(tc->rbuf, tc->rbuf + off, tc->rlen - off);
-	tc->rlen -= off;
+	if (off) {
+		memmove(tc->rbuf, tc->rbuf + off, tc->rlen - off);
+		tc->rlen -= off;
+	}
 	conn_events(e, tc);
 }
 

@@ -166,60 +166,95 @@ parse_fields()
 }
 declare -A LF
 
-# find_block FILE PID [QTYPE]: the first block line for PID (and QTYPE) in FILE,
-# in BLOCK_LINE; waits up to 3 s for it (the daemon's log is written async).
-find_block()
+# find_line KIND FILE PID [KEY VALUE]: the first "WARN KIND BLOCKED" line (KIND
+# is DNS or PACKET) for PID, and with KEY=VALUE if given, in FILE; in BLOCK_LINE,
+# its fields in LF. Waits up to 3 s for it (the daemon's log is written async).
+find_line()
 {
 	local i line
 	BLOCK_LINE=
 	for ((i = 0; i < 60; i++)); do
 		while IFS= read -r line; do
 			parse_fields "$line"
-			[ "${LF[pid]:-}" = "$2" ] || continue
-			[ $# -lt 3 ] || [ "${LF[qtype]:-}" = "$3" ] || continue
+			[ "${LF[pid]:-}" = "$3" ] || continue
+			[ $# -lt 5 ] || [ "${LF[$4]:-}" = "$5" ] || continue
 			BLOCK_LINE=$line
 			return 0
-		done < <(grep -a '^WARN DNS BLOCKED ' "$1" 2>/dev/null)
+		done < <(grep -a "^WARN $1 BLOCKED " "$2" 2>/dev/null)
 		sleep 0.05
 	done
 	return 1
 }
 
-# assert_block NAME DOMAIN [KEY=VALUE...]: run NAME logged one block line for
-# DOMAIN from its client, with these fields. Defaults: pid=the client's pid,
-# cmd=its command line, blocked=true, firewallMethod=blocklist, policy=default,
-# qtype=A. A value of the form ~ERE is matched instead of compared.
-assert_block()
+# _check_line KIND NAME WHAT KEY: run NAME logged a KIND line whose fields are
+# those of the global EXP (EXP[pid] and EXP[KEY] select the line). A value of
+# the form ~ERE is matched instead of compared.
+declare -A EXP
+_check_line()
 {
-	local name=$1 domain=$2 kv key want file
-	shift 2
-	declare -A exp=([domain]=$domain [pid]=${CPID:-?} [blocked]=true [firewallMethod]=blocklist
-		[policy]=default [qtype]=A [reason]=FromDNSRequest [blockedAt]=dns)
-	exp[cmd]=$(logq "$(cat "$(rf "$name" cmd)")")
-	for kv in "$@"; do
-		exp[${kv%%=*}]=${kv#*=}
-	done
+	local kind=$1 name=$2 what=$3 sel=$4 file key want bad=()
 	file=$(block_log "$name")
-	if ! find_block "$file" "${exp[pid]}" "${exp[qtype]}"; then
-		fail "$name: block line for $domain (pid ${exp[pid]}, qtype ${exp[qtype]})" \
-			"no such line in $file; block lines there:" \
-			"$(grep -a 'DNS BLOCKED' "$file" | tail -n 8)"
+	if ! find_line "$kind" "$file" "${EXP[pid]}" "$sel" "${EXP[$sel]}"; then
+		fail "$name: $kind BLOCKED line for $what (pid ${EXP[pid]}, $sel ${EXP[$sel]})" \
+			"no such line in $file; $kind BLOCKED lines there:" \
+			"$(grep -a "$kind BLOCKED" "$file" | tail -n 8)"
 		return
 	fi
-	local bad=()
-	for key in "${!exp[@]}"; do
-		want=${exp[$key]}
+	for key in "${!EXP[@]}"; do
+		want=${EXP[$key]}
 		if [ "${want:0:1}" = "~" ]; then
-			[[ ${LF[$key]-<absent>} =~ ${want:1} ]] || bad+=("$key: expected to match ${want:1}, seen ${LF[$key]-<absent>}")
+			[[ ${LF[$key]-<absent>} =~ ${want:1} ]] ||
+				bad+=("$key: expected to match ${want:1}, seen ${LF[$key]-<absent>}")
 		elif [ "${LF[$key]-<absent>}" != "$want" ]; then
 			bad+=("$key: expected $want, seen ${LF[$key]-<absent>}")
 		fi
 	done
 	if [ ${#bad[@]} -eq 0 ]; then
-		pass "$name: block line domain=${exp[domain]} pid=${exp[pid]} policy=${exp[policy]} firewallMethod=${exp[firewallMethod]} blocked=${exp[blocked]}"
+		pass "$name: $kind BLOCKED $what pid=${EXP[pid]} policy=${EXP[policy]} firewallMethod=${EXP[firewallMethod]} blocked=${EXP[blocked]}"
 	else
-		fail "$name: block line for $domain" "${bad[@]}" "line: $BLOCK_LINE"
+		fail "$name: $kind BLOCKED line for $what" "${bad[@]}" "line: $BLOCK_LINE"
 	fi
+}
+
+# _exp_common NAME KEY=VALUE...: the fields every block line has, for NAME's
+# client, then the caller's overrides.
+_exp_common()
+{
+	local kv
+	EXP[pid]=${CPID:-?}
+	EXP[cmd]=$(logq "$(cat "$(rf "$1" cmd)")")
+	EXP[blocked]=true
+	EXP[firewallMethod]=blocklist
+	EXP[policy]=default
+	shift
+	for kv in "$@"; do
+		EXP[${kv%%=*}]=${kv#*=}
+	done
+}
+
+# assert_block NAME DOMAIN [KEY=VALUE...]: run NAME logged a DNS BLOCKED line
+# for DOMAIN from its client, with these fields. Defaults: pid=the client's
+# pid, cmd=its command line, blocked=true, firewallMethod=blocklist,
+# policy=default, qtype=A.
+assert_block()
+{
+	local name=$1 domain=$2
+	shift 2
+	EXP=([domain]=$domain [qtype]=A [reason]=FromDNSRequest [blockedAt]=dns)
+	_exp_common "$name" "$@"
+	_check_line DNS "$name" "domain=${EXP[domain]}" qtype
+}
+
+# assert_packet NAME IP PORT REASON [KEY=VALUE...]: run NAME logged a PACKET
+# BLOCKED line for its client's connect to IP:PORT. Defaults as assert_block,
+# and proto=tcp.
+assert_packet()
+{
+	local name=$1
+	EXP=([ip]=$2 [port]=$3 [reason]=$4 [proto]=tcp [blockedAt]=packet)
+	shift 4
+	_exp_common "$name" "$@"
+	_check_line PACKET "$name" "ip=${EXP[ip]} port=${EXP[port]} reason=${EXP[reason]}" port
 }
 
 # assert_no_block NAME: run NAME's client logged no block line.
