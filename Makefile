@@ -146,6 +146,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory SAN=1 all unit
 	$(Q)tests/fuzz/run.sh 20
+	$(Q)DEPFENCE_BIN=$(abspath build/san) tests/hook/contract.sh
 	$(Q)DEPFENCE_BIN=$(abspath build/san) tests/e2e/run.sh
 
 demo: deps

@@ -16,6 +16,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #include "dnsguard.h"
 
@@ -31,6 +32,18 @@
 #define ETH_P_IPV6  0x86DD
 
 char LICENSE[] SEC("license") = "GPL";
+
+/*
+ * The two kernel fields the events need, relocated against the running
+ * kernel's BTF at load (CO-RE), so no vmlinux.h is generated at build time.
+ */
+struct mm_struct {
+	unsigned long arg_start, arg_end;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	struct mm_struct *mm;
+} __attribute__((preserve_access_index));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -223,6 +236,21 @@ static __always_inline void report(__u64 guard_cgid, __u32 reason, __u32 family,
 	ev->proto = proto;
 	ev->audit = audit;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	ev->args_len = 0;
+	{
+		struct task_struct *t = (void *)bpf_get_current_task();
+		struct mm_struct *mm = BPF_CORE_READ(t, mm);
+		unsigned long start = BPF_CORE_READ(mm, arg_start), end = BPF_CORE_READ(mm, arg_end);
+		__u32 len = end > start ? end - start : 0;
+
+		if (len > DF_EVENT_ARGS - 1)
+			len = DF_EVENT_ARGS - 1;
+		/* A bound the verifier can see on the register itself (clang may not keep it). */
+		asm volatile("%0 &= 255" : "+r"(len));
+		/* Not sleepable: a page not in memory just leaves args empty. */
+		if (len && bpf_probe_read_user(ev->args, len, (void *)start) == 0)
+			ev->args_len = len;
+	}
 	bpf_ringbuf_submit(ev, 0);
 }
 

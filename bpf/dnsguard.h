@@ -16,6 +16,7 @@
 #define DF_MAX_LEARNED	    16384 /* addresses of blocked names */
 #define DF_MAX_CG_CACHE	    16384
 #define DF_EVENTS_BYTES	    (256 * 1024)
+#define DF_EVENT_ARGS	    256
 
 /*
  * guards: cgroup id (inode number of the cgroup v2 directory) -> where the
@@ -106,7 +107,9 @@ struct df_event {
 	__u16 port;	/* host order */
 	__u8 proto;
 	__u8 audit;	/* audit mode: logged, not refused */
-	char comm[16];	/* the process may be gone before the proxy reads /proc */
+	char comm[16];	/* the process may be gone before the proxy reads /proc: */
+	__u32 args_len;
+	char args[DF_EVENT_ARGS]; /* so the start of its argv (NUL-separated) travels along */
 };
 
 /*

@@ -104,6 +104,24 @@ static struct guard *guard_by_cgid(struct engine *e, uint64_t cgid)
 	return NULL;
 }
 
+/* argv as the event carried it (NULs to spaces), else "[comm]". */
+static void event_cmd(const struct df_event *ev, struct procinfo *pi)
+{
+	size_t n = ev->args_len < DF_EVENT_ARGS ? ev->args_len : DF_EVENT_ARGS, i;
+
+	while (n && ev->args[n - 1] == '\0')
+		n--;
+	if (!n) {
+		pi->cmd_len = snprintf(pi->cmd, sizeof(pi->cmd), "[%.*s]", (int)sizeof(ev->comm),
+				       ev->comm);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		pi->cmd[i] = ev->args[i] ? ev->args[i] : ' ';
+	pi->cmd[n] = '\0';
+	pi->cmd_len = n;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct enforce *en = ctx;
@@ -118,11 +136,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (!g)
 		return 0; /* the guard went away meanwhile */
 	inet_ntop(ev->family == DF_AF_INET6 ? AF_INET6 : AF_INET, ev->addr, ip, sizeof(ip));
-	if (procinfo_get(ev->pid, g->cgroup_rel, &pi) < 0) {
-		/* Gone already: the kernel's comm is all there is. */
-		pi.cmd_len = snprintf(pi.cmd, sizeof(pi.cmd), "[%.*s]", (int)sizeof(ev->comm),
-				      ev->comm);
-	}
+	/* Gone, or a zombie with no cmdline left: use what the kernel sent along. */
+	if (procinfo_get(ev->pid, g->cgroup_rel, &pi) < 0 || (pi.cmd[0] == '[' && ev->args_len))
+		event_cmd(ev, &pi);
 	logfmt_quote(cmd, sizeof(cmd), pi.cmd, pi.cmd_len);
 	logfmt_quote(anc, sizeof(anc), pi.ancestry, pi.ancestry_len);
 	log_msg(LOG_WARN,
