@@ -3,7 +3,8 @@
 # depfence build. Everything generated lands in $(BUILD); nothing is fetched.
 #   make            build/depfenced, build/depfence, build/depfence-hook
 #   make SAN=1      the same with ASan+UBSan, in build/san
-#   make check      deps, both builds, unit tests, short fuzz runs, e2e tests
+#   make check      deps, both builds, unit tests (ASan/UBSan and valgrind), short fuzz
+#                   runs, hook contract tests, e2e tests (ASan/UBSan build)
 #   make demo       deps, build, then the guarded deploy script of docs/demo.md
 #   V=1             show the commands
 
@@ -143,8 +144,9 @@ e2e: all san
 	$(Q)tests/e2e/run.sh
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
 	$(Q)$(MAKE) --no-print-directory SAN=1 all unit
+	$(Q)tests/valgrind.sh
 	$(Q)tests/fuzz/run.sh 20
 	$(Q)DEPFENCE_BIN=$(abspath build/san) tests/hook/contract.sh
 	$(Q)DEPFENCE_BIN=$(abspath build/san) tests/e2e/run.sh
