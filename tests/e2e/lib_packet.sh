@@ -1,0 +1,363 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # variables set here are read by the tests
+#
+# Helpers for the packet-enforcement tests (tests/e2e/t_packet_*.sh), sourced
+# after lib.sh. docs/design.md, "Packet enforcement", is the spec.
+#
+#   pk_init                 e2e_init, the helper programs below in $T, and a
+#                           trap that also removes addresses added to lo
+#   pk_dns_start            dnsmasq on loopback with the names these tests use
+#   pk_listen NAME ADDR...  TCP and UDP listeners on ADDR...:LPORT (one port)
+#   pk_client ...           one guarded (or unguarded) python process that runs
+#                           steps in order: connects, sends, DNS lookups, waits
+#   pk_run_cg / pk_maps_of  the run's cgroup, and the BPF maps its programs use
+#
+# Every listener and client is bounded in time and stops by itself; every
+# address is a loopback one (127.0.0.0/8, ::1, or a ULA added to lo here and
+# removed on every path).
+
+PK_ADDRS=() # addresses pk_addr_add put on lo
+
+# ---------------------------------------------------------------- setup
+
+pk_init()
+{
+	e2e_init
+	# e2e_cleanup reads the exit status first: keep it for it.
+	trap '_pk_rc=$?; pk_addrs_remove; (exit "$_pk_rc"); e2e_cleanup' EXIT
+	export PK_DIR=$T
+	_pk_write_helpers
+}
+
+# pk_addr_add ADDR/LEN: put an address on lo for this test (removed by the trap).
+pk_addr_add()
+{
+	ip addr add "$1" dev lo nodad 2>"$T/ip.err" || ip addr add "$1" dev lo 2>"$T/ip.err" ||
+		die "ip addr add $1 dev lo" "$(_show "$T/ip.err")"
+	PK_ADDRS+=("$1")
+}
+
+pk_addrs_remove()
+{
+	local a
+	for a in "${PK_ADDRS[@]}"; do
+		ip addr del "$a" dev lo 2>/dev/null
+	done
+	PK_ADDRS=()
+}
+
+# pk_ula: a fd00::/8 prefix (a /64) no other concurrent test picks, in PK_ULA,
+# e.g. fd00:df:1a2b:0 (append ::N for an address).
+pk_ula()
+{
+	printf -v PK_ULA 'fd00:df:%x:%x' $((RANDOM)) $(($$ & 0xffff))
+}
+
+# pk_dns_start [--address=/NAME/IP]...: as lib.sh's dns_start (DNS_PID, DNS_PORT,
+# UPSTREAM, DNS_LOG), with the names of lib.sh plus these and the caller's.
+pk_dns_start()
+{
+	local try i port
+	DNS_LOG=$T/dnsmasq.log
+	for ((try = 0; try < 10; try++)); do
+		port=$((20000 + (RANDOM * 32768 + RANDOM + $$) % 40000))
+		dnsmasq --no-daemon --no-resolv --no-hosts --port="$port" \
+			--listen-address=127.0.0.1 --bind-interfaces \
+			--address=/allowed.test/127.0.0.3 --address=/allowed.test/::3 \
+			--address=/github.com/127.0.0.9 --address=/cdn.test/127.0.0.9 \
+			--address=/v6.test/::1 --address=/other.test/127.0.0.8 \
+			"$@" --log-queries --log-facility="$DNS_LOG" 2>>"$T/dnsmasq.stderr" &
+		DNS_PID=$!
+		for ((i = 0; i < 30; i++)); do
+			kill -0 "$DNS_PID" 2>/dev/null || break
+			if dig +tries=1 +time=1 -p "$port" @127.0.0.1 probe.invalid >/dev/null 2>&1; then
+				DNS_PORT=$port
+				UPSTREAM=127.0.0.1:$port
+				return 0
+			fi
+			sleep 0.1
+		done
+		_stop_pid "$DNS_PID"
+		wait "$DNS_PID" 2>/dev/null
+		DNS_PID=
+	done
+	die "dnsmasq did not start" "$(_show "$T/dnsmasq.stderr")"
+}
+
+# ------------------------------------------------------------- listeners
+
+# pk_listen NAME [--port N] ADDR...: TCP and UDP listeners on every ADDR at one
+# port (LPORT; random unless given), for 80 s at most. Each accepted connection
+# and datagram is a line "tcp|udp LOCAL-ADDR PAYLOAD" in $T/listen-NAME.log.
+pk_listen()
+{
+	local name=$1 port=0 i
+	shift
+	if [ "$1" = --port ]; then
+		port=$2
+		shift 2
+	fi
+	rm -f "$T/listen-$name.port"
+	"$PY" "$T/pk_listen.py" "$T/listen-$name.port" "$port" "$@" \
+		>"$T/listen-$name.log" 2>"$T/listen-$name.err" &
+	E2E_PIDS+=("$!")
+	for ((i = 0; i < 50; i++)); do
+		if [ -s "$T/listen-$name.port" ]; then
+			LPORT=$(cat "$T/listen-$name.port")
+			return 0
+		fi
+		kill -0 "$!" 2>/dev/null || break
+		sleep 0.05
+	done
+	LPORT=
+	return 1
+}
+
+# pk_heard NAME PROTO ADDR PAYLOAD SECONDS: did listener NAME get it in time?
+pk_heard()
+{
+	local i
+	for ((i = 0; i < $5 * 20; i++)); do
+		grep -qxF "$2 $3 $4" "$T/listen-$1.log" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# ---------------------------------------------------------------- clients
+
+# The client: pk.py STEP... runs each step in order in this one process (so
+# every PACKET line names its pid and argv) and prints one line per step:
+#   tcp,HOST,PORT / udp,HOST,PORT   "tcp HOST PORT RESULT MS" (OK, EPERM, ...)
+#   dns,TYPE,NAME / dns6,TYPE,NAME  "dns TYPE NAME RCODE ADDR..." asked of
+#                                   127.0.0.53:53 / [::1]:53 (so redirected)
+#   many,HOST,PORT,N                "many HOST PORT N-OK N-OTHER" N TCP connects
+#   raw,HOST,PAYLOAD                a UDP datagram to HOST:53 built by hand on a
+#                                   raw socket (v4 or v6): "raw HOST RESULT"
+#   touch,FILE / wait,FILE,SECONDS  FILE relative to $PK_DIR: hand-shakes
+# 'expect_steps' reads the output.
+_pk_write_helpers()
+{
+	cat >"$T/pk.py" <<'EOF'
+import errno, os, random, socket, struct, sys, time
+
+
+def err(e):
+    return errno.errorcode.get(e.errno, str(e.errno))
+
+
+def fam(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def conn(kind, host, port):
+    s = socket.socket(fam(host), socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
+    s.settimeout(2)
+    t = time.monotonic()
+    try:
+        if kind == "tcp":
+            s.connect((host, int(port)))
+        else:
+            s.sendto(b"udp-from-%d" % os.getpid(), (host, int(port)))
+        r = "OK"
+    except socket.timeout:
+        r = "TIMEOUT"
+    except OSError as e:
+        r = err(e)
+    finally:
+        s.close()
+    return "%s %s %s %s %d" % (kind, host, port, r, (time.monotonic() - t) * 1000)
+
+
+def dns(kind, qtype, name):
+    server = "::1" if kind == "dns6" else "127.0.0.53"
+    qid = random.randrange(65536)
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\0" + struct.pack(">HH", {"A": 1, "AAAA": 28}[qtype], 1)
+    s = socket.socket(fam(server), socket.SOCK_DGRAM)
+    s.settimeout(2)
+    try:
+        s.sendto(q, (server, 53))
+        m = s.recv(4096)
+    except OSError as e:
+        return "dns %s %s %s" % (qtype, name, "TIMEOUT" if isinstance(e, socket.timeout) else err(e))
+    rcode = {0: "NOERROR", 2: "SERVFAIL", 3: "NXDOMAIN", 5: "REFUSED"}.get(m[3] & 15, str(m[3] & 15))
+    qd, an = struct.unpack(">HH", m[4:8])
+    off, out = 12, []
+
+    def skip(off):
+        while m[off] and m[off] & 0xC0 != 0xC0:
+            off += 1 + m[off]
+        return off + (2 if m[off] else 1)
+
+    for _ in range(qd):
+        off = skip(off) + 4
+    for _ in range(an):
+        off = skip(off)
+        t, _c, _ttl, ln = struct.unpack(">HHIH", m[off:off + 10])
+        off += 10
+        if t in (1, 28):
+            out.append(socket.inet_ntop(socket.AF_INET if t == 1 else socket.AF_INET6, m[off:off + ln]))
+        off += ln
+    return " ".join(["dns", qtype, name, rcode] + out)
+
+
+def many(host, port, n):
+    ok = bad = 0
+    for _ in range(int(n)):
+        s = socket.socket(fam(host), socket.SOCK_STREAM)
+        s.settimeout(2)
+        try:
+            s.connect((host, int(port)))
+            ok += 1
+        except OSError:
+            bad += 1
+        s.close()
+    return "many %s %s %d %d" % (host, port, ok, bad)
+
+
+def raw(host, payload):
+    # No IP_HDRINCL: the kernel adds the IP header, we write the UDP one, so
+    # no UDP socket and no connect/sendmsg hook ever sees this datagram.
+    data = payload.encode()
+    hdr = struct.pack(">HHHH", 40000 + os.getpid() % 20000, 53, 8 + len(data), 0)
+    try:
+        s = socket.socket(fam(host), socket.SOCK_RAW, socket.IPPROTO_UDP)
+        if fam(host) == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, 7, 6)  # IPV6_CHECKSUM: the kernel fills it in
+        s.sendto(hdr + data, (host, 0))
+        r = "SENT"
+    except OSError as e:
+        r = err(e)
+    return "raw %s %s" % (host, r)
+
+
+def wait(path, secs):
+    end = time.monotonic() + float(secs)
+    while not os.path.exists(path) and time.monotonic() < end:
+        time.sleep(0.02)
+    return "wait %s %s" % (os.path.basename(path), "OK" if os.path.exists(path) else "TIMEOUT")
+
+
+def main():
+    d = os.environ.get("PK_DIR", ".")
+    for step in sys.argv[1:]:
+        a = step.split(",")
+        if a[0] in ("tcp", "udp"):
+            line = conn(*a)
+        elif a[0] in ("dns", "dns6"):
+            line = dns(*a)
+        elif a[0] == "many":
+            line = many(*a[1:])
+        elif a[0] == "raw":
+            line = raw(*a[1:])
+        elif a[0] == "touch":
+            open(os.path.join(d, a[1]), "w").close()
+            line = "touch " + a[1]
+        elif a[0] == "wait":
+            line = wait(os.path.join(d, a[1]), a[2])
+        else:
+            line = "bad step " + step
+        print(line, flush=True)
+
+
+main()
+EOF
+	cat >"$T/pk_listen.py" <<'EOF'
+import os, random, select, socket, sys, time
+
+portfile, want, addrs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+for _ in range(50):
+    port = want or random.randrange(20000, 60000)
+    socks = []
+    try:
+        for a in addrs:
+            f = socket.AF_INET6 if ":" in a else socket.AF_INET
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                s = socket.socket(f, kind)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind((a, port))
+                if kind == socket.SOCK_STREAM:
+                    s.listen(512)
+                socks.append((s, kind, a))
+        break
+    except OSError:
+        for s, _k, _a in socks:
+            s.close()
+        socks = []
+        if want:
+            sys.exit("cannot bind port %d" % want)
+if not socks:
+    sys.exit("no free port")
+with open(portfile + ".tmp", "w") as f:
+    f.write("%d\n" % port)
+os.rename(portfile + ".tmp", portfile)
+by_fd = {s.fileno(): (s, k, a) for s, k, a in socks}
+end = time.monotonic() + 80
+while time.monotonic() < end:
+    ready, _, _ = select.select(list(by_fd), [], [], 0.5)
+    for fd in ready:
+        s, kind, a = by_fd[fd]
+        if kind == socket.SOCK_STREAM:
+            c, _peer = s.accept()
+            c.close()
+            print("tcp %s -" % a, flush=True)
+        else:
+            data, _peer = s.recvfrom(4096)
+            print("udp %s %s" % (a, data.decode(errors="replace")), flush=True)
+EOF
+	cat >"$T/pk_bpf.py" <<'EOF'
+import json, subprocess, sys, time
+
+
+def bpftool(*a):
+    out = subprocess.run(["bpftool", "-j"] + list(a), capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit("bpftool %s: %s" % (" ".join(a), out.stderr.strip()))
+    return json.loads(out.stdout or "null")
+
+
+def key_bytes(e):
+    return bytes(int(b, 16) for b in e["key"])
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "maps-of-cgroup":
+        # name id for every map the programs attached to (or inherited by) CG use.
+        ids = set()
+        for p in bpftool("cgroup", "show", sys.argv[2], "effective"):
+            ids.update(bpftool("prog", "show", "id", str(p["id"])).get("map_ids", []))
+        for i in sorted(ids):
+            print(bpftool("map", "show", "id", str(i))["name"], i)
+    elif cmd == "show":
+        # type max_entries of one map (MAP is "id N" or "pinned PATH")
+        m = bpftool("map", "show", *sys.argv[2:4])
+        print(m["type"], m["max_entries"])
+    elif cmd == "counter":
+        # the sum over CPUs of counters[INDEX]
+        idx = int(sys.argv[4])
+        e = bpftool("map", "lookup", *sys.argv[2:4], "key", *["%d" % b for b in idx.to_bytes(4, "little")])
+        print(sum(int.from_bytes(bytes(int(b, 16) for b in v["value"]), "little") for v in e["values"]))
+    elif cmd == "addr-ids":
+        # handed/learned: "ID EXPIRES-IN-SECONDS" per entry (negative: expired)
+        now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        for e in bpftool("map", "dump", *sys.argv[2:4]):
+            k, v = key_bytes(e), bytes(int(b, 16) for b in e["value"])
+            print(int.from_bytes(k[:8], "little"), (int.from_bytes(v[:8], "little") - now) // 10**9)
+    elif cmd == "cidr-ids":
+        # cidrs: "POLICY-ID FAMILY PREFIXLEN VERDICT" per entry
+        for e in bpftool("map", "dump", *sys.argv[2:4]):
+            k = key_bytes(e)
+            print(int.from_bytes(k[4:8], "little"), int.from_bytes(k[8:12], "little"),
+                  int.from_bytes(k[:4], "little") - 64, int(e["value"][0], 16))
+    else:
+        raise SystemExit("pk_bpf.py: unknown " + cmd)
+
+
+main()
+EOF
+}
