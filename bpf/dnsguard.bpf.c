@@ -159,11 +159,11 @@ static __always_inline struct df_guard *find_guard(__u64 *ret_cgid)
 static __always_inline void publish(struct df_sock *s, __u16 local_port)
 {
 	struct df_client_key key = {
-		.netns_cookie = s->netns_cookie,
-		.port = local_port,
-		.proto = s->proto,
+	    .netns_cookie = s->netns_cookie,
+	    .port = local_port,
+	    .proto = s->proto,
 	};
-	struct df_client val = { .guard_cgid = s->guard_cgid, .pid = s->pid };
+	struct df_client val = {.guard_cgid = s->guard_cgid, .pid = s->pid};
 
 	bpf_map_update_elem(&clients, &key, &val, BPF_ANY);
 	s->published_port = local_port;
@@ -173,7 +173,6 @@ static __always_inline int is_v4mapped(const __u32 *ip6)
 {
 	return ip6[0] == 0 && ip6[1] == 0 && ip6[2] == bpf_htonl(0x0000ffff);
 }
-
 
 /* ctx fields are read one 32-bit word at a time: the verifier allows no pointer into ctx. */
 static __always_inline void addr_of(struct bpf_sock_addr *ctx, int v6, __u32 *addr)
@@ -195,11 +194,11 @@ static __always_inline int live(struct df_expiry *x)
 
 /* Which rule refuses ADDR for guard G, or 0 if it may go. See docs/design.md. */
 static __always_inline __u32 ip_reason(struct df_guard *g, __u64 cgid, __u32 family,
-					const __u8 *addr, __u16 port)
+				       const __u8 *addr, __u16 port)
 {
-	struct df_cidr_key ck = { .prefixlen = DF_CIDR_KEY_BITS(128), .policy_id = g->policy_id,
-				  .family = family };
-	struct df_addr_key ak = { .id = cgid, .family = family };
+	struct df_cidr_key ck = {
+	    .prefixlen = DF_CIDR_KEY_BITS(128), .policy_id = g->policy_id, .family = family};
+	struct df_addr_key ak = {.id = cgid, .family = family};
 	__u32 *rule;
 
 	if (port == DOT_PORT)
@@ -240,7 +239,8 @@ static __always_inline void report(__u64 guard_cgid, __u32 reason, __u32 family,
 	{
 		struct task_struct *t = (void *)bpf_get_current_task();
 		struct mm_struct *mm = BPF_CORE_READ(t, mm);
-		unsigned long start = BPF_CORE_READ(mm, arg_start), end = BPF_CORE_READ(mm, arg_end);
+		unsigned long start = BPF_CORE_READ(mm, arg_start),
+			      end = BPF_CORE_READ(mm, arg_end);
 		__u32 len = end > start ? end - start : 0;
 
 		if (len > DF_EVENT_ARGS - 1)
@@ -285,8 +285,8 @@ static __always_inline int enforce(struct bpf_sock_addr *ctx, int v6)
 	if (!reason)
 		return 1;
 	audit = g->mode == DF_MODE_AUDIT && reason != DF_EV_DOT;
-	report(cgid, reason, family, (__u8 *)addr, port, ctx->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP,
-	       audit);
+	report(cgid, reason, family, (__u8 *)addr, port,
+	       ctx->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP, audit);
 	if (audit)
 		return 1;
 	count(DF_CNT_IP_BLOCKED);

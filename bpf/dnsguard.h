@@ -101,13 +101,13 @@ struct df_event {
 	__u64 cgid;	  /* the task's own cgroup */
 	__u64 guard_cgid; /* the registration that covers it */
 	__u32 pid;
-	__u32 reason;	/* enum df_event_reason */
+	__u32 reason; /* enum df_event_reason */
 	__u32 family;
 	__u8 addr[16];
-	__u16 port;	/* host order */
+	__u16 port; /* host order */
 	__u8 proto;
-	__u8 audit;	/* audit mode: logged, not refused */
-	char comm[16];	/* the process may be gone before the proxy reads /proc: */
+	__u8 audit;    /* audit mode: logged, not refused */
+	char comm[16]; /* the process may be gone before the proxy reads /proc: */
 	__u32 args_len;
 	char args[DF_EVENT_ARGS]; /* so the start of its argv (NUL-separated) travels along */
 };
@@ -123,8 +123,8 @@ struct df_sock {
 	__u32 pid; /* tgid, host pid namespace */
 	__u32 orig_ip4;
 	__u32 orig_ip6[4];
-	__u16 orig_port;  /* network order */
-	__u16 proxy_port; /* host order: the guard port this socket was sent to */
+	__u16 orig_port;      /* network order */
+	__u16 proxy_port;     /* host order: the guard port this socket was sent to */
 	__u16 published_port; /* local port already written to clients, host order */
 	__u8 family;
 	__u8 proto;
@@ -157,9 +157,9 @@ enum df_counter {
 	DF_CNT_NO_GUARD, /* a DNS send from a guarded subtree with no registration: refused */
 	DF_CNT_NO_IP6,
 	DF_CNT_RECV_REWRITE,
-	DF_CNT_IP_BLOCKED,	  /* connects and sends refused by address */
+	DF_CNT_IP_BLOCKED,	   /* connects and sends refused by address */
 	DF_CNT_DNS_ESCAPE_DROPPED, /* port-53 packets that dodged the redirect, dropped at egress */
-	DF_CNT_EVENTS_LOST,	  /* ring buffer full */
+	DF_CNT_EVENTS_LOST,	   /* ring buffer full */
 	DF_CNT__MAX,
 };
 

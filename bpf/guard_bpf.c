@@ -27,16 +27,15 @@ struct guard_attach {
 static struct bpf_program *prog_at(struct dnsguard_bpf *s, int i)
 {
 	struct bpf_program *all[NR_PROGS] = {
-		s->progs.df_connect4, s->progs.df_connect6, s->progs.df_sendmsg4,
-		s->progs.df_sendmsg6, s->progs.df_recvmsg4, s->progs.df_recvmsg6,
-		s->progs.df_egress,
+	    s->progs.df_connect4, s->progs.df_connect6, s->progs.df_sendmsg4, s->progs.df_sendmsg6,
+	    s->progs.df_recvmsg4, s->progs.df_recvmsg6, s->progs.df_egress,
 	};
 	return all[i];
 }
 
 /* Pin names are stable (a restarted daemon finds them), so they are spelled here. */
 static const char *const prog_pin_names[NR_PROGS] = {
-	"connect4", "connect6", "sendmsg4", "sendmsg6", "recvmsg4", "recvmsg6", "egress",
+    "connect4", "connect6", "sendmsg4", "sendmsg6", "recvmsg4", "recvmsg6", "egress",
 };
 
 static int mkdir_p(const char *path)
@@ -220,7 +219,7 @@ int guard_bpf__del_guard(struct guard_bpf *g, __u64 cgid)
 int guard_bpf__lookup_client(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port,
 			     struct df_client *ret)
 {
-	struct df_client_key key = { .netns_cookie = netns_cookie, .port = port, .proto = proto };
+	struct df_client_key key = {.netns_cookie = netns_cookie, .port = port, .proto = proto};
 
 	return bpf_map__lookup_elem(g->skel->maps.clients, &key, sizeof(key), ret, sizeof(*ret), 0);
 }
@@ -270,8 +269,8 @@ int guard_bpf__del_cidr(struct guard_bpf *g, __u32 policy_id, int family, const 
 int guard_bpf__set_addr(struct guard_bpf *g, bool learned, __u64 id, int family, const void *addr,
 			__u64 expires_ns)
 {
-	struct df_addr_key k = { .id = id, .family = family };
-	struct df_expiry v = { .expires_ns = expires_ns };
+	struct df_addr_key k = {.id = id, .family = family};
+	struct df_expiry v = {.expires_ns = expires_ns};
 	struct bpf_map *m = learned ? g->skel->maps.learned : g->skel->maps.handed;
 
 	memcpy(k.addr, addr, family == DF_AF_INET ? 4 : 16);
@@ -310,9 +309,8 @@ void guard_bpf__flush_cg_cache(struct guard_bpf *g)
 	}
 }
 
-struct ring_buffer *guard_bpf__events(struct guard_bpf *g, int (*fn)(void *ctx, void *data,
-								       size_t size),
-				      void *ctx)
+struct ring_buffer *guard_bpf__events(struct guard_bpf *g,
+				      int (*fn)(void *ctx, void *data, size_t size), void *ctx)
 {
 	return ring_buffer__new(bpf_map__fd(g->skel->maps.events), fn, ctx, NULL);
 }

@@ -57,9 +57,8 @@ int guard_bpf__purge_addrs(struct guard_bpf *g, bool learned, __u64 id);
 /* Forget remembered sub-cgroup -> guard walks (a new registration may be nearer). */
 void guard_bpf__flush_cg_cache(struct guard_bpf *g);
 /* The events ring buffer, FN called per struct df_event. */
-struct ring_buffer *guard_bpf__events(struct guard_bpf *g, int (*fn)(void *ctx, void *data,
-								       size_t size),
-				      void *ctx);
+struct ring_buffer *guard_bpf__events(struct guard_bpf *g,
+				      int (*fn)(void *ctx, void *data, size_t size), void *ctx);
 
 /* Sum of the per-CPU counter WHICH. */
 __u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which);

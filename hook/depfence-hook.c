@@ -23,11 +23,11 @@
 #define HOOK_TIMEOUT_MS 5000
 
 static const char usage[] =
-	"Usage: depfence-hook [--state-dir DIR] [-v] prestart|createRuntime|poststop\n"
-	"\n"
-	"OCI hook: reads the container state JSON on stdin. Containers annotated\n"
-	"io.depfence.policy=NAME are registered with depfenced under policy NAME at\n"
-	"prestart/createRuntime and deregistered at poststop; others pass through.\n";
+    "Usage: depfence-hook [--state-dir DIR] [-v] prestart|createRuntime|poststop\n"
+    "\n"
+    "OCI hook: reads the container state JSON on stdin. Containers annotated\n"
+    "io.depfence.policy=NAME are registered with depfenced under policy NAME at\n"
+    "prestart/createRuntime and deregistered at poststop; others pass through.\n";
 
 static bool verbose;
 
@@ -111,7 +111,7 @@ static int do_register(const char *state_dir, struct oci_state *st, const char *
 {
 	_cleanup_json_ json_object *req = NULL, *reply = NULL;
 	char root[PATH_MAX], rel[PATH_MAX], cgroup[PATH_MAX + PATH_MAX], netns[64];
-	struct df_err err = { 0 };
+	struct df_err err = {0};
 	struct stat sb;
 
 	if (!st->pid)
@@ -150,7 +150,7 @@ static int do_register(const char *state_dir, struct oci_state *st, const char *
 static int do_unregister(const char *state_dir, struct oci_state *st)
 {
 	_cleanup_json_ json_object *req = json_object_new_object(), *reply = NULL;
-	struct df_err err = { 0 };
+	struct df_err err = {0};
 
 	json_object_object_add(req, "op", json_object_new_string("unregister"));
 	json_object_object_add(req, "id", json_object_new_string(st->id));
@@ -167,15 +167,15 @@ static int do_unregister(const char *state_dir, struct oci_state *st)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	const char *state_dir = DEFAULT_STATE_DIR, *stage;
 	_cleanup_free_ char *text = NULL, *bundle_policy = NULL;
-	struct oci_state st = { 0 };
-	struct df_err err = { 0 };
+	struct oci_state st = {0};
+	struct df_err err = {0};
 	const char *policy;
 	size_t len = 0;
 	bool registering;

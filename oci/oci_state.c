@@ -125,7 +125,7 @@ int oci_state_parse(const char *text, size_t len, const char *origin, struct oci
 		    struct df_err *err)
 {
 	json_object *obj = NULL, *pid;
-	struct oci_state s = { 0 };
+	struct oci_state s = {0};
 	int r;
 
 	r = parse_json(text, len, origin, &obj, err);

@@ -22,9 +22,9 @@ struct oci_state {
 	char *oci_version;
 	char *id;
 	char *status;
-	pid_t pid;	/* 0 when absent (poststop) */
-	char *bundle;	/* NULL when absent */
-	char *policy;	/* the io.depfence.policy annotation, NULL when absent */
+	pid_t pid;    /* 0 when absent (poststop) */
+	char *bundle; /* NULL when absent */
+	char *policy; /* the io.depfence.policy annotation, NULL when absent */
 	bool has_annotations;
 };
 

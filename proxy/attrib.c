@@ -95,7 +95,7 @@ static pid_t sender_pid(struct engine *e, const struct client_ref *c)
 {
 	uint16_t port = peer_port(c);
 	__typeof__(e->attrib->memo[0]) *m = &e->attrib->memo[port % SENDER_MEMO];
-	struct df_client who = { 0 };
+	struct df_client who = {0};
 
 	if (m->batch == e->batch && m->guard_serial == c->g->serial && m->port == port &&
 	    m->proto == c->proto)

@@ -65,7 +65,8 @@ static void key_hash(const struct dns_msg *m, bool dnssec_ok, uint64_t *h1, uint
 		b = (b + (uint8_t)m->qname[i]) * 0x9e3779b97f4a7c15ULL;
 		b ^= b >> 29;
 	}
-	a = (a ^ ((uint64_t)m->qtype << 17 | (uint64_t)m->qclass << 1 | dnssec_ok)) * 0x100000001b3ULL;
+	a = (a ^ ((uint64_t)m->qtype << 17 | (uint64_t)m->qclass << 1 | dnssec_ok)) *
+	    0x100000001b3ULL;
 	b = (b ^ ((uint64_t)m->qtype << 33 | (uint64_t)m->qclass << 1 | dnssec_ok)) *
 	    0xff51afd7ed558ccdULL;
 	b ^= b >> 31;
@@ -78,8 +79,8 @@ static struct cache_entry *set_of(struct dns_cache *c, uint64_t h1)
 	return &c->ent[((h1 >> 7) & (c->nsets - 1)) * WAYS];
 }
 
-size_t cache__lookup(struct dns_cache *c, const uint8_t *q, const struct dns_msg *qm,
-		     uint8_t *out, size_t cap, uint64_t now_ms)
+size_t cache__lookup(struct dns_cache *c, const uint8_t *q, const struct dns_msg *qm, uint8_t *out,
+		     size_t cap, uint64_t now_ms)
 {
 	struct cache_entry *set, *e = NULL;
 	struct dns_msg m;

@@ -29,8 +29,8 @@ void cache__free(struct dns_cache *c);
  * time it spent in the cache. The answer still carries the upstream's OPT
  * record; the caller adapts it to the client. Returns its length, or 0.
  */
-size_t cache__lookup(struct dns_cache *c, const uint8_t *q, const struct dns_msg *qm,
-		     uint8_t *out, size_t cap, uint64_t now_ms);
+size_t cache__lookup(struct dns_cache *c, const uint8_t *q, const struct dns_msg *qm, uint8_t *out,
+		     size_t cap, uint64_t now_ms);
 /*
  * Keep answer R (parsed as RM) for the question it answers, if it is worth
  * keeping: NOERROR or NXDOMAIN, not truncated, with a TTL, and small enough.

@@ -177,6 +177,6 @@ int cgroup_kill_and_remove(const char *path, int timeout_ms)
 			return r;
 		if (fd < 0)
 			kill_tree(path);
-		nanosleep(&(struct timespec){ .tv_nsec = 2 * 1000 * 1000 }, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 2 * 1000 * 1000}, NULL);
 	}
 }

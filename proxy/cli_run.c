@@ -27,27 +27,27 @@
 #define MAX_INLINE 256
 
 static const char usage[] =
-	"Usage: depfence run [--state-dir DIR] [--config-dir DIR] [--policy NAME]\n"
-	"                    [--upstream HOST:PORT]... [--block NAME]... [--allow NAME]...\n"
-	"                    [--mode blocklist|allowlist|audit] [-v] -- CMD [ARG...]\n"
-	"\n"
-	"Run CMD in its own cgroup with every DNS query it (or any descendant) makes sent\n"
-	"to the depfence proxy. Blocked names are refused at once and logged with the\n"
-	"process that asked. Uses depfenced if one answers on DIR/depfenced.sock, else\n"
-	"serves as the proxy itself for CMD's lifetime.\n"
-	"\n"
-	"  --policy NAME         CONFIG_DIR/policies/NAME.policy (default: default.policy,\n"
-	"                        else a built-in policy that blocks github.com and its hosts)\n"
-	"  --block NAME          refuse NAME and the names under it (repeatable)\n"
-	"  --allow NAME          allow NAME and the names under it (repeatable)\n"
-	"  --mode MODE           override the policy's mode\n"
-	"  --upstream HOST:PORT  resolver for the embedded proxy (repeatable; default\n"
-	"                        /etc/resolv.conf); a daemon uses its own\n"
-	"  --state-dir DIR       where the daemon's socket is (default /run/depfence)\n"
-	"  --config-dir DIR      where policies are (default /etc/depfence)\n"
-	"  -v, --verbose         log allowed queries too\n"
-	"\n"
-	"Exit status: CMD's, 128+N if it died of signal N, 2 for a usage error.\n";
+    "Usage: depfence run [--state-dir DIR] [--config-dir DIR] [--policy NAME]\n"
+    "                    [--upstream HOST:PORT]... [--block NAME]... [--allow NAME]...\n"
+    "                    [--mode blocklist|allowlist|audit] [-v] -- CMD [ARG...]\n"
+    "\n"
+    "Run CMD in its own cgroup with every DNS query it (or any descendant) makes sent\n"
+    "to the depfence proxy. Blocked names are refused at once and logged with the\n"
+    "process that asked. Uses depfenced if one answers on DIR/depfenced.sock, else\n"
+    "serves as the proxy itself for CMD's lifetime.\n"
+    "\n"
+    "  --policy NAME         CONFIG_DIR/policies/NAME.policy (default: default.policy,\n"
+    "                        else a built-in policy that blocks github.com and its hosts)\n"
+    "  --block NAME          refuse NAME and the names under it (repeatable)\n"
+    "  --allow NAME          allow NAME and the names under it (repeatable)\n"
+    "  --mode MODE           override the policy's mode\n"
+    "  --upstream HOST:PORT  resolver for the embedded proxy (repeatable; default\n"
+    "                        /etc/resolv.conf); a daemon uses its own\n"
+    "  --state-dir DIR       where the daemon's socket is (default /run/depfence)\n"
+    "  --config-dir DIR      where policies are (default /etc/depfence)\n"
+    "  -v, --verbose         log allowed queries too\n"
+    "\n"
+    "Exit status: CMD's, 128+N if it died of signal N, 2 for a usage error.\n";
 
 struct run_opts {
 	const char *state_dir, *config_dir, *policy;
@@ -61,18 +61,18 @@ struct run_opts {
 static int parse_run_args(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option opts[] = {
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "config-dir", required_argument, NULL, 'c' },
-		{ "policy", required_argument, NULL, 'p' },
-		{ "upstream", required_argument, NULL, 'u' },
-		{ "block", required_argument, NULL, 'b' },
-		{ "allow", required_argument, NULL, 'a' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"config-dir", required_argument, NULL, 'c'},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"upstream", required_argument, NULL, 'u'},
+	    {"block", required_argument, NULL, 'b'},
+	    {"allow", required_argument, NULL, 'a'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
-	struct df_err err = { 0 };
+	struct df_err err = {0};
 	int c;
 
 	optind = 1;
@@ -159,7 +159,7 @@ static void on_ctl_hup(struct ev_source *src, uint32_t events)
 	loop__del(rn->loop, src);
 }
 
-static const int fwd_signals[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+static const int fwd_signals[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 /* fork; the child enters CGROUP before exec, so its first instruction is guarded. */
 static int spawn(struct runner *rn, const char *cgroup, char **cmd, const sigset_t *old)
@@ -246,13 +246,13 @@ static void reap_stale(const char *parent)
 static int run_embedded(struct run_opts *o)
 {
 	char root[PATH_MAX], inst[64], parent[PATH_MAX], cgroup[PATH_MAX];
-	struct runner rn = { .sigfd.fd = -1 };
+	struct runner rn = {.sigfd.fd = -1};
 	struct guard_bpf *bpf = NULL;
 	struct guard_attach *att = NULL;
 	struct engine *engine = NULL;
 	struct policy *policy = NULL;
-	struct df_err err = { 0 };
-	struct guard_spec spec = { .kind = GUARD_RUN };
+	struct df_err err = {0};
+	struct guard_spec spec = {.kind = GUARD_RUN};
 	_cleanup_close_ int cgfd = -1;
 	int r, code = 1;
 
@@ -278,7 +278,8 @@ static int run_embedded(struct run_opts *o)
 		df_err_set(&err, -errno, "open %s: %s", cgroup, strerror(errno));
 		goto fail_cg;
 	}
-	if (guard_bpf__load(NULL, &bpf, &err) < 0 || guard_bpf__attach(bpf, cgfd, NULL, &att, &err) < 0)
+	if (guard_bpf__load(NULL, &bpf, &err) < 0 ||
+	    guard_bpf__attach(bpf, cgfd, NULL, &att, &err) < 0)
 		goto fail_cg;
 	r = loop__new(&rn.loop);
 	if (r < 0) {
@@ -351,8 +352,8 @@ static int run_with_daemon(struct run_opts *o, int fd)
 {
 	_cleanup_json_ json_object *req = run_request(o), *reply = NULL, *stop = NULL;
 	_cleanup_json_ json_object *stop_reply = NULL;
-	struct runner rn = { .sigfd.fd = -1 };
-	struct df_err err = { 0 };
+	struct runner rn = {.sigfd.fd = -1};
+	struct df_err err = {0};
 	json_object *okv;
 	const char *cgroup;
 	char cg[PATH_MAX];
@@ -394,7 +395,7 @@ static int run_with_daemon(struct run_opts *o, int fd)
 
 int cli_run(int argc, char **argv)
 {
-	struct run_opts o = { .state_dir = DEFAULT_STATE_DIR, .config_dir = DEFAULT_CONFIG_DIR };
+	struct run_opts o = {.state_dir = DEFAULT_STATE_DIR, .config_dir = DEFAULT_CONFIG_DIR};
 	_cleanup_close_ int fd = -1;
 	int r;
 

@@ -36,15 +36,15 @@ static void print_table(json_object *guards)
 int cli_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	const char *state_dir = DEFAULT_STATE_DIR;
 	_cleanup_json_ json_object *req = NULL, *reply = NULL;
 	_cleanup_close_ int fd = -1;
-	struct df_err err = { 0 };
+	struct df_err err = {0};
 	json_object *guards, *okv;
 	bool json = false;
 	int c, r;
@@ -83,7 +83,8 @@ int cli_status(int argc, char **argv)
 	}
 	if (!json_object_object_get_ex(reply, "ok", &okv) || !json_object_get_boolean(okv) ||
 	    !json_object_object_get_ex(reply, "guards", &guards)) {
-		fprintf(stderr, "depfence status: %s\n", ctl_get_str(reply, "error") ?: "bad reply");
+		fprintf(stderr, "depfence status: %s\n",
+			ctl_get_str(reply, "error") ?: "bad reply");
 		return 1;
 	}
 	if (json)

@@ -10,7 +10,7 @@
 
 int ctl_connect(const char *state_dir, int *ret_fd)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
 
 	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", state_dir, CTL_SOCKET_NAME) >=
@@ -40,8 +40,7 @@ int ctl_send(int fd, json_object *obj)
 	return r < 0 ? (int)r : 0;
 }
 
-int ctl_call(int fd, json_object *req, int timeout_ms, json_object **ret_reply,
-	     struct df_err *err)
+int ctl_call(int fd, json_object *req, int timeout_ms, json_object **ret_reply, struct df_err *err)
 {
 	unsigned long long deadline = now_ms() + timeout_ms;
 	char buf[CTL_MAX_LINE];
@@ -52,7 +51,7 @@ int ctl_call(int fd, json_object *req, int timeout_ms, json_object **ret_reply,
 	if (r < 0)
 		return df_err_set(err, r, "send to depfenced: %s", strerror(-r));
 	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		long left = (long)(deadline - now_ms());
 		char *nl;
 		ssize_t n;

@@ -29,8 +29,7 @@ static inline void json_putp(json_object **j)
  */
 int ctl_connect(const char *state_dir, int *ret_fd);
 /* Send REQ and wait up to TIMEOUT_MS for the one-line reply. */
-int ctl_call(int fd, json_object *req, int timeout_ms, json_object **ret_reply,
-	     struct df_err *err);
+int ctl_call(int fd, json_object *req, int timeout_ms, json_object **ret_reply, struct df_err *err);
 /* Write one object as a line. */
 int ctl_send(int fd, json_object *obj);
 /*

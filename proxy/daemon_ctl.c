@@ -89,8 +89,8 @@ static json_object *resolve_policy(struct daemon *d, json_object *req, struct po
 {
 	const char *name = ctl_get_str(req, "policy");
 	const char *block[256], *allow[256];
-	struct inline_rules rules = { .block = block, .allow = allow };
-	struct df_err err = { 0 };
+	struct inline_rules rules = {.block = block, .allow = allow};
+	struct df_err err = {0};
 	json_object *bad;
 
 	bad = string_array_get(req, "block", block, 256, &rules.n_block);
@@ -121,8 +121,8 @@ static json_object *resolve_policy(struct daemon *d, json_object *req, struct po
 static json_object *op_run_start(struct ctl_client *c, json_object *req)
 {
 	struct daemon *d = c->d;
-	struct guard_spec spec = { .kind = GUARD_RUN };
-	struct df_err err = { 0 };
+	struct guard_spec spec = {.kind = GUARD_RUN};
+	struct df_err err = {0};
 	json_object *reply;
 	char id[64];
 	int r;
@@ -201,9 +201,9 @@ static json_object *op_register(struct ctl_client *c, json_object *req)
 	struct daemon *d = c->d;
 	const char *id = ctl_get_str(req, "id"), *cg = ctl_get_str(req, "cgroup");
 	const char *netns = ctl_get_str(req, "netns"), *pname = ctl_get_str(req, "policy");
-	struct guard_spec spec = { .kind = GUARD_CONTAINER, .netns_path = netns };
+	struct guard_spec spec = {.kind = GUARD_CONTAINER, .netns_path = netns};
 	struct guard_attach *att = NULL;
-	struct df_err err = { 0 };
+	struct df_err err = {0};
 	char pins[PATH_MAX];
 	struct guard *g;
 	int cgfd, r;
@@ -275,9 +275,10 @@ static json_object *op_status(struct daemon *d)
 	for (g = engine__first_guard(d->engine); g; g = engine__next_guard(d->engine, g)) {
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "kind", json_object_new_string(
-							  guard__kind(g) == GUARD_CONTAINER ? "container"
-											    : "run"));
+		json_object_object_add(o, "kind",
+				       json_object_new_string(guard__kind(g) == GUARD_CONTAINER
+								  ? "container"
+								  : "run"));
 		json_object_object_add(o, "id", json_object_new_string(guard__id(g)));
 		json_object_object_add(o, "policy", json_object_new_string(guard__policy_name(g)));
 		json_object_object_add(o, "cgroup", json_object_new_string(guard__cgroup(g)));
@@ -369,7 +370,7 @@ static void on_accept(struct ev_source *src, uint32_t events)
 
 int daemon_ctl_listen(struct daemon *d, struct df_err *err)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
 
 	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", d->sock_path) >=

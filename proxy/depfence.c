@@ -7,15 +7,15 @@
 #include "cli.h"
 
 static const char usage[] =
-	"Usage: depfence COMMAND [OPTIONS]\n"
-	"\n"
-	"Make a deploy job's dependencies on the platform it repairs visible and blockable.\n"
-	"\n"
-	"Commands:\n"
-	"  run [OPTIONS] -- CMD [ARG...]   run CMD with its DNS guarded by a policy\n"
-	"  status [--state-dir DIR] [--json]  list the cgroups depfenced guards\n"
-	"\n"
-	"`depfence COMMAND --help` describes each.\n";
+    "Usage: depfence COMMAND [OPTIONS]\n"
+    "\n"
+    "Make a deploy job's dependencies on the platform it repairs visible and blockable.\n"
+    "\n"
+    "Commands:\n"
+    "  run [OPTIONS] -- CMD [ARG...]   run CMD with its DNS guarded by a policy\n"
+    "  status [--state-dir DIR] [--json]  list the cgroups depfenced guards\n"
+    "\n"
+    "`depfence COMMAND --help` describes each.\n";
 
 int cli_usage_error(const char *sub, const char *fmt, ...)
 {

@@ -21,29 +21,29 @@
 #include "log.h"
 
 static const char usage[] =
-	"Usage: depfenced [--config-dir DIR] [--state-dir DIR] [--upstream HOST:PORT]... [-v]\n"
-	"\n"
-	"The depfence DNS proxy. Guarded cgroups (depfence run jobs, containers started\n"
-	"through depfence-hook) have their DNS sent here and answered by their policy.\n"
-	"\n"
-	"  --config-dir DIR      policies are DIR/policies/NAME.policy (default /etc/depfence)\n"
-	"  --state-dir DIR       control socket DIR/depfenced.sock (default /run/depfence)\n"
-	"  --upstream HOST:PORT  resolver to forward to; repeat to add fallbacks, tried in\n"
-	"                        order ([::1]:53 for v6). Default: /etc/resolv.conf's\n"
-	"  -v, --verbose         debug logging (every allowed query)\n"
-	"  -h, --help            this text\n";
+    "Usage: depfenced [--config-dir DIR] [--state-dir DIR] [--upstream HOST:PORT]... [-v]\n"
+    "\n"
+    "The depfence DNS proxy. Guarded cgroups (depfence run jobs, containers started\n"
+    "through depfence-hook) have their DNS sent here and answered by their policy.\n"
+    "\n"
+    "  --config-dir DIR      policies are DIR/policies/NAME.policy (default /etc/depfence)\n"
+    "  --state-dir DIR       control socket DIR/depfenced.sock (default /run/depfence)\n"
+    "  --upstream HOST:PORT  resolver to forward to; repeat to add fallbacks, tried in\n"
+    "                        order ([::1]:53 for v6). Default: /etc/resolv.conf's\n"
+    "  -v, --verbose         debug logging (every allowed query)\n"
+    "  -h, --help            this text\n";
 
 static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opts *eo)
 {
 	static const struct option opts[] = {
-		{ "config-dir", required_argument, NULL, 'c' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "upstream", required_argument, NULL, 'u' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+	    {"config-dir", required_argument, NULL, 'c'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"upstream", required_argument, NULL, 'u'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
-	struct df_err err = { 0 };
+	struct df_err err = {0};
 	int c;
 
 	opterr = 0;
@@ -68,7 +68,8 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opt
 			fputs(usage, stdout);
 			return 0;
 		default:
-			fprintf(stderr, "depfenced: unknown or incomplete option '%s' (see --help)\n",
+			fprintf(stderr,
+				"depfenced: unknown or incomplete option '%s' (see --help)\n",
 				argv[optind - 1]);
 			return 2;
 		}
@@ -102,10 +103,11 @@ static void on_signal(struct ev_source *src, uint32_t events)
 			log_msg(LOG_INFO, "stopping signal=%s", strsignal(si.ssi_signo));
 			d->stop = true;
 		} else if (si.ssi_signo == SIGHUP) {
-			int errors = policy_store__reload(&d->policies, swap_policy, reload_error, d);
+			int errors =
+			    policy_store__reload(&d->policies, swap_policy, reload_error, d);
 
-			log_msg(errors ? LOG_WARN : LOG_INFO, "policies reloaded count=%d errors=%d",
-				d->policies.n, errors);
+			log_msg(errors ? LOG_WARN : LOG_INFO,
+				"policies reloaded count=%d errors=%d", d->policies.n, errors);
 		}
 	}
 }
@@ -136,8 +138,7 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	r = cgroup_v2_root(d->cgroup_root, sizeof(d->cgroup_root), err);
 	if (r < 0)
 		return r;
-	snprintf(d->runs_parent, sizeof(d->runs_parent), "%s/%s/runs", d->cgroup_root,
-		 d->instance);
+	snprintf(d->runs_parent, sizeof(d->runs_parent), "%s/%s/runs", d->cgroup_root, d->instance);
 	r = cgroup_mkdir_p(d->runs_parent);
 	if (r < 0)
 		return df_err_set(err, r, "create %s: %s", d->runs_parent, strerror(-r));
@@ -179,13 +180,13 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 int main(int argc, char **argv)
 {
 	struct daemon d = {
-		.config_dir = DEFAULT_CONFIG_DIR,
-		.state_dir = DEFAULT_STATE_DIR,
-		.ctl_listen.fd = -1,
-		.sigfd.fd = -1,
+	    .config_dir = DEFAULT_CONFIG_DIR,
+	    .state_dir = DEFAULT_STATE_DIR,
+	    .ctl_listen.fd = -1,
+	    .sigfd.fd = -1,
 	};
-	struct engine_opts eo = { 0 };
-	struct df_err err = { 0 };
+	struct engine_opts eo = {0};
+	struct df_err err = {0};
 	int r;
 
 	r = parse_args(argc, argv, &d, &eo);

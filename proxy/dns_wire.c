@@ -473,8 +473,8 @@ int dns_for_each_addr(const uint8_t *pkt, size_t len, const struct dns_msg *msg,
 		rdlen = rd16(pkt + off + 8);
 		if (len - off - DNS_RR_FIXED < rdlen)
 			return -1;
-		if (rd16(pkt + off + 2) == 1 /* IN */ &&
-		    ((type == DNS_TYPE_A && rdlen == 4) || (type == DNS_TYPE_AAAA && rdlen == 16))) {
+		if (rd16(pkt + off + 2) == 1 /* IN */ && ((type == DNS_TYPE_A && rdlen == 4) ||
+							  (type == DNS_TYPE_AAAA && rdlen == 16))) {
 			fn(ctx, type == DNS_TYPE_A ? 2 : 10, pkt + off + DNS_RR_FIXED,
 			   ttl_value(rd32(pkt + off + 4)));
 			seen++;
@@ -484,8 +484,8 @@ int dns_for_each_addr(const uint8_t *pkt, size_t len, const struct dns_msg *msg,
 	return seen;
 }
 
-size_t dns_build_query(uint16_t id, const char *name, size_t name_len, uint16_t qtype,
-		       uint8_t *out, size_t cap)
+size_t dns_build_query(uint16_t id, const char *name, size_t name_len, uint16_t qtype, uint8_t *out,
+		       size_t cap)
 {
 	size_t o = DNS_HDR_LEN, i = 0;
 

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DNS_HDR_LEN	 12
-#define DNS_MAX_MSG	 65535
+#define DNS_HDR_LEN 12
+#define DNS_MAX_MSG 65535
 /* Presentation form: 255 wire bytes, each possibly escaped as \DDD. */
 #define DNS_NAME_BUF	 (255 * 4 + 1)
 #define DNS_EDNS_MIN_UDP 512
@@ -28,31 +28,31 @@ enum dns_rcode {
 	DNS_RCODE_REFUSED = 5,
 };
 
-#define DNS_FLAG_QR 0x8000
-#define DNS_FLAG_AA 0x0400
-#define DNS_FLAG_TC 0x0200
-#define DNS_FLAG_RD 0x0100
-#define DNS_FLAG_RA 0x0080
+#define DNS_FLAG_QR	  0x8000
+#define DNS_FLAG_AA	  0x0400
+#define DNS_FLAG_TC	  0x0200
+#define DNS_FLAG_RD	  0x0100
+#define DNS_FLAG_RA	  0x0080
 #define DNS_OPCODE(flags) (((flags) >> 11) & 0xf)
 #define DNS_RCODE(flags)  ((flags)&0xf)
 
-#define DNS_TYPE_A    1
+#define DNS_TYPE_A     1
 #define DNS_TYPE_CNAME 5
-#define DNS_TYPE_SOA  6
-#define DNS_TYPE_AAAA 28
-#define DNS_TYPE_OPT  41
+#define DNS_TYPE_SOA   6
+#define DNS_TYPE_AAAA  28
+#define DNS_TYPE_OPT   41
 
 /* Why a message was rejected; dns_strerror() names it for logs and tests. */
 enum dns_err {
 	DNS_OK = 0,
-	DNS_E_SHORT,	    /* shorter than the 12-byte header */
-	DNS_E_TRUNCATED,    /* a section runs past the end of the message */
-	DNS_E_NO_QUESTION,  /* QDCOUNT is 0 */
+	DNS_E_SHORT,	      /* shorter than the 12-byte header */
+	DNS_E_TRUNCATED,      /* a section runs past the end of the message */
+	DNS_E_NO_QUESTION,    /* QDCOUNT is 0 */
 	DNS_E_MULTI_QUESTION, /* QDCOUNT > 1: no server answers those */
-	DNS_E_LABEL_TYPE,   /* label type 0x40/0x80 (reserved, EDNS0 bitstring) */
-	DNS_E_NAME_TOO_LONG, /* more than 255 wire bytes */
-	DNS_E_POINTER_LOOP, /* compression pointer that does not point strictly backwards */
-	DNS_E_BAD_OPT,	    /* OPT record not in the root, or more than one */
+	DNS_E_LABEL_TYPE,     /* label type 0x40/0x80 (reserved, EDNS0 bitstring) */
+	DNS_E_NAME_TOO_LONG,  /* more than 255 wire bytes */
+	DNS_E_POINTER_LOOP,   /* compression pointer that does not point strictly backwards */
+	DNS_E_BAD_OPT,	      /* OPT record not in the root, or more than one */
 	DNS_E__COUNT,
 };
 
@@ -132,8 +132,8 @@ int dns_for_each_addr(const uint8_t *pkt, size_t len, const struct dns_msg *msg,
  * Write a query for NAME (presentation form, no escapes, no trailing dot) of
  * type QTYPE, class IN, RD set, with an OPT record. Returns its length or 0.
  */
-size_t dns_build_query(uint16_t id, const char *name, size_t name_len, uint16_t qtype,
-		       uint8_t *out, size_t cap);
+size_t dns_build_query(uint16_t id, const char *name, size_t name_len, uint16_t qtype, uint8_t *out,
+		       size_t cap);
 
 /* Read/write the 16-bit id in place (byte order handled here). */
 uint16_t dns_get_id(const uint8_t *pkt);

@@ -28,12 +28,12 @@
 #include "log.h"
 #include "procinfo.h"
 
-#define HANDED_FLOOR_S	 60
-#define LEARNED_FLOOR_S	 60
-#define LEARNED_MAX_S	 86400
-#define LEARN_AT_LOAD	 64    /* exact block names resolved when a policy comes into use */
-#define LEARN_MEMO	 1024  /* blocked (name, type) asked recently: not resolved again */
-#define LEARNED_SET	 4096  /* userspace copy of learned addresses, for the shared rule */
+#define HANDED_FLOOR_S	  60
+#define LEARNED_FLOOR_S	  60
+#define LEARNED_MAX_S	  86400
+#define LEARN_AT_LOAD	  64   /* exact block names resolved when a policy comes into use */
+#define LEARN_MEMO	  1024 /* blocked (name, type) asked recently: not resolved again */
+#define LEARNED_SET	  4096 /* userspace copy of learned addresses, for the shared rule */
 #define MAX_POLICIES_USED 1024
 
 struct policy_use {
@@ -112,8 +112,8 @@ static void event_cmd(const struct df_event *ev, struct procinfo *pi)
 	while (n && ev->args[n - 1] == '\0')
 		n--;
 	if (!n) {
-		pi->cmd_len = snprintf(pi->cmd, sizeof(pi->cmd), "[%.*s]", (int)sizeof(ev->comm),
-				       ev->comm);
+		pi->cmd_len =
+		    snprintf(pi->cmd, sizeof(pi->cmd), "[%.*s]", (int)sizeof(ev->comm), ev->comm);
 		return;
 	}
 	for (i = 0; i < n; i++)
@@ -128,7 +128,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	const struct df_event *ev = data;
 	struct guard *g;
 	struct procinfo pi;
-	char ip[INET6_ADDRSTRLEN], cmd[PROCINFO_CMD_MAX * 4 + 8], anc[PROCINFO_ANCESTRY_MAX * 4 + 8];
+	char ip[INET6_ADDRSTRLEN], cmd[PROCINFO_CMD_MAX * 4 + 8],
+	    anc[PROCINFO_ANCESTRY_MAX * 4 + 8];
 
 	if (size < sizeof(*ev))
 		return 0;
@@ -203,7 +204,8 @@ static void write_cidrs(struct engine *e, struct policy *p, bool add)
 
 		if (add)
 			guard_bpf__set_cidr(e->opts.bpf, policy__id(p), fam, c[i].addr,
-					    c[i].prefix_len, c[i].allow ? DF_IP_ALLOW : DF_IP_BLOCK);
+					    c[i].prefix_len,
+					    c[i].allow ? DF_IP_ALLOW : DF_IP_BLOCK);
 		else
 			guard_bpf__del_cidr(e->opts.bpf, policy__id(p), fam, c[i].addr,
 					    c[i].prefix_len);
@@ -236,7 +238,7 @@ static void policy_ref(struct engine *e, struct policy *p)
 			MAX_POLICIES_USED, policy__name(p));
 		return;
 	}
-	en->used[en->n_used++] = (struct policy_use){ .p = p, .refs = 1 };
+	en->used[en->n_used++] = (struct policy_use){.p = p, .refs = 1};
 	write_cidrs(e, p, true);
 	/* Start resolving its blocked names now: a job may connect to one first thing. */
 	if (policy__mode(p) != POLICY_ALLOWLIST)
@@ -292,7 +294,7 @@ void enforce_policy_swapped(struct engine *e, struct policy *old, struct policy 
 
 static void learn_query(struct engine *e, uint32_t policy_id, const uint8_t *q, size_t len)
 {
-	struct client_ref c = { .proto = 0, .fd = -1, .learn_policy_id = policy_id };
+	struct client_ref c = {.proto = 0, .fd = -1, .learn_policy_id = policy_id};
 	struct dns_msg m;
 
 	if (dns_parse(q, len, &m) != DNS_OK)
@@ -338,7 +340,7 @@ static void learn_policy(struct engine *e, struct policy_use *u, uint64_t now)
 
 	n = policy__block_names(u->p, names, lens, LEARN_AT_LOAD);
 	for (i = 0; i < n; i++) {
-		static const uint16_t types[] = { DNS_TYPE_A, DNS_TYPE_AAAA };
+		static const uint16_t types[] = {DNS_TYPE_A, DNS_TYPE_AAAA};
 		size_t t;
 
 		for (t = 0; t < 2; t++) {
@@ -413,8 +415,8 @@ static void learn_one(void *ctx, int family, const uint8_t *addr, uint32_t ttl)
 void enforce_learned_answer(struct engine *e, uint32_t policy_id, const uint8_t *buf, size_t len,
 			    const struct dns_msg *m)
 {
-	struct learn_ctx lc = { .e = e, .policy_id = policy_id, .now_ms = now_ms(),
-				.now_ns = mono_ns() };
+	struct learn_ctx lc = {
+	    .e = e, .policy_id = policy_id, .now_ms = now_ms(), .now_ns = mono_ns()};
 
 	dns_for_each_addr(buf, len, m, learn_one, &lc);
 }
@@ -455,7 +457,7 @@ bool enforce_wants_answers(struct engine *e, const struct guard *g)
 void enforce_answer(struct engine *e, struct guard *g, const uint8_t *buf, size_t len,
 		    const struct dns_msg *m)
 {
-	struct hand_ctx hc = { .e = e, .g = g, .now_ms = now_ms() };
+	struct hand_ctx hc = {.e = e, .g = g, .now_ms = now_ms()};
 
 	if (!g || !m->ancount || DNS_RCODE(m->flags) != DNS_RCODE_NOERROR)
 		return;

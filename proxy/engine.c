@@ -48,7 +48,8 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 		return df_err_set(err, r, "out of memory");
 	}
 	r = cache__new(opts->cache_entries < 0 ? 0
-			: opts->cache_entries ? (size_t)opts->cache_entries : CACHE_DEFAULT_ENT,
+		       : opts->cache_entries   ? (size_t)opts->cache_entries
+					       : CACHE_DEFAULT_ENT,
 		       &e->cache);
 	if (r < 0) {
 		engine__free(e);
@@ -105,7 +106,7 @@ static void listener_init(struct engine *e, struct guard *g, struct listener *l,
 
 static void listeners_del(struct engine *e, struct guard *g)
 {
-	struct listener *all[] = { &g->udp4, &g->tcp4, &g->udp6, &g->tcp6 };
+	struct listener *all[] = {&g->udp4, &g->tcp4, &g->udp6, &g->tcp6};
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(all); i++) {
@@ -132,16 +133,16 @@ static const char *cgroup_relative(const char *path)
 static int guard_publish(struct engine *e, struct guard *g, struct df_err *err)
 {
 	struct df_guard val = {
-		.proxy_ip4 = htonl(INADDR_LOOPBACK),
-		.udp4_port = g->ls.udp4_port,
-		.tcp4_port = g->ls.tcp4_port,
-		.udp6_port = g->ls.udp6_port,
-		.tcp6_port = g->ls.tcp6_port,
-		.flags = g->ls.udp6 < 0 ? DF_GUARD_NO_IP6 : 0,
-		.policy_id = policy__id(g->policy),
-		.mode = policy__mode(g->policy) == POLICY_ALLOWLIST ? DF_MODE_ALLOWLIST
-			: policy__mode(g->policy) == POLICY_AUDIT   ? DF_MODE_AUDIT
-								     : DF_MODE_BLOCKLIST,
+	    .proxy_ip4 = htonl(INADDR_LOOPBACK),
+	    .udp4_port = g->ls.udp4_port,
+	    .tcp4_port = g->ls.tcp4_port,
+	    .udp6_port = g->ls.udp6_port,
+	    .tcp6_port = g->ls.tcp6_port,
+	    .flags = g->ls.udp6 < 0 ? DF_GUARD_NO_IP6 : 0,
+	    .policy_id = policy__id(g->policy),
+	    .mode = policy__mode(g->policy) == POLICY_ALLOWLIST ? DF_MODE_ALLOWLIST
+		    : policy__mode(g->policy) == POLICY_AUDIT	? DF_MODE_AUDIT
+								: DF_MODE_BLOCKLIST,
 	};
 	int r;
 
@@ -335,8 +336,8 @@ size_t engine_adapt_answer(uint8_t *buf, size_t len, bool client_edns, uint16_t 
 	return len;
 }
 
-size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t *q,
-			   size_t len, uint8_t *out, size_t cap)
+size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t *q, size_t len,
+			   uint8_t *out, size_t cap)
 {
 	struct dns_msg m;
 	enum policy_verdict v;
@@ -384,7 +385,8 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 		engine_log_event(e, c, &m, EV_AUDIT_QUERY);
 	} else if (log_enabled(LOG_DEBUG)) {
 		log_msg(LOG_DEBUG, "DNS ALLOWED domain=%s qtype=%s policy=%s",
-			m.qname_len ? m.qname : ".", dns_qtype_name(m.qtype), policy__name(c->g->policy));
+			m.qname_len ? m.qname : ".", dns_qtype_name(m.qtype),
+			policy__name(c->g->policy));
 	}
 	n = cache__lookup(e->cache, q, &m, out, cap, now_ms());
 	if (n) {

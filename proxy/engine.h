@@ -26,10 +26,10 @@ struct engine_opts {
 	struct sockaddr_storage upstreams[ENGINE_MAX_UPSTREAMS];
 	socklen_t upstream_lens[ENGINE_MAX_UPSTREAMS];
 	int n_upstreams;
-	int try_timeout_ms;	/* one upstream attempt; default 500 */
-	int servfail_after_ms;	/* give up and answer SERVFAIL; default 1500 */
-	int cache_entries;	/* answers kept; 0: CACHE_DEFAULT_ENT, < 0: no cache */
-	struct guard_bpf *bpf;	/* maps the guards are written to */
+	int try_timeout_ms;    /* one upstream attempt; default 500 */
+	int servfail_after_ms; /* give up and answer SERVFAIL; default 1500 */
+	int cache_entries;     /* answers kept; 0: CACHE_DEFAULT_ENT, < 0: no cache */
+	struct guard_bpf *bpf; /* maps the guards are written to */
 	struct loop *loop;
 };
 

@@ -12,15 +12,15 @@
 #include "engine.h"
 #include "netns.h"
 
-#define UDP_BATCH     32
-#define UDP_BUF	      4096
-#define MAX_PENDING   8192
-#define PENDING_QMAX  512 /* queries kept for a retry to the next upstream */
-#define MAX_TCP_CONNS 512
-#define TCP_IDLE_MS   10000
-#define TCP_WBUF_MAX  (256 * 1024)
+#define UDP_BATCH	 32
+#define UDP_BUF		 4096
+#define MAX_PENDING	 8192
+#define PENDING_QMAX	 512 /* queries kept for a retry to the next upstream */
+#define MAX_TCP_CONNS	 512
+#define TCP_IDLE_MS	 10000
+#define TCP_WBUF_MAX	 (256 * 1024)
 #define TCP_MAX_INFLIGHT 64
-#define NIL	      UINT32_MAX
+#define NIL		 UINT32_MAX
 
 struct listener {
 	struct ev_source src;
@@ -55,7 +55,7 @@ struct client_ref {
 	socklen_t peer_len;
 	uint32_t conn_idx, conn_gen; /* TCP: the connection, checked against reuse */
 	uint16_t udp_limit;	     /* the most a UDP answer may carry */
-	uint32_t learn_policy_id;    /* proto 0: the proxy's own query, learning blocked addresses */
+	uint32_t learn_policy_id; /* proto 0: the proxy's own query, learning blocked addresses */
 };
 
 struct pending {
@@ -121,11 +121,11 @@ struct engine {
 };
 
 /*
- * Decide one query (and set C's UDP size limit from its EDNS): returns the length of an answer written to OUT (a refusal,
- * FORMERR, ...), or 0 when it was forwarded or dropped.
+ * Decide one query (and set C's UDP size limit from its EDNS): returns the length of an answer
+ * written to OUT (a refusal, FORMERR, ...), or 0 when it was forwarded or dropped.
  */
-size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t *q,
-			   size_t len, uint8_t *out, size_t cap);
+size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t *q, size_t len,
+			   uint8_t *out, size_t cap);
 
 /* Shape an upstream or cached answer for the client: drop an OPT it did not ask
  * for, cut it to LIMIT with TC set. Returns the new length. */

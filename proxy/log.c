@@ -359,8 +359,8 @@ size_t logfmt_value(char *dst, size_t cap, const char *src, size_t len)
 	for (i = 0; i < len; i++) {
 		unsigned char ch = src[i];
 
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      strchr("._:/@+-", ch)))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || strchr("._:/@+-", ch)))
 			return logfmt_quote(dst, cap, src, len);
 	}
 	memcpy(dst, src, len);

@@ -38,14 +38,14 @@ void loop__free(struct loop *l)
 
 int loop__add(struct loop *l, struct ev_source *src, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = src };
+	struct epoll_event ev = {.events = events, .data.ptr = src};
 
 	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, src->fd, &ev) < 0 ? -errno : 0;
 }
 
 int loop__mod(struct loop *l, struct ev_source *src, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = src };
+	struct epoll_event ev = {.events = events, .data.ptr = src};
 
 	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, src->fd, &ev) < 0 ? -errno : 0;
 }

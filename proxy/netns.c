@@ -27,7 +27,7 @@ int netns_cookie_of_socket(int fd, uint64_t *ret_cookie)
 static int loopback_up(void)
 {
 	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct ifreq ifr = { .ifr_name = "lo" };
+	struct ifreq ifr = {.ifr_name = "lo"};
 
 	if (fd < 0)
 		return -errno;
@@ -44,7 +44,7 @@ static int loopback_up(void)
 static int open_one(int family, int type, uint16_t *port)
 {
 	_cleanup_close_ int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	socklen_t len;
 	int one = 1, buf = 4 << 20;
 

@@ -18,7 +18,10 @@ struct listen_set {
 	uint64_t netns_cookie;
 };
 
-#define LISTEN_SET_INIT { .udp4 = -1, .tcp4 = -1, .udp6 = -1, .tcp6 = -1 }
+#define LISTEN_SET_INIT                                                                            \
+	{                                                                                          \
+		.udp4 = -1, .tcp4 = -1, .udp6 = -1, .tcp6 = -1                                     \
+	}
 
 /*
  * Open the four loopback listeners in the netns at NETNS_PATH (NULL: ours), on

@@ -14,8 +14,8 @@ int policy_store__load(struct policy_store *s, const char *config_dir, struct df
 	snprintf(s->dir, sizeof(s->dir), "%s/policies", config_dir);
 	n = scandir(s->dir, &ents, NULL, alphasort);
 	if (n < 0)
-		return errno == ENOENT ? 0 : df_err_set(err, -errno, "%s: %s", s->dir,
-							 strerror(errno));
+		return errno == ENOENT ? 0
+				       : df_err_set(err, -errno, "%s: %s", s->dir, strerror(errno));
 	for (i = 0; i < n; i++) {
 		char name[256], path[8192];
 		size_t len = strlen(ents[i]->d_name);
@@ -78,7 +78,7 @@ static int reload_one(struct policy_store *s, const char *file,
 {
 	size_t len = strlen(file);
 	char name[256], path[8192];
-	struct df_err err = { 0 };
+	struct df_err err = {0};
 	struct policy *p, *old;
 	int i;
 

@@ -25,8 +25,8 @@ void policy_store__clear(struct policy_store *s);
  * ("FILE:LINE: what is wrong"); new files are added; a policy whose file is gone
  * is kept, since guards may still use it. Returns the number of errors.
  */
-int policy_store__reload(struct policy_store *s, void (*swap)(void *ctx, struct policy *old,
-							       struct policy *new_p),
+int policy_store__reload(struct policy_store *s,
+			 void (*swap)(void *ctx, struct policy *old, struct policy *new_p),
 			 void (*on_error)(void *ctx, const char *msg), void *ctx);
 
 #endif

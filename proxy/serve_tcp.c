@@ -145,14 +145,14 @@ void tcp_send_frame(struct engine *e, const struct client_ref *c, const uint8_t 
 static void conn_process(struct engine *e, struct tcp_conn *tc)
 {
 	struct client_ref c = {
-		.g = tc->g,
-		.proto = IPPROTO_TCP,
-		.fd = -1,
-		.peer = tc->peer,
-		.peer_len = tc->peer_len,
-		.conn_idx = tc - e->conns,
-		.conn_gen = tc->gen,
-		.udp_limit = UINT16_MAX,
+	    .g = tc->g,
+	    .proto = IPPROTO_TCP,
+	    .fd = -1,
+	    .peer = tc->peer,
+	    .peer_len = tc->peer_len,
+	    .conn_idx = tc - e->conns,
+	    .conn_gen = tc->gen,
+	    .udp_limit = UINT16_MAX,
 	};
 	size_t off = 0;
 

@@ -15,18 +15,18 @@ void udp_on_ready(struct ev_source *src, uint32_t events)
 	struct engine *e = g->engine;
 	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
 	struct iovec iov_in[UDP_BATCH], iov_out[UDP_BATCH];
-	struct client_ref c = { .g = g, .proto = IPPROTO_UDP, .fd = src->fd };
+	struct client_ref c = {.g = g, .proto = IPPROTO_UDP, .fd = src->fd};
 	int i, n, nout, rounds;
 
 	for (rounds = 0; rounds < 8 && src->fd >= 0; rounds++) {
 		for (i = 0; i < UDP_BATCH; i++) {
-			iov_in[i] = (struct iovec){ .iov_base = e->rx[i], .iov_len = UDP_BUF };
-			in[i] = (struct mmsghdr){ .msg_hdr = {
-							  .msg_name = &e->rx_addr[i],
-							  .msg_namelen = sizeof(e->rx_addr[i]),
-							  .msg_iov = &iov_in[i],
-							  .msg_iovlen = 1,
-						  } };
+			iov_in[i] = (struct iovec){.iov_base = e->rx[i], .iov_len = UDP_BUF};
+			in[i] = (struct mmsghdr){.msg_hdr = {
+						     .msg_name = &e->rx_addr[i],
+						     .msg_namelen = sizeof(e->rx_addr[i]),
+						     .msg_iov = &iov_in[i],
+						     .msg_iovlen = 1,
+						 }};
 		}
 		n = recvmmsg(src->fd, in, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
@@ -42,13 +42,13 @@ void udp_on_ready(struct ev_source *src, uint32_t events)
 						  UDP_BUF);
 			if (!len)
 				continue;
-			iov_out[nout] = (struct iovec){ .iov_base = e->tx[nout], .iov_len = len };
-			out[nout] = (struct mmsghdr){ .msg_hdr = {
-							      .msg_name = &e->rx_addr[i],
-							      .msg_namelen = c.peer_len,
-							      .msg_iov = &iov_out[nout],
-							      .msg_iovlen = 1,
-						      } };
+			iov_out[nout] = (struct iovec){.iov_base = e->tx[nout], .iov_len = len};
+			out[nout] = (struct mmsghdr){.msg_hdr = {
+							 .msg_name = &e->rx_addr[i],
+							 .msg_namelen = c.peer_len,
+							 .msg_iov = &iov_out[nout],
+							 .msg_iovlen = 1,
+						     }};
 			nout++;
 		}
 		if (nout)

@@ -322,8 +322,9 @@ static void on_upstream_reply(struct ev_source *src, uint32_t events)
 
 	for (rounds = 0; rounds < 8; rounds++) {
 		for (i = 0; i < UDP_BATCH; i++) {
-			iov[i] = (struct iovec){ .iov_base = e->rx[i], .iov_len = UDP_BUF };
-			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+			iov[i] = (struct iovec){.iov_base = e->rx[i], .iov_len = UDP_BUF};
+			msgs[i] =
+			    (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
 		}
 		n = recvmmsg(src->fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0 && errno == ECONNREFUSED) {

@@ -38,9 +38,9 @@ static inline void fclosep(FILE **f)
 	*f = NULL;
 }
 
-#define _cleanup_(f)	  __attribute__((cleanup(f)))
-#define _cleanup_free_	  _cleanup_(freep)
-#define _cleanup_close_	  _cleanup_(closep)
+#define _cleanup_(f)	 __attribute__((cleanup(f)))
+#define _cleanup_free_	 _cleanup_(freep)
+#define _cleanup_close_	 _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Hand a resource out of a cleanup scope: returns the value and resets the variable. */

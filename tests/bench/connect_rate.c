@@ -37,8 +37,8 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 	double t0, secs;
 	long n = 0;
 	pthread_t th;

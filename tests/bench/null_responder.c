@@ -20,10 +20,10 @@
 int main(int argc, char **argv)
 {
 	static unsigned char bufs[BATCH][512];
-	struct sockaddr_in addr = { .sin_family = AF_INET }, peers[BATCH];
+	struct sockaddr_in addr = {.sin_family = AF_INET}, peers[BATCH];
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
-	struct timespec to = { .tv_sec = 1 };
+	struct timespec to = {.tv_sec = 1};
 	time_t end;
 	int fd, i, n;
 
@@ -39,15 +39,15 @@ int main(int argc, char **argv)
 		perror("null_responder");
 		return 1;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 1 },
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){.tv_sec = 1},
 		   sizeof(struct timeval));
 	while (time(NULL) < end) {
 		for (i = 0; i < BATCH; i++) {
-			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
-			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &peers[i],
-								 .msg_namelen = sizeof(peers[i]),
-								 .msg_iov = &iov[i],
-								 .msg_iovlen = 1 } };
+			iov[i] = (struct iovec){bufs[i], sizeof(bufs[i])};
+			msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &peers[i],
+							       .msg_namelen = sizeof(peers[i]),
+							       .msg_iov = &iov[i],
+							       .msg_iovlen = 1}};
 		}
 		n = recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, &to);
 		for (i = 0; i < n; i++) {

@@ -14,21 +14,21 @@
 #include "cache.h"
 #include "dns_wire.h"
 
-#define WWW   "\003www\007example\003com\000"
-#define WWW_C "\003WwW\007exAMPLE\003com\000" /* the same name in 0x20 case */
-#define T_A   "\x00\x01\x00\x01"
-#define T_AAAA "\x00\x1c\x00\x01"
+#define WWW		      "\003www\007example\003com\000"
+#define WWW_C		      "\003WwW\007exAMPLE\003com\000" /* the same name in 0x20 case */
+#define T_A		      "\x00\x01\x00\x01"
+#define T_AAAA		      "\x00\x1c\x00\x01"
 #define QUERY(id, name, type) id "\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" name type
-#define ANS_A(ttl) "\xc0\x0c" T_A ttl "\x00\x04\x5d\xb8\xd8\x22"
+#define ANS_A(ttl)	      "\xc0\x0c" T_A ttl "\x00\x04\x5d\xb8\xd8\x22"
 /* SOA for a negative answer: TTL 300, MINIMUM 60 (RFC 2308: lives 60 s). */
 #define SOA_NEG                                                                                    \
-	"\xc0\x10\x00\x06\x00\x01\x00\x00\x01\x2c\x00\x20\002ns\xc0\x10\004host\xc0\x10"          \
+	"\xc0\x10\x00\x06\x00\x01\x00\x00\x01\x2c\x00\x20\002ns\xc0\x10\004host\xc0\x10"           \
 	"\x00\x00\x00\x01\x00\x00\x0e\x10\x00\x00\x02\x58\x00\x09\x3a\x80\x00\x00\x00\x3c"
-#define RESP_A(id, ttl) id "\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" WWW T_A ANS_A(ttl)
-#define RESP_NX(id) id "\x81\x83\x00\x01\x00\x00\x00\x01\x00\x00" WWW T_A SOA_NEG
+#define RESP_A(id, ttl)	  id "\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" WWW T_A ANS_A(ttl)
+#define RESP_NX(id)	  id "\x81\x83\x00\x01\x00\x00\x00\x01\x00\x00" WWW T_A SOA_NEG
 #define RESP_SERVFAIL(id) id "\x81\x82\x00\x01\x00\x00\x00\x00\x00\x00" WWW T_A
-#define RESP_TC(id) id "\x83\x80\x00\x01\x00\x00\x00\x00\x00\x00" WWW T_A
-#define RESP_NOTTL(id) id "\x81\x80\x00\x01\x00\x00\x00\x00\x00\x00" WWW T_A
+#define RESP_TC(id)	  id "\x83\x80\x00\x01\x00\x00\x00\x00\x00\x00" WWW T_A
+#define RESP_NOTTL(id)	  id "\x81\x80\x00\x01\x00\x00\x00\x00\x00\x00" WWW T_A
 
 #define BUF(s) (const uint8_t *)(s), sizeof(s) - 1
 
@@ -45,8 +45,7 @@ static void store(struct dns_cache *c, const uint8_t *r, size_t len, uint64_t no
 	cache__store(c, r, len, &m, false, now);
 }
 
-static size_t lookup(struct dns_cache *c, const uint8_t *q, size_t len, uint8_t *out,
-		     uint64_t now)
+static size_t lookup(struct dns_cache *c, const uint8_t *q, size_t len, uint8_t *out, uint64_t now)
 {
 	struct dns_msg m;
 
@@ -70,9 +69,9 @@ static void test_hit_rewrites_id_case_and_ttl(void **state)
 	store(c, BUF(RESP_A("\xaa\xaa", "\x00\x00\x00\x64")), 1000000); /* TTL 100 */
 	n = lookup(c, BUF(QUERY("\x12\x34", WWW_C, T_A)), out, 1000000 + 30500);
 	assert_int_equal(n, sizeof(RESP_A("\xaa\xaa", "\x00\x00\x00\x64")) - 1);
-	assert_memory_equal(out, "\x12\x34", 2);	      /* the client's id */
+	assert_memory_equal(out, "\x12\x34", 2);		 /* the client's id */
 	assert_memory_equal(out + 12, WWW_C, sizeof(WWW_C) - 1); /* its case, echoed */
-	assert_int_equal(answer_ttl(out, n), 70);	      /* 100 s minus 30 s in the cache */
+	assert_int_equal(answer_ttl(out, n), 70);		 /* 100 s minus 30 s in the cache */
 	cache__free(c);
 }
 
@@ -110,7 +109,7 @@ static void test_not_kept(void **state)
 	assert_int_equal(cache__new(64, &c), 0);
 	store(c, BUF(RESP_SERVFAIL("\xaa\xaa")), 0);
 	store(c, BUF(RESP_TC("\xaa\xaa")), 0);
-	store(c, BUF(RESP_NOTTL("\xaa\xaa")), 0);	     /* no record says how long */
+	store(c, BUF(RESP_NOTTL("\xaa\xaa")), 0);		  /* no record says how long */
 	store(c, BUF(RESP_A("\xaa\xaa", "\x00\x00\x00\x00")), 0); /* TTL 0 */
 	assert_int_equal(lookup(c, BUF(QUERY("\x00\x01", WWW, T_A)), out, 1), 0);
 	cache__stats(c, &st);
@@ -185,13 +184,13 @@ static void test_disabled(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hit_rewrites_id_case_and_ttl),
-		cmocka_unit_test(test_expiry),
-		cmocka_unit_test(test_negative_answer_lives_soa_minimum),
-		cmocka_unit_test(test_not_kept),
-		cmocka_unit_test(test_key_is_type_and_do_bit),
-		cmocka_unit_test(test_bounded),
-		cmocka_unit_test(test_disabled),
+	    cmocka_unit_test(test_hit_rewrites_id_case_and_ttl),
+	    cmocka_unit_test(test_expiry),
+	    cmocka_unit_test(test_negative_answer_lives_soa_minimum),
+	    cmocka_unit_test(test_not_kept),
+	    cmocka_unit_test(test_key_is_type_and_do_bit),
+	    cmocka_unit_test(test_bounded),
+	    cmocka_unit_test(test_disabled),
 	};
 
 	return cmocka_run_group_tests_name("cache", tests, NULL, NULL);
