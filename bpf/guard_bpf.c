@@ -38,26 +38,6 @@ static const char *const prog_pin_names[NR_PROGS] = {
     "connect4", "connect6", "sendmsg4", "sendmsg6", "recvmsg4", "recvmsg6", "egress",
 };
 
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	char *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int bpffs_ensure(const char *path, struct df_err *err)
 {
 	struct statfs st;
@@ -65,7 +45,7 @@ int bpffs_ensure(const char *path, struct df_err *err)
 
 	if (statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC)
 		return 0;
-	r = mkdir_p(path);
+	r = mkdir_p(path, 0700);
 	if (r < 0)
 		return df_err_set(err, r, "mkdir %s: %s", path, strerror(-r));
 	if (mount("bpf", path, "bpf", 0, "mode=0700") < 0)
@@ -90,7 +70,7 @@ int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *
 		return df_err_set(err, -errno, "open BPF object: %s", strerror(errno));
 	if (pin_dir) {
 		snprintf(path, sizeof(path), "%s/maps", pin_dir);
-		r = mkdir_p(path);
+		r = mkdir_p(path, 0700);
 		if (r < 0) {
 			dnsguard_bpf__destroy(g->skel);
 			return df_err_set(err, r, "mkdir %s: %s", path, strerror(-r));
@@ -154,7 +134,7 @@ int guard_bpf__attach(struct guard_bpf *g, int cgroup_fd, const char *pin_prefix
 		}
 		if (!pin_prefix)
 			continue;
-		if (i == 0 && (r = mkdir_p(pin_prefix)) < 0) {
+		if (i == 0 && (r = mkdir_p(pin_prefix, 0700)) < 0) {
 			df_err_set(err, r, "mkdir %s: %s", pin_prefix, strerror(-r));
 			goto fail;
 		}

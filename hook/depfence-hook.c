@@ -44,49 +44,6 @@ static int fail(const char *id, const char *fmt, ...)
 	return 1;
 }
 
-static int read_stdin(char **ret, size_t *ret_len)
-{
-	size_t cap = 8192, len = 0;
-	char *buf = malloc(cap);
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *nb;
-
-			if (cap >= OCI_STATE_MAX) {
-				free(buf);
-				return -EFBIG;
-			}
-			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(STDIN_FILENO, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-
-			free(buf);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
-
 /* Send REQ to the daemon; returns 0 with the reply's error (if any) in ERRBUF. */
 static int call_daemon(const char *state_dir, json_object *req, json_object **ret_reply,
 		       struct df_err *err)
@@ -209,7 +166,7 @@ int main(int argc, char **argv)
 		return fail(NULL, "unknown stage '%s' (prestart, createRuntime, poststop)", stage),
 		       2;
 	signal(SIGPIPE, SIG_IGN);
-	r = read_stdin(&text, &len);
+	r = read_fd_all(STDIN_FILENO, &text, &len, OCI_STATE_MAX);
 	if (r < 0)
 		return fail(NULL, "OCI state on stdin: %s", strerror(-r));
 	if (oci_state_parse(text, len, "OCI state on stdin", &st, &err) < 0)

@@ -69,22 +69,7 @@ int cgroup_of_pid(pid_t pid, char *buf, size_t cap, struct df_err *err)
 
 int cgroup_mkdir_p(const char *path)
 {
-	char buf[PATH_MAX];
-	char *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return mkdir_p(path, 0755);
 }
 
 int cgroup_enter(const char *path, pid_t pid)

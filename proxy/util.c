@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -68,14 +69,11 @@ ssize_t write_full(int fd, const void *buf, size_t len)
 	return done;
 }
 
-int read_file(const char *path, char **ret_buf, size_t *ret_len, size_t max_len)
+int read_fd_all(int fd, char **ret_buf, size_t *ret_len, size_t max_len)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ char *buf = NULL;
 	size_t cap = 4096, len = 0;
 
-	if (fd < 0)
-		return -errno;
 	for (;;) {
 		char *nb;
 		ssize_t n;
@@ -105,6 +103,35 @@ int read_file(const char *path, char **ret_buf, size_t *ret_len, size_t max_len)
 	if (ret_len)
 		*ret_len = len;
 	*ret_buf = steal_ptr(buf);
+	return 0;
+}
+
+int read_file(const char *path, char **ret_buf, size_t *ret_len, size_t max_len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	return read_fd_all(fd, ret_buf, ret_len, max_len);
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
 	return 0;
 }
 

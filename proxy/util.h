@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -76,6 +77,10 @@ ssize_t read_full(int fd, void *buf, size_t len);
 ssize_t write_full(int fd, const void *buf, size_t len);
 /* Read a whole small file (procfs, sysfs, policy) into a NUL-terminated buffer. */
 int read_file(const char *path, char **ret_buf, size_t *ret_len, size_t max_len);
+/* The same from an open fd (a hook's stdin), up to MAX_LEN bytes (-EFBIG past it). */
+int read_fd_all(int fd, char **ret_buf, size_t *ret_len, size_t max_len);
+/* mkdir -p PATH with MODE for each directory it creates. */
+int mkdir_p(const char *path, mode_t mode);
 
 /* Monotonic clock in milliseconds. */
 unsigned long long now_ms(void);
