@@ -66,6 +66,17 @@ struct {
 	__type(value, struct df_client);
 } clients SEC(".maps");
 
+/*
+ * meta[0]: a hash of the object that created the pinned maps, written by the
+ * loader, so a daemon of another version knows the pins are not its own.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} meta SEC(".maps");
+
 /* cgroup id -> the guard cgroup that covers it, so a sub-cgroup walks its ancestors once. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "guard_bpf.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 struct guard_bpf {
 	struct dnsguard_bpf *skel;
 	int nr_cpus;
+	bool replaced_pins;
 };
 
 #define NR_PROGS 7
@@ -53,11 +55,97 @@ int bpffs_ensure(const char *path, struct df_err *err)
 	return 0;
 }
 
+/* FNV-1a of the object as built: any change to programs or maps changes it. */
+static __u64 object_version(void)
+{
+	size_t n, i;
+	const unsigned char *b = dnsguard_bpf__elf_bytes(&n);
+	__u64 h = 1469598103934665603ULL;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
+static __u64 pinned_version(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	__u32 key = 0;
+	__u64 v = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/maps/meta", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &key, &v) < 0)
+		v = 0;
+	close(fd);
+	return v;
+}
+
+/* rm -r for bpffs: unlinking a pinned link detaches it. */
+static void remove_tree(const char *path)
+{
+	struct dirent *de;
+	char sub[PATH_MAX];
+	DIR *d = opendir(path);
+
+	if (!d) {
+		unlink(path);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		remove_tree(sub);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+/*
+ * Pins left by another version of this object (an upgrade) cannot be shared:
+ * their maps differ and their programs are not ours. Remove them all; the
+ * caller re-attaches what it guards.
+ */
+static void drop_foreign_pins(struct guard_bpf *g, const char *pin_dir, __u64 version)
+{
+	char path[PATH_MAX];
+	__u64 have = pinned_version(pin_dir);
+
+	snprintf(path, sizeof(path), "%s/maps", pin_dir);
+	if (have == version || (have == 0 && access(path, F_OK) < 0))
+		return;
+	remove_tree(pin_dir);
+	g->replaced_pins = true;
+}
+
+static int pin_maps(struct guard_bpf *g, const char *pin_dir, struct df_err *err)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/maps", pin_dir);
+	r = mkdir_p(path, 0700);
+	if (r < 0)
+		return df_err_set(err, r, "mkdir %s: %s", path, strerror(-r));
+	/* libbpf reuses the pinned maps of the same version, and pins new ones. */
+	bpf_object__for_each_map(map, g->skel->obj)
+	{
+		snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, bpf_map__name(map));
+		bpf_map__set_pin_path(map, path);
+	}
+	return 0;
+}
+
 int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *err)
 {
 	_cleanup_free_ struct guard_bpf *g = calloc(1, sizeof(*g));
-	char path[PATH_MAX];
-	struct bpf_map *map;
+	__u64 version = object_version();
+	__u32 key = 0;
 	int r;
 
 	if (!g)
@@ -69,26 +157,28 @@ int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *
 	if (!g->skel)
 		return df_err_set(err, -errno, "open BPF object: %s", strerror(errno));
 	if (pin_dir) {
-		snprintf(path, sizeof(path), "%s/maps", pin_dir);
-		r = mkdir_p(path, 0700);
-		if (r < 0) {
-			dnsguard_bpf__destroy(g->skel);
-			return df_err_set(err, r, "mkdir %s: %s", path, strerror(-r));
-		}
-		/* libbpf reuses a compatible pinned map and pins a new one otherwise. */
-		bpf_object__for_each_map(map, g->skel->obj)
-		{
-			snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, bpf_map__name(map));
-			bpf_map__set_pin_path(map, path);
-		}
+		drop_foreign_pins(g, pin_dir, version);
+		r = pin_maps(g, pin_dir, err);
+		if (r < 0)
+			goto fail;
 	}
 	r = dnsguard_bpf__load(g->skel);
 	if (r < 0) {
-		dnsguard_bpf__destroy(g->skel);
-		return df_err_set(err, r, "load BPF programs: %s", strerror(-r));
+		df_err_set(err, r, "load BPF programs: %s", strerror(-r));
+		goto fail;
 	}
+	bpf_map__update_elem(g->skel->maps.meta, &key, sizeof(key), &version, sizeof(version),
+			     BPF_ANY);
 	*ret = steal_ptr(g);
 	return 0;
+fail:
+	dnsguard_bpf__destroy(g->skel);
+	return r;
+}
+
+bool guard_bpf__replaced_pins(const struct guard_bpf *g)
+{
+	return g->replaced_pins;
 }
 
 void guard_bpf__destroy(struct guard_bpf *g)

@@ -23,6 +23,11 @@ struct guard_attach;
  */
 int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *err);
 void guard_bpf__destroy(struct guard_bpf *g);
+/*
+ * True if PIN_DIR held pins of another build of the object (an upgrade): they
+ * were removed, every link with them, and the caller must attach again.
+ */
+bool guard_bpf__replaced_pins(const struct guard_bpf *g);
 
 /*
  * Attach every program to the cgroup open at CGROUP_FD (multi-attach, so other

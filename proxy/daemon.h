@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include <json-c/json.h>
+
 #include "engine.h"
 #include "loop.h"
 #include "policy_store.h"
@@ -39,5 +41,14 @@ struct daemon {
 /* Listen on STATEDIR/depfenced.sock (replacing a stale socket file). */
 int daemon_ctl_listen(struct daemon *d, struct df_err *err);
 void daemon_ctl_close(struct daemon *d);
+
+/* daemon_containers.c: registrations from depfence-hook, and their recovery. */
+json_object *daemon_container_register(struct daemon *d, json_object *req, bool restoring);
+json_object *daemon_container_unregister(struct daemon *d, json_object *req);
+/*
+ * After a restart (even kill -9): re-register every container saved in
+ * STATEDIR/guards whose cgroup still has processes; forget the rest.
+ */
+void daemon_restore(struct daemon *d);
 
 #endif

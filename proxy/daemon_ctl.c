@@ -15,7 +15,6 @@
 
 #include "cgroup.h"
 #include "config.h"
-#include "guard_bpf.h"
 #include "ctl_proto.h"
 #include "log.h"
 
@@ -160,113 +159,6 @@ fail:
 	return reply;
 }
 
-static void container_pin_dir(struct daemon *d, const char *id, char *buf, size_t cap)
-{
-	char name[128];
-
-	id_file_name(id, name, sizeof(name));
-	snprintf(buf, cap, "%s/links/c-%s", d->pin_dir, name);
-}
-
-/* The registration, as the hook sent it, kept so a restarted daemon can pick it up. */
-static void registration_save(struct daemon *d, const char *id, json_object *req)
-{
-	char name[128], dir[PATH_MAX], path[PATH_MAX + 160];
-
-	id_file_name(id, name, sizeof(name));
-	snprintf(dir, sizeof(dir), "%s/guards", d->state_dir);
-	mkdir(dir, 0700);
-	snprintf(path, sizeof(path), "%s/%s.json", dir, name);
-	if (json_object_to_file_ext(path, req, JSON_C_TO_STRING_PLAIN) < 0)
-		log_msg(LOG_WARN, "cannot save registration path=%s", path);
-}
-
-static void registration_forget(struct daemon *d, const char *id)
-{
-	char name[128], path[PATH_MAX + 160];
-
-	id_file_name(id, name, sizeof(name));
-	snprintf(path, sizeof(path), "%s/guards/%s.json", d->state_dir, name);
-	unlink(path);
-}
-
-/*
- * A container from depfence-hook: attach the programs to its cgroup (links
- * pinned, so they outlive this process), listeners in its netns, guard entry.
- * Any failure undoes what was done: the hook then fails and the runtime does
- * not start the container.
- */
-static json_object *op_register(struct ctl_client *c, json_object *req)
-{
-	struct daemon *d = c->d;
-	const char *id = ctl_get_str(req, "id"), *cg = ctl_get_str(req, "cgroup");
-	const char *netns = ctl_get_str(req, "netns"), *pname = ctl_get_str(req, "policy");
-	struct guard_spec spec = {.kind = GUARD_CONTAINER, .netns_path = netns};
-	struct guard_attach *att = NULL;
-	struct df_err err = {0};
-	char pins[PATH_MAX];
-	struct guard *g;
-	int cgfd, r;
-
-	if (!id || !id[0] || !cg || !pname)
-		return ctl_error("register needs \"id\", \"cgroup\" and \"policy\"");
-	if (strncmp(cg, d->cgroup_root, strlen(d->cgroup_root)) != 0 ||
-	    cg[strlen(d->cgroup_root)] != '/')
-		return ctl_error("cgroup %s is not below the cgroup v2 mount %s", cg,
-				 d->cgroup_root);
-	g = engine__find_guard(d->engine, id);
-	if (g && strcmp(guard__cgroup(g), cg) == 0)
-		return ctl_ok(); /* prestart and createRuntime both configured: once is enough */
-	if (g)
-		return ctl_error("container '%s' is already registered", id);
-	spec.policy = policy_store__find(&d->policies, pname);
-	if (!spec.policy)
-		return ctl_error("unknown policy '%s' (no %s/%s.policy)", pname, d->policies.dir,
-				 pname);
-	spec.id = id;
-	spec.cgroup_path = cg;
-	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cgfd < 0)
-		return ctl_error("open cgroup %s: %s", cg, strerror(errno));
-	container_pin_dir(d, id, pins, sizeof(pins));
-	r = guard_bpf__attach(d->bpf, cgfd, pins, &att, &err);
-	close(cgfd);
-	if (r < 0)
-		return ctl_error("attach to %s: %s", cg, err.msg);
-	guard_attach__free(att); /* the pins hold the links */
-	r = engine__add_guard(d->engine, &spec, NULL, &err);
-	if (r < 0) {
-		guard_unpin(pins);
-		return ctl_error("register %s: %s", id, err.msg);
-	}
-	registration_save(d, id, req);
-	log_msg(LOG_INFO, "container registered id=%s policy=%s cgroup=%s", id, pname, cg);
-	return ctl_ok();
-}
-
-static json_object *op_unregister(struct daemon *d, json_object *req)
-{
-	const char *id = ctl_get_str(req, "id");
-	struct guard *g;
-	char pins[PATH_MAX];
-	json_object *reply;
-
-	if (!id || !id[0])
-		return ctl_error("unregister needs \"id\"");
-	g = engine__find_guard(d->engine, id);
-	container_pin_dir(d, id, pins, sizeof(pins));
-	guard_unpin(pins);
-	registration_forget(d, id);
-	reply = ctl_ok();
-	if (!g || guard__kind(g) != GUARD_CONTAINER) {
-		json_object_object_add(reply, "unknown", json_object_new_boolean(1));
-		return reply;
-	}
-	log_msg(LOG_INFO, "container unregistered id=%s", id);
-	engine__remove_guard(d->engine, g);
-	return reply;
-}
-
 static json_object *op_status(struct daemon *d)
 {
 	json_object *reply = ctl_ok(), *arr = json_object_new_array();
@@ -309,9 +201,9 @@ static void on_line(void *ctx, char *line)
 	else if (strcmp(op, "run-stop") == 0)
 		run_end(c), reply = ctl_ok();
 	else if (strcmp(op, "register") == 0)
-		reply = op_register(c, req);
+		reply = daemon_container_register(c->d, req, false);
 	else if (strcmp(op, "unregister") == 0)
-		reply = op_unregister(c->d, req);
+		reply = daemon_container_unregister(c->d, req);
 	else if (strcmp(op, "status") == 0)
 		reply = op_status(c->d);
 	else

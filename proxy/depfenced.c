@@ -135,6 +135,11 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	r = guard_bpf__load(d->pin_dir, &d->bpf, err);
 	if (r < 0)
 		return r;
+	if (guard_bpf__replaced_pins(d->bpf))
+		log_msg(LOG_WARN,
+			"replaced BPF pins of another depfence build pins=%s: guarded "
+			"cgroups are attached again below",
+			d->pin_dir);
 	r = cgroup_v2_root(d->cgroup_root, sizeof(d->cgroup_root), err);
 	if (r < 0)
 		return r;
@@ -174,6 +179,8 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 		return df_err_set(err, -errno, "signalfd: %s", strerror(errno));
 	d->sigfd.on_ready = on_signal;
 	loop__add(d->loop, &d->sigfd, EPOLLIN);
+	/* Containers guarded before a restart answer again before the socket appears. */
+	daemon_restore(d);
 	return daemon_ctl_listen(d, err);
 }
 

@@ -48,10 +48,12 @@ pk_addrs_remove()
 }
 
 # pk_ula: a fd00::/8 prefix (a /64) no other concurrent test picks, in PK_ULA,
-# e.g. fd00:df:1a2b:0 (append ::N for an address).
+# e.g. fd00:df:1a2b:3c42 (append ::N for an address). No group is 0, so the
+# address as written here is also how inet_ntop (the log) writes it, and so is
+# the /64 with the last group xor 1.
 pk_ula()
 {
-	printf -v PK_ULA 'fd00:df:%x:%x' $((RANDOM)) $(($$ & 0xffff))
+	printf -v PK_ULA 'fd00:df:%x:%x' $((RANDOM | 1)) $((($$ & 0xfff0) | 2))
 }
 
 # pk_dns_start [--address=/NAME/IP]...: as lib.sh's dns_start (DNS_PID, DNS_PORT,
@@ -130,6 +132,7 @@ pk_heard()
 # The client: pk.py STEP... runs each step in order in this one process (so
 # every PACKET line names its pid and argv) and prints one line per step:
 #   tcp,HOST,PORT / udp,HOST,PORT   "tcp HOST PORT RESULT MS" (OK, EPERM, ...)
+#   tcp,HOST,PORT,WANT,SECONDS      the same, retried until RESULT is WANT
 #   dns,TYPE,NAME / dns6,TYPE,NAME  "dns TYPE NAME RCODE ADDR..." asked of
 #                                   127.0.0.53:53 / [::1]:53 (so redirected)
 #   many,HOST,PORT,N                "many HOST PORT N-OK N-OTHER" N TCP connects
@@ -151,7 +154,18 @@ def fam(host):
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def conn(kind, host, port):
+def conn(kind, host, port, want=None, secs=0):
+    # With WANT and SECONDS: again every 0.1 s until the result is WANT (the
+    # proxy learns the addresses of blocked names a round trip after it starts).
+    end = time.monotonic() + float(secs)
+    while True:
+        line, r = conn1(kind, host, port)
+        if r == want or time.monotonic() >= end:
+            return line
+        time.sleep(0.1)
+
+
+def conn1(kind, host, port):
     s = socket.socket(fam(host), socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
     s.settimeout(2)
     t = time.monotonic()
@@ -167,7 +181,7 @@ def conn(kind, host, port):
         r = err(e)
     finally:
         s.close()
-    return "%s %s %s %s %d" % (kind, host, port, r, (time.monotonic() - t) * 1000)
+    return "%s %s %s %s %d" % (kind, host, port, r, (time.monotonic() - t) * 1000), r
 
 
 def dns(kind, qtype, name):
@@ -360,4 +374,143 @@ def main():
 
 main()
 EOF
+}
+
+# pk_wait_file FILE SECONDS: until FILE exists (the clients' hand-shake files
+# are empty, which lib.sh's wait_file does not count).
+pk_wait_file()
+{
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# pk_steps NAME: what run NAME's client printed, times left out, one string
+# "STEP | STEP | ...".
+pk_steps()
+{
+	awk '$1 == "tcp" || $1 == "udp" { NF = 4 } { printf "%s%s", s, $0; s = " | " }' \
+		"$(rf "$1" out)" 2>/dev/null
+}
+
+# expect_steps NAME STEP...: the client's steps ended as given (see pk.py).
+expect_steps()
+{
+	local name=$1 want seen
+	shift
+	want=$(printf '%s | ' "$@")
+	want=${want% | }
+	seen=$(pk_steps "$name")
+	if [ "$seen" = "$want" ]; then
+		pass "$name: $want"
+	else
+		fail "$name: client steps" "expected: $want" "seen:     $seen" \
+			"depfence exit ${RC:-?}; stderr:" "$(_show "$(rf "$name" err)")"
+	fi
+}
+
+# expect_fast NAME: every refused step of run NAME failed in under a second
+# (refused at connect/send, not after a timeout).
+expect_fast()
+{
+	local slow
+	slow=$(awk '($1 == "tcp" || $1 == "udp") && $4 == "EPERM" && $5 >= 1000' "$(rf "$1" out)")
+	if [ -z "$slow" ]; then pass "$1: every EPERM at once (< 1000 ms)"; else fail "$1: every EPERM at once" "$slow"; fi
+}
+
+# pk_client_bg NAME [RUN-OPTION...] -- STEP...: pk.py guarded, in the
+# background (BG_PID); pk_client NAME ... the same in the foreground.
+pk_client_bg()
+{
+	local name=$1 opts=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	guarded_bg "$name" "${opts[@]}" -- "$PY" "$T/pk.py" "$@"
+}
+
+pk_client()
+{
+	local name=$1 opts=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	guarded "$name" "${opts[@]}" -- "$PY" "$T/pk.py" "$@"
+}
+
+# pk_unguarded NAME STEP...: pk.py outside any guard.
+pk_unguarded()
+{
+	local name=$1
+	shift
+	unguarded "$name" "$PY" "$T/pk.py" "$@"
+}
+
+# pk_ready NAME FILE: a background client reached its hand-shake FILE; sets
+# CPID to its pid. Dies if it did not within 10 s.
+pk_ready()
+{
+	pk_wait_file "$T/$2" 10 ||
+		die "$1: client reached '$2' within 10 s" "output:" "$(_show "$(rf "$1" out)")" \
+			"stderr:" "$(_show "$(rf "$1" err)")"
+	CPID=$(cat "$(rf "$1" pid)")
+}
+
+# pk_bg_done NAME PID: wait for background run NAME (its depfence pid) to end.
+pk_bg_done()
+{
+	bg_wait "$2" 20 || fail "$1: the run ended within 20 s"
+}
+
+# pk_packet_lines NAME PID: the PACKET BLOCKED lines run NAME logged for PID.
+pk_packet_lines()
+{
+	grep -a '^WARN PACKET BLOCKED ' "$(block_log "$1")" 2>/dev/null | grep -c " pid=$2 "
+}
+
+# ------------------------------------------------------- cgroups and maps
+
+# pk_cg PID: the v2 cgroup directory of PID.
+pk_cg()
+{
+	printf '%s%s' "$CG_ROOT" "$(sed -n 's/^0:://p' "/proc/$1/cgroup")"
+}
+
+# pk_cgid PID: its cgroup id (the inode of the directory), as the maps key it.
+pk_cgid()
+{
+	stat -c %i "$(pk_cg "$1")"
+}
+
+# pk_map NAME PID: the id of map NAME that the programs guarding PID use.
+pk_map()
+{
+	"$PY" "$T/pk_bpf.py" maps-of-cgroup "$(pk_cg "$2")" 2>>"$T/bpftool.err" |
+		awk -v n="$1" '$1 == n { print $2; exit }'
+}
+
+# pk_cnt NAME: the index of DF_CNT_NAME in enum df_counter (bpf/dnsguard.h), so
+# that this file keeps no copy of the enum.
+pk_cnt()
+{
+	awk -v n="DF_CNT_$1" '
+		/^enum df_counter/ { e = 1; i = 0; next }
+		e && /^}/ { exit }
+		e && $1 ~ /^DF_CNT_/ { sub(/[,=].*/, "", $1); if ($1 == n) { print i; exit } i++ }
+	' "$E2E_DIR/../../bpf/dnsguard.h"
+}
+
+# pk_counter MAP-ID NAME: counters[DF_CNT_NAME], summed over CPUs.
+pk_counter()
+{
+	"$PY" "$T/pk_bpf.py" counter id "$1" "$(pk_cnt "$2")" 2>>"$T/bpftool.err"
 }

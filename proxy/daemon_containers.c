@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Containers registered by depfence-hook. Each registration attaches the
+ * programs to the container's cgroup with pinned links, so they outlive this
+ * process, and is saved in STATEDIR/guards/<id>.json, so a daemon restarted
+ * after a crash or kill -9 re-opens the container's listeners and answers
+ * again (its BPF maps are pinned too). Until it does, the container's DNS
+ * fails closed: the guard entry still points at listeners that are gone.
+ */
+#include "daemon.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "ctl_proto.h"
+#include "guard_bpf.h"
+#include "log.h"
+
+static void container_pin_dir(struct daemon *d, const char *id, char *buf, size_t cap)
+{
+	char name[128];
+
+	id_file_name(id, name, sizeof(name));
+	snprintf(buf, cap, "%s/links/c-%s", d->pin_dir, name);
+}
+
+static void registration_path(struct daemon *d, const char *id, char *buf, size_t cap)
+{
+	char name[128];
+
+	id_file_name(id, name, sizeof(name));
+	snprintf(buf, cap, "%s/guards/%s.json", d->state_dir, name);
+}
+
+static void registration_save(struct daemon *d, const char *id, json_object *req)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 160];
+
+	snprintf(dir, sizeof(dir), "%s/guards", d->state_dir);
+	mkdir(dir, 0700);
+	registration_path(d, id, path, sizeof(path));
+	if (json_object_to_file_ext(path, req, JSON_C_TO_STRING_PLAIN) < 0)
+		log_msg(LOG_WARN, "cannot save registration path=%s", path);
+}
+
+static void registration_forget(struct daemon *d, const char *id)
+{
+	char path[PATH_MAX + 160];
+
+	registration_path(d, id, path, sizeof(path));
+	unlink(path);
+}
+
+/* Attach the programs unless a previous daemon's pinned links already are. */
+static json_object *attach_pinned(struct daemon *d, const char *cg, const char *pins)
+{
+	struct guard_attach *att = NULL;
+	struct df_err err = {0};
+	int cgfd, r;
+
+	if (guard_pinned(pins))
+		return NULL;
+	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0)
+		return ctl_error("open cgroup %s: %s", cg, strerror(errno));
+	r = guard_bpf__attach(d->bpf, cgfd, pins, &att, &err);
+	close(cgfd);
+	if (r < 0)
+		return ctl_error("attach to %s: %s", cg, err.msg);
+	guard_attach__free(att); /* the pins hold the links */
+	return NULL;
+}
+
+/*
+ * A container from depfence-hook: attach the programs to its cgroup, open
+ * listeners in its netns, write the guard entry. Any failure undoes what was
+ * done: the hook then fails and the runtime does not start the container.
+ */
+json_object *daemon_container_register(struct daemon *d, json_object *req, bool restoring)
+{
+	const char *id = ctl_get_str(req, "id"), *cg = ctl_get_str(req, "cgroup");
+	const char *netns = ctl_get_str(req, "netns"), *pname = ctl_get_str(req, "policy");
+	struct guard_spec spec = {.kind = GUARD_CONTAINER, .netns_path = netns};
+	struct df_err err = {0};
+	char pins[PATH_MAX];
+	json_object *bad;
+	struct guard *g;
+	int r;
+
+	if (!id || !id[0] || !cg || !pname)
+		return ctl_error("register needs \"id\", \"cgroup\" and \"policy\"");
+	if (strncmp(cg, d->cgroup_root, strlen(d->cgroup_root)) != 0 ||
+	    cg[strlen(d->cgroup_root)] != '/')
+		return ctl_error("cgroup %s is not below the cgroup v2 mount %s", cg,
+				 d->cgroup_root);
+	g = engine__find_guard(d->engine, id);
+	if (g && strcmp(guard__cgroup(g), cg) == 0)
+		return ctl_ok(); /* prestart and createRuntime both configured: once is enough */
+	if (g)
+		return ctl_error("container '%s' is already registered", id);
+	spec.policy = policy_store__find(&d->policies, pname);
+	if (!spec.policy)
+		return ctl_error("unknown policy '%s' (no %s/%s.policy)", pname, d->policies.dir,
+				 pname);
+	spec.id = id;
+	spec.cgroup_path = cg;
+	container_pin_dir(d, id, pins, sizeof(pins));
+	bad = attach_pinned(d, cg, pins);
+	if (bad)
+		return bad;
+	r = engine__add_guard(d->engine, &spec, NULL, &err);
+	if (r < 0) {
+		if (!restoring)
+			guard_unpin(pins);
+		return ctl_error("register %s: %s", id, err.msg);
+	}
+	if (!restoring)
+		registration_save(d, id, req);
+	log_msg(LOG_INFO, "container %s id=%s policy=%s cgroup=%s",
+		restoring ? "restored" : "registered", id, pname, cg);
+	return ctl_ok();
+}
+
+json_object *daemon_container_unregister(struct daemon *d, json_object *req)
+{
+	const char *id = ctl_get_str(req, "id");
+	struct guard *g;
+	char pins[PATH_MAX];
+	json_object *reply;
+
+	if (!id || !id[0])
+		return ctl_error("unregister needs \"id\"");
+	g = engine__find_guard(d->engine, id);
+	container_pin_dir(d, id, pins, sizeof(pins));
+	guard_unpin(pins);
+	registration_forget(d, id);
+	reply = ctl_ok();
+	if (!g || guard__kind(g) != GUARD_CONTAINER) {
+		json_object_object_add(reply, "unknown", json_object_new_boolean(1));
+		return reply;
+	}
+	log_msg(LOG_INFO, "container unregistered id=%s", id);
+	engine__remove_guard(d->engine, g);
+	return reply;
+}
+
+/* A process still in CG (its first), so we can reach the container's netns. */
+static pid_t live_pid(const char *cg)
+{
+	_cleanup_free_ char *procs = NULL;
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	if (read_file(path, &procs, NULL, 1 << 20) < 0)
+		return 0;
+	return (pid_t)strtol(procs, NULL, 10);
+}
+
+static void restore_one(struct daemon *d, const char *file)
+{
+	json_object *req = json_object_from_file(file), *reply;
+	const char *id, *cg;
+	char netns[64], pins[PATH_MAX];
+	pid_t pid;
+
+	if (!req || !(id = ctl_get_str(req, "id")) || !(cg = ctl_get_str(req, "cgroup"))) {
+		log_msg(LOG_WARN, "unreadable registration, removed path=%s", file);
+		unlink(file);
+		json_object_put(req);
+		return;
+	}
+	pid = live_pid(cg);
+	if (pid <= 0) {
+		/* The container ended while no daemon ran: what it left is ours to clear. */
+		container_pin_dir(d, id, pins, sizeof(pins));
+		guard_unpin(pins);
+		unlink(file);
+		log_msg(LOG_INFO, "container gone while stopped, forgotten id=%s", id);
+		json_object_put(req);
+		return;
+	}
+	snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)pid);
+	json_object_object_add(req, "netns", json_object_new_string(netns));
+	reply = daemon_container_register(d, req, true);
+	if (!json_object_get_boolean(json_object_object_get(reply, "ok")))
+		log_msg(LOG_ERROR, "cannot restore container id=%s: %s (its DNS fails closed)", id,
+			ctl_get_str(reply, "error"));
+	json_object_put(reply);
+	json_object_put(req);
+}
+
+void daemon_restore(struct daemon *d)
+{
+	char dir[PATH_MAX], file[PATH_MAX + 300];
+	struct dirent *de;
+	DIR *dh;
+
+	snprintf(dir, sizeof(dir), "%s/guards", d->state_dir);
+	dh = opendir(dir);
+	if (!dh)
+		return;
+	while ((de = readdir(dh))) {
+		size_t n = strlen(de->d_name);
+
+		if (n <= 5 || strcmp(de->d_name + n - 5, ".json") != 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", dir, de->d_name);
+		restore_one(d, file);
+	}
+	closedir(dh);
+}
