@@ -24,10 +24,19 @@ PK_ADDRS=() # addresses pk_addr_add put on lo
 pk_init()
 {
 	e2e_init
-	# e2e_cleanup reads the exit status first: keep it for it.
-	trap '_pk_rc=$?; pk_addrs_remove; (exit "$_pk_rc"); e2e_cleanup' EXIT
+	trap _pk_exit EXIT
 	export PK_DIR=$T
 	_pk_write_helpers
+}
+
+# The EXIT trap: lib.sh's, after taking the addresses off lo. e2e_cleanup
+# reads the exit status first: hand it on.
+_pk_exit()
+{
+	local rc=$?
+	pk_addrs_remove
+	(exit "$rc")
+	e2e_cleanup
 }
 
 # pk_addr_add ADDR/LEN: put an address on lo for this test (removed by the trap).
@@ -58,6 +67,7 @@ pk_ula()
 
 # pk_dns_start [--address=/NAME/IP]...: as lib.sh's dns_start (DNS_PID, DNS_PORT,
 # UPSTREAM, DNS_LOG), with the names of lib.sh plus these and the caller's.
+# shellcheck disable=SC2120 # the options are optional
 pk_dns_start()
 {
 	local try i port
@@ -136,9 +146,12 @@ pk_heard()
 #   dns,TYPE,NAME / dns6,TYPE,NAME  "dns TYPE NAME RCODE ADDR..." asked of
 #                                   127.0.0.53:53 / [::1]:53 (so redirected)
 #   many,HOST,PORT,N                "many HOST PORT N-OK N-OTHER" N TCP connects
-#   raw,HOST,PAYLOAD                a UDP datagram to HOST:53 built by hand on a
-#                                   raw socket (v4 or v6): "raw HOST RESULT"
+#   raw,HOST,PAYLOAD[,dstopts]      a UDP datagram to HOST:53 built by hand on a
+#                                   raw socket (v4 or v6; dstopts: after an IPv6
+#                                   destination-options header): "raw HOST RESULT"
 #   touch,FILE / wait,FILE,SECONDS  FILE relative to $PK_DIR: hand-shakes
+#   subcg,NAME                      moves itself into a new child NAME of its
+#                                   own cgroup: "subcg NAME OK"
 # 'expect_steps' reads the output.
 _pk_write_helpers()
 {
@@ -233,20 +246,40 @@ def many(host, port, n):
     return "many %s %s %d %d" % (host, port, ok, bad)
 
 
-def raw(host, payload):
+def raw(host, payload, opt=""):
     # No IP_HDRINCL: the kernel adds the IP header, we write the UDP one, so
     # no UDP socket and no connect/sendmsg hook ever sees this datagram.
+    # 'dstopts' (v6): with an empty destination-options extension header
+    # between the IPv6 and the UDP header.
     data = payload.encode()
     hdr = struct.pack(">HHHH", 40000 + os.getpid() % 20000, 53, 8 + len(data), 0)
     try:
         s = socket.socket(fam(host), socket.SOCK_RAW, socket.IPPROTO_UDP)
         if fam(host) == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, 7, 6)  # IPV6_CHECKSUM: the kernel fills it in
+            if opt == "dstopts":  # IPV6_DSTOPTS: next header (filled in), length 0, PadN of 4
+                s.setsockopt(socket.IPPROTO_IPV6, 59, bytes([0, 0, 1, 4, 0, 0, 0, 0]))
         s.sendto(hdr + data, (host, 0))
         r = "SENT"
     except OSError as e:
         r = err(e)
     return "raw %s %s" % (host, r)
+
+
+def subcg(name):
+    # Move this process into a new child of its own cgroup (v2).
+    mnt = next(l.split()[4] for l in open("/proc/self/mountinfo")
+               if l.split(" - ")[1].split()[0] == "cgroup2")
+    own = next(l[3:].strip() for l in open("/proc/self/cgroup") if l.startswith("0::"))
+    path = mnt + own.rstrip("/") + "/" + name
+    try:
+        os.mkdir(path)
+        with open(path + "/cgroup.procs", "w") as f:
+            f.write(str(os.getpid()))
+        r = "OK"
+    except OSError as e:
+        r = err(e)
+    return "subcg %s %s" % (name, r)
 
 
 def wait(path, secs):
@@ -268,6 +301,8 @@ def main():
             line = many(*a[1:])
         elif a[0] == "raw":
             line = raw(*a[1:])
+        elif a[0] == "subcg":
+            line = subcg(a[1])
         elif a[0] == "touch":
             open(os.path.join(d, a[1]), "w").close()
             line = "touch " + a[1]
@@ -324,7 +359,7 @@ while time.monotonic() < end:
             print("udp %s %s" % (a, data.decode(errors="replace")), flush=True)
 EOF
 	cat >"$T/pk_bpf.py" <<'EOF'
-import json, subprocess, sys, time
+import json, socket, subprocess, sys, time
 
 
 def bpftool(*a):
@@ -357,11 +392,28 @@ def main():
         e = bpftool("map", "lookup", *sys.argv[2:4], "key", *["%d" % b for b in idx.to_bytes(4, "little")])
         print(sum(int.from_bytes(bytes(int(b, 16) for b in v["value"]), "little") for v in e["values"]))
     elif cmd == "addr-ids":
-        # handed/learned: "ID EXPIRES-IN-SECONDS" per entry (negative: expired)
+        # handed/learned: "ID EXPIRES-IN-SECONDS ADDR" per entry (negative: expired)
         now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         for e in bpftool("map", "dump", *sys.argv[2:4]):
             k, v = key_bytes(e), bytes(int(b, 16) for b in e["value"])
-            print(int.from_bytes(k[:8], "little"), (int.from_bytes(v[:8], "little") - now) // 10**9)
+            fam = int.from_bytes(k[8:12], "little")
+            addr = socket.inet_ntop(socket.AF_INET6, k[12:28]) if fam == 10 else \
+                socket.inet_ntop(socket.AF_INET, k[12:16])
+            print(int.from_bytes(k[:8], "little"), (int.from_bytes(v[:8], "little") - now) // 10**9, addr)
+    elif cmd == "u64s":
+        # "KEY-U64 VALUE-U64" per entry, from the first 8 bytes of each (guards:
+        # cgroup id; cg_guard: sub-cgroup -> guard cgroup; clients: -> guard_cgid)
+        for e in bpftool("map", "dump", *sys.argv[2:4]):
+            k, v = key_bytes(e), bytes(int(b, 16) for b in e["value"])
+            print(int.from_bytes(k[:8], "little"), int.from_bytes(v[:8], "little"))
+    elif cmd == "expire":
+        # handed/learned: every entry of ID (cgroup or policy) expired a second ago
+        past = time.clock_gettime_ns(time.CLOCK_MONOTONIC) - 10**9
+        for e in bpftool("map", "dump", *sys.argv[2:4]):
+            k = key_bytes(e)
+            if int.from_bytes(k[:8], "little") == int(sys.argv[4]):
+                bpftool("map", "update", *sys.argv[2:4], "key", "hex", *["%02x" % b for b in k],
+                        "value", "hex", *["%02x" % b for b in past.to_bytes(8, "little")])
     elif cmd == "cidr-ids":
         # cidrs: "POLICY-ID FAMILY PREFIXLEN VERDICT" per entry
         for e in bpftool("map", "dump", *sys.argv[2:4]):
@@ -423,6 +475,15 @@ expect_fast()
 
 # pk_client_bg NAME [RUN-OPTION...] -- STEP...: pk.py guarded, in the
 # background (BG_PID); pk_client NAME ... the same in the foreground.
+# A PACKET line may be written after the client exited, from the start of its
+# argv that the BPF event carries (255 bytes): a client's whole command line
+# stays shorter, so the cmd= field can be compared whole.
+_pk_argv_fits()
+{
+	local IFS=' ' argv="$PY $T/pk.py $*"
+	[ ${#argv} -lt 255 ] || die "test bug: pk.py command line of ${#argv} bytes: $argv"
+}
+
 pk_client_bg()
 {
 	local name=$1 opts=()
@@ -432,6 +493,7 @@ pk_client_bg()
 		shift
 	done
 	shift
+	_pk_argv_fits "$@"
 	guarded_bg "$name" "${opts[@]}" -- "$PY" "$T/pk.py" "$@"
 }
 
@@ -444,6 +506,7 @@ pk_client()
 		shift
 	done
 	shift
+	_pk_argv_fits "$@"
 	guarded "$name" "${opts[@]}" -- "$PY" "$T/pk.py" "$@"
 }
 
@@ -471,9 +534,11 @@ pk_bg_done()
 	bg_wait "$2" 20 || fail "$1: the run ended within 20 s"
 }
 
-# pk_packet_lines NAME PID: the PACKET BLOCKED lines run NAME logged for PID.
+# pk_packet_lines NAME PID: how many PACKET BLOCKED lines run NAME logged for
+# PID (after a moment: the daemon writes its log from its own loop).
 pk_packet_lines()
 {
+	sleep 0.2
 	grep -a '^WARN PACKET BLOCKED ' "$(block_log "$1")" 2>/dev/null | grep -c " pid=$2 "
 }
 
@@ -513,4 +578,22 @@ pk_cnt()
 pk_counter()
 {
 	"$PY" "$T/pk_bpf.py" counter id "$1" "$(pk_cnt "$2")" 2>>"$T/bpftool.err"
+}
+
+# known_bug DESC DETAIL...: a check that fails because of a reported, not yet
+# fixed bug in depfence: printed as "# KNOWN BUG" and not counted, so the
+# suite stays usable meanwhile; with E2E_STRICT=1 it fails like any check.
+# The caller passes when the behaviour is right, so a fix shows as "ok".
+known_bug()
+{
+	if [ "${E2E_STRICT:-0}" = 1 ]; then
+		fail "$@"
+		return
+	fi
+	printf '# KNOWN BUG %s\n' "$(_what "$1")"
+	shift
+	local l
+	for l in "$@"; do
+		printf '%s\n' "$l" | sed 's/^/#        /'
+	done
 }
