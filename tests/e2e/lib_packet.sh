@@ -143,6 +143,7 @@ pk_heard()
 # every PACKET line names its pid and argv) and prints one line per step:
 #   tcp,HOST,PORT / udp,HOST,PORT   "tcp HOST PORT RESULT MS" (OK, EPERM, ...)
 #   tcp,HOST,PORT,WANT,SECONDS      the same, retried until RESULT is WANT
+#   tfo,HOST,PORT                   a TCP fast open sendto(): "tfo HOST PORT RESULT MS"
 #   dns,TYPE,NAME / dns6,TYPE,NAME  "dns TYPE NAME RCODE ADDR..." asked of
 #                                   127.0.0.53:53 / [::1]:53 (so redirected)
 #   many,HOST,PORT,N                "many HOST PORT N-OK N-OTHER" N TCP connects
@@ -179,12 +180,14 @@ def conn(kind, host, port, want=None, secs=0):
 
 
 def conn1(kind, host, port):
-    s = socket.socket(fam(host), socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
+    s = socket.socket(fam(host), socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
     s.settimeout(2)
     t = time.monotonic()
     try:
         if kind == "tcp":
             s.connect((host, int(port)))
+        elif kind == "tfo":  # TCP fast open: the connect happens inside sendto()
+            s.sendto(b"tfo", socket.MSG_FASTOPEN, (host, int(port)))
         else:
             s.sendto(b"udp-from-%d" % os.getpid(), (host, int(port)))
         r = "OK"
@@ -293,7 +296,7 @@ def main():
     d = os.environ.get("PK_DIR", ".")
     for step in sys.argv[1:]:
         a = step.split(",")
-        if a[0] in ("tcp", "udp"):
+        if a[0] in ("tcp", "udp", "tfo"):
             line = conn(*a)
         elif a[0] in ("dns", "dns6"):
             line = dns(*a)
@@ -444,7 +447,7 @@ pk_wait_file()
 # "STEP | STEP | ...".
 pk_steps()
 {
-	awk '$1 == "tcp" || $1 == "udp" { NF = 4 } { printf "%s%s", s, $0; s = " | " }' \
+	awk '$1 == "tcp" || $1 == "udp" || $1 == "tfo" { NF = 4 } { printf "%s%s", s, $0; s = " | " }' \
 		"$(rf "$1" out)" 2>/dev/null
 }
 
@@ -469,7 +472,7 @@ expect_steps()
 expect_fast()
 {
 	local slow
-	slow=$(awk '($1 == "tcp" || $1 == "udp") && $4 == "EPERM" && $5 >= 1000' "$(rf "$1" out)")
+	slow=$(awk '$1 ~ /^(tcp|udp|tfo)$/ && $4 == "EPERM" && $5 >= 1000' "$(rf "$1" out)")
 	if [ -z "$slow" ]; then pass "$1: every EPERM at once (< 1000 ms)"; else fail "$1: every EPERM at once" "$slow"; fi
 }
 

@@ -3,9 +3,9 @@
 # Packet enforcement over IPv6 (docs/design.md, "Packet enforcement"):
 #  - block-ip of a v6 address (::1/128) and of a v6 CIDR (a /64 of fd00::/8
 #    addresses this test puts on lo): a guarded TCP connect and UDP send fail
-#    at once with EPERM, logged with ip= the v6 address (FromIPRule); an address
-#    just outside the CIDR, and v4, stay reachable; audit mode lets it through
-#    and logs blocked=false.
+#    at once with EPERM (a TCP fast open sendto() too), logged with ip= the v6
+#    address (FromIPRule); an address just outside the CIDR, and v4, stay
+#    reachable; audit mode lets it through and logs blocked=false.
 #  - allowlist with AAAA: [::1]:port and a ULA are unreachable before the
 #    guarded process looks up a name resolving to them (NotInAllowlist), and
 #    reachable after, DNS asked over v6 ([::1]:53) as well as v4.
@@ -33,15 +33,16 @@ scenario()
 	# Blocked ports have no listener: without the block the client would see
 	# ECONNREFUSED, not EPERM. Each gets its own port, so each line is found.
 	pk_client v6ip --policy v6block -- tcp,::1,9101 udp,::1,9102 "tcp,$IN,9103" "udp,$IN,9104" \
-		tcp,::ffff:127.0.0.6,9108
+		tcp,::ffff:127.0.0.6,9108 "tfo,$IN,9110"
 	expect_steps v6ip "tcp ::1 9101 EPERM" "udp ::1 9102 EPERM" "tcp $IN 9103 EPERM" \
-		"udp $IN 9104 EPERM" "tcp ::ffff:127.0.0.6 9108 EPERM"
+		"udp $IN 9104 EPERM" "tcp ::ffff:127.0.0.6 9108 EPERM" "tfo $IN 9110 EPERM"
 	expect_fast v6ip
 	assert_packet v6ip ::1 9101 FromIPRule policy=v6block
 	assert_packet v6ip ::1 9102 FromIPRule policy=v6block proto=udp
 	assert_packet v6ip "$IN" 9103 FromIPRule policy=v6block
 	assert_packet v6ip "$IN" 9104 FromIPRule policy=v6block proto=udp
 	assert_packet v6ip 127.0.0.6 9108 FromIPRule policy=v6block
+	assert_packet v6ip "$IN" 9110 FromIPRule policy=v6block
 
 	pk_client v6ok --policy v6block -- "tcp,$OUT,$P" "udp,$OUT,$P" "tcp,127.0.0.2,$P" \
 		"tcp,::ffff:127.0.0.2,$P"
