@@ -452,17 +452,35 @@ static __always_inline int dns_escape(struct __sk_buff *skb)
 		l4 = (ip[0] & 0xf) * 4;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		__u8 *ip6 = data;
+		int i;
 
 		if ((void *)(ip6 + 40) > end)
 			return 0;
-		proto = ip6[6]; /* extension headers: such packets are not DNS clients */
+		proto = ip6[6];
 		l4 = 40;
+		/* Skip extension headers (hop-by-hop, routing, fragment, destination
+		 * options): hiding the UDP header behind one must not get it past us. */
+		for (i = 0; i < 4; i++) {
+			__u8 *h = data + l4;
+
+			if (proto != 0 && proto != 43 && proto != 44 && proto != 60)
+				break;
+			if ((void *)(h + 8) > end || l4 > 512)
+				return 1; /* unparseable chain from a guarded cgroup: drop */
+			l4 += proto == 44 ? 8 : ((__u32)h[1] + 1) * 8;
+			proto = h[0];
+		}
+		if (proto == 0 || proto == 43 || proto == 44 || proto == 60)
+			return 1;
 	} else {
 		return 0;
 	}
 	if (proto != IPPROTO_UDP && proto != IPPROTO_TCP)
 		return 0;
-	if (l4 < 20 || l4 > 60 || data + l4 + 4 > end)
+	if (l4 < 20 || l4 > 600)
+		return 0;
+	l4 &= 1023; /* a bound the verifier can see */
+	if (data + l4 + 4 > end)
 		return 0;
 	return *(__u16 *)(data + l4 + 2) == bpf_htons(DNS_PORT);
 }

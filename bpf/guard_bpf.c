@@ -365,6 +365,32 @@ int guard_bpf__purge_addrs(struct guard_bpf *g, bool learned, __u64 id)
 	return n;
 }
 
+void guard_bpf__purge_guard(struct guard_bpf *g, __u64 cgid)
+{
+	struct bpf_map *cl = g->skel->maps.clients, *cg = g->skel->maps.cg_guard;
+	struct df_client_key k, next;
+	struct df_client v;
+	__u64 ck, cnext, cv;
+	int r;
+
+	r = bpf_map__get_next_key(cl, NULL, &next, sizeof(next));
+	while (r == 0) {
+		k = next;
+		r = bpf_map__get_next_key(cl, &k, &next, sizeof(next));
+		if (bpf_map__lookup_elem(cl, &k, sizeof(k), &v, sizeof(v), 0) == 0 &&
+		    v.guard_cgid == cgid)
+			bpf_map__delete_elem(cl, &k, sizeof(k), 0);
+	}
+	r = bpf_map__get_next_key(cg, NULL, &cnext, sizeof(cnext));
+	while (r == 0) {
+		ck = cnext;
+		r = bpf_map__get_next_key(cg, &ck, &cnext, sizeof(cnext));
+		if (bpf_map__lookup_elem(cg, &ck, sizeof(ck), &cv, sizeof(cv), 0) == 0 &&
+		    cv == cgid)
+			bpf_map__delete_elem(cg, &ck, sizeof(ck), 0);
+	}
+}
+
 void guard_bpf__flush_cg_cache(struct guard_bpf *g)
 {
 	struct bpf_map *m = g->skel->maps.cg_guard;

@@ -59,6 +59,8 @@ int guard_bpf__set_addr(struct guard_bpf *g, bool learned, __u64 id, int family,
 			__u64 expires_ns);
 /* Delete every entry of the handed or learned map whose id is ID. Returns how many. */
 int guard_bpf__purge_addrs(struct guard_bpf *g, bool learned, __u64 id);
+/* Delete the clients and cg_guard entries that point at guard cgroup CGID. */
+void guard_bpf__purge_guard(struct guard_bpf *g, __u64 cgid);
 /* Forget remembered sub-cgroup -> guard walks (a new registration may be nearer). */
 void guard_bpf__flush_cg_cache(struct guard_bpf *g);
 /* The events ring buffer, FN called per struct df_event. */

@@ -101,6 +101,9 @@ size_t cache__lookup(struct dns_cache *c, const uint8_t *q, const struct dns_msg
 	c->st.hits++;
 	memcpy(out, c->data + (e - c->ent) * CACHE_SLOT, e->len);
 	memcpy(out, q, 2);
+	/* RD and CD as this query asked, not as the one that filled the cache. */
+	out[2] = (out[2] & ~0x01) | (q[2] & 0x01);
+	out[3] = (out[3] & ~0x10) | (q[3] & 0x10);
 	memcpy(out + DNS_HDR_LEN, q + DNS_HDR_LEN, qm->question_end - DNS_HDR_LEN);
 	m.question_end = e->question_end;
 	m.ancount = e->ancount;

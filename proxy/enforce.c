@@ -35,6 +35,7 @@
 #define LEARN_MEMO	  1024 /* blocked (name, type) asked recently: not resolved again */
 #define LEARNED_SET	  4096 /* userspace copy of learned addresses, for the shared rule */
 #define MAX_POLICIES_USED 1024
+#define HANDED_REC	  16384 /* blocklist: what was handed to whom, in case it is learned later */
 
 struct policy_use {
 	struct policy *p;
@@ -61,7 +62,14 @@ struct enforce {
 		uint64_t until_ms;
 	} memo[LEARN_MEMO];
 	struct learned_addr set[LEARNED_SET];
-	bool any_learned;
+	/* In blocklist mode an address goes into the BPF handed map only once it is also
+	 * learned (rare); until then this records it, keyed by (cgroup, address). */
+	struct handed_rec {
+		uint64_t cgid;
+		uint8_t family;
+		uint8_t addr[16];
+		uint64_t until_ms, until_ns;
+	} rec[HANDED_REC];
 };
 
 static uint64_t mono_ns(void)
@@ -273,6 +281,8 @@ void enforce_guard_removed(struct engine *e, struct guard *g)
 {
 	if (g->handed_any)
 		guard_bpf__purge_addrs(e->opts.bpf, false, g->cgid);
+	/* A finished run or container leaves no entry in any map. */
+	guard_bpf__purge_guard(e->opts.bpf, g->cgid);
 	policy_unref(e, g->policy);
 }
 
@@ -385,6 +395,46 @@ struct learn_ctx {
 	uint64_t now_ms, now_ns;
 };
 
+static struct handed_rec *rec_slot(struct enforce *en, uint64_t cgid, int family,
+				   const uint8_t *addr)
+{
+	uint64_t h = cgid * 0x9e3779b97f4a7c15ULL ^ (uint64_t)family;
+	int i, n = family == DF_AF_INET ? 4 : 16;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ addr[i]) * 0x100000001b3ULL;
+	return &en->rec[h % HANDED_REC];
+}
+
+static bool rec_match(const struct handed_rec *r, uint64_t cgid, int family, const uint8_t *addr,
+		      uint64_t now)
+{
+	return r->cgid == cgid && r->family == family && r->until_ms > now &&
+	       memcmp(r->addr, addr, family == DF_AF_INET ? 4 : 16) == 0;
+}
+
+/*
+ * ADDR was just learned as a blocked name's address: any guard of the policy
+ * that was handed it for a permitted name keeps it for that answer's TTL.
+ */
+static void share_handed(struct engine *e, uint32_t policy_id, int family, const uint8_t *addr,
+			 uint64_t now)
+{
+	struct guard *g;
+
+	for (g = e->guards; g; g = g->next) {
+		struct handed_rec *r;
+
+		if (policy__id(g->policy) != policy_id)
+			continue;
+		r = rec_slot(e->enf, g->cgid, family, addr);
+		if (!rec_match(r, g->cgid, family, addr, now))
+			continue;
+		guard_bpf__set_addr(e->opts.bpf, false, g->cgid, family, addr, r->until_ns);
+		g->handed_any = true;
+	}
+}
+
 static struct learned_addr *set_slot(struct enforce *en, uint32_t policy_id, int family,
 				     const uint8_t *addr)
 {
@@ -404,7 +454,7 @@ static void learn_one(void *ctx, int family, const uint8_t *addr, uint32_t ttl)
 
 	guard_bpf__set_addr(lc->e->opts.bpf, true, lc->policy_id, family, addr,
 			    lc->now_ns + (uint64_t)t * 1000000000ULL);
-	lc->e->enf->any_learned = true;
+	share_handed(lc->e, lc->policy_id, family, addr, lc->now_ms);
 	s->policy_id = lc->policy_id;
 	s->family = family;
 	memset(s->addr, 0, sizeof(s->addr));
@@ -417,7 +467,14 @@ void enforce_learned_answer(struct engine *e, uint32_t policy_id, const uint8_t 
 {
 	struct learn_ctx lc = {
 	    .e = e, .policy_id = policy_id, .now_ms = now_ms(), .now_ns = mono_ns()};
+	int i;
 
+	/* The policy's last guard may have gone while we asked: write nothing then. */
+	for (i = 0; i < e->enf->n_used; i++)
+		if (policy__id(e->enf->used[i].p) == policy_id)
+			break;
+	if (i == e->enf->n_used)
+		return;
 	dns_for_each_addr(buf, len, m, learn_one, &lc);
 }
 
@@ -435,22 +492,32 @@ static void hand_one(void *ctx, int family, const uint8_t *addr, uint32_t ttl)
 	struct hand_ctx *hc = ctx;
 	uint32_t pid = policy__id(hc->g->policy);
 	uint32_t t = clamp_ttl(ttl, HANDED_FLOOR_S, LEARNED_MAX_S);
+	uint64_t until_ns = hc->now_ns + (uint64_t)t * 1000000000ULL;
 
 	if (!hc->all) {
 		struct learned_addr *s = set_slot(hc->e->enf, pid, family, addr);
+		struct handed_rec *r = rec_slot(hc->e->enf, hc->g->cgid, family, addr);
 
+		/* Remember it either way: a blocked name may resolve to it later. */
+		r->cgid = hc->g->cgid;
+		r->family = family;
+		memset(r->addr, 0, sizeof(r->addr));
+		memcpy(r->addr, addr, family == DF_AF_INET ? 4 : 16);
+		r->until_ms = hc->now_ms + (uint64_t)t * 1000;
+		r->until_ns = until_ns;
 		if (s->policy_id != pid || s->family != family || s->until_ms <= hc->now_ms ||
 		    memcmp(s->addr, addr, family == DF_AF_INET ? 4 : 16) != 0)
 			return;
 	}
-	guard_bpf__set_addr(hc->e->opts.bpf, false, hc->g->cgid, family, addr,
-			    hc->now_ns + (uint64_t)t * 1000000000ULL);
+	guard_bpf__set_addr(hc->e->opts.bpf, false, hc->g->cgid, family, addr, until_ns);
 	hc->g->handed_any = true;
 }
 
 bool enforce_wants_answers(struct engine *e, const struct guard *g)
 {
-	return g && (policy__mode(g->policy) == POLICY_ALLOWLIST || e->enf->any_learned);
+	/* Allowlist: every address opens. Otherwise every address is recorded, for the
+	 * shared-address rule; a policy without rules has nothing to learn. */
+	return g && (policy__mode(g->policy) == POLICY_ALLOWLIST || policy__rule_count(g->policy));
 }
 
 /* Before the answer reaches the client: its connect right after must succeed. */

@@ -12,15 +12,16 @@
 #include "engine.h"
 #include "netns.h"
 
-#define UDP_BATCH	 32
-#define UDP_BUF		 4096
-#define MAX_PENDING	 8192
-#define PENDING_QMAX	 512 /* queries kept for a retry to the next upstream */
-#define MAX_TCP_CONNS	 512
-#define TCP_IDLE_MS	 10000
-#define TCP_WBUF_MAX	 (256 * 1024)
-#define TCP_MAX_INFLIGHT 64
-#define NIL		 UINT32_MAX
+#define UDP_BATCH	  32
+#define UDP_BUF		  4096
+#define MAX_PENDING	  8192
+#define PENDING_QMAX	  1232 /* the largest query forwarded (and kept for a retry) */
+#define MAX_TCP_CONNS	  512
+#define MAX_TCP_PER_GUARD 64 /* one job cannot take every other job's TCP slots */
+#define TCP_IDLE_MS	  10000
+#define TCP_WBUF_MAX	  (256 * 1024)
+#define TCP_MAX_INFLIGHT  64
+#define NIL		  UINT32_MAX
 
 struct listener {
 	struct ev_source src;
@@ -43,7 +44,8 @@ struct guard {
 	bool owns_policy;
 	struct listen_set ls;
 	struct listener udp4, tcp4, udp6, tcp6;
-	bool handed_any; /* entries in the handed map to purge at removal */
+	bool handed_any;  /* entries in the handed map to purge at removal */
+	unsigned n_conns; /* TCP clients open */
 };
 
 /* Where the answer to a query goes. */

@@ -29,6 +29,8 @@ static void conn_close(struct engine *e, struct tcp_conn *tc)
 	tc->rbuf = tc->wbuf = NULL;
 	tc->rlen = tc->rcap = tc->wlen = tc->wcap = 0;
 	tc->inflight = 0;
+	if (tc->g)
+		tc->g->n_conns--;
 	tc->g = NULL;
 	tc->gen++;
 	e->n_conns--;
@@ -47,6 +49,12 @@ void tcp_on_accept(struct ev_source *src, uint32_t events)
 	fd = accept4(src->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
+	if (l->g->n_conns >= MAX_TCP_PER_GUARD) {
+		log_msg(LOG_WARN, "tcp client limit of a guard reached max=%d guard=%s",
+			MAX_TCP_PER_GUARD, l->g->id);
+		close(fd);
+		return;
+	}
 	for (i = 0; i < MAX_TCP_CONNS && !tc; i++)
 		if (e->conns[i].src.fd < 0)
 			tc = &e->conns[i];
@@ -61,6 +69,7 @@ void tcp_on_accept(struct ev_source *src, uint32_t events)
 	tc->src.on_ready = tcp_on_ready;
 	tc->e = e;
 	tc->g = l->g;
+	tc->g->n_conns++;
 	tc->peer = peer;
 	tc->peer_len = plen;
 	tc->last_active = now_ms();
@@ -163,6 +172,7 @@ static void conn_process(struct engine *e, struct tcp_conn *tc)
 
 		if (tc->rlen - off - 2 < flen)
 			break;
+		tc->last_active = now_ms();
 		n = engine_handle_query(e, &c, tc->rbuf + off + 2, flen, e->tx[0], UDP_BUF);
 		c.udp_limit = UINT16_MAX;
 		off += 2 + flen;
@@ -204,8 +214,9 @@ static int conn_read(struct engine *e, struct tcp_conn *tc)
 			return 0;
 		if (n <= 0)
 			return -ECONNRESET;
+		/* Bytes alone do not count as activity (a trickle would hold the slot
+		 * forever): only whole queries and written answers do. */
 		tc->rlen += n;
-		tc->last_active = now_ms();
 		if (tc->rlen < tc->rcap)
 			return 0;
 	}

@@ -255,6 +255,8 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 	struct pending *p = &e->pend[slot];
 	struct client_ref client = p->client;
 	bool client_edns = p->client_edns, client_do = p->client_do;
+	/* BUF may live in the TCP retry's buffer: keep that open until we are done. */
+	struct upstream_tcp *tcp = steal_ptr(p->tcp);
 
 	dns_set_id(buf, p->client_id);
 	/* Free first: a TCP connection's in-flight count must drop before it is resumed. */
@@ -262,13 +264,16 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 	cache__store(e->cache, buf, len, m, client_do, now_ms());
 	if (!client.proto) {
 		enforce_learned_answer(e, client.learn_policy_id, buf, len, m);
-		return;
+		goto out;
 	}
 	if (enforce_wants_answers(e, client.g))
 		enforce_answer(e, client.g, buf, len, m);
 	len = engine_adapt_answer(buf, len, client_edns, client.udp_limit);
 	engine_reply(e, &client, buf, len);
 	e->st.answered++;
+out:
+	if (tcp)
+		utcp_close(e, tcp);
 }
 
 static void handle_reply(struct engine *e, struct upstream *u, uint8_t *buf, size_t len)

@@ -26,7 +26,8 @@ void utcp_close(struct engine *e, struct upstream_tcp *t)
 {
 	loop__del(e->opts.loop, &t->src);
 	closep(&t->src.fd);
-	e->pend[t->slot].tcp = NULL;
+	if (e->pend[t->slot].tcp == t)
+		e->pend[t->slot].tcp = NULL;
 	utcp_count--;
 	free(t);
 }

@@ -583,20 +583,3 @@ pk_counter()
 	"$PY" "$T/pk_bpf.py" counter id "$1" "$(pk_cnt "$2")" 2>>"$T/bpftool.err"
 }
 
-# known_bug DESC DETAIL...: a check that fails because of a reported, not yet
-# fixed bug in depfence: printed as "# KNOWN BUG" and not counted, so the
-# suite stays usable meanwhile; with E2E_STRICT=1 it fails like any check.
-# The caller passes when the behaviour is right, so a fix shows as "ok".
-known_bug()
-{
-	if [ "${E2E_STRICT:-0}" = 1 ]; then
-		fail "$@"
-		return
-	fi
-	printf '# KNOWN BUG %s\n' "$(_what "$1")"
-	shift
-	local l
-	for l in "$@"; do
-		printf '%s\n' "$l" | sed 's/^/#        /'
-	done
-}

@@ -188,10 +188,7 @@ daemon_maps()
 	if [ -z "$stale" ]; then
 		pass "every run ended: no clients or cg_guard entry points at their cgroups"
 	else
-		# Issue 5: "a finished run leaves no entries"; design.md says only that
-		# handed, learned and cidrs entries are deleted, clients and cg_guard
-		# are LRU. proxy/enforce.c: enforce_guard_removed() leaves them.
-		known_bug "every run ended: no clients or cg_guard entry points at their cgroups" \
+		fail "every run ended: no clients or cg_guard entry points at their cgroups" \
 			"left (key, guard cgroup id):" "$stale"
 	fi
 
@@ -205,9 +202,7 @@ daemon_maps()
 	if [ -z "$left" ]; then
 		pass "a short blc run ended before its lookup came back: no entries left"
 	else
-		# proxy/upstream.c: upstream_deliver() -> enforce_learned_answer()
-		# writes learned entries for a policy no guard uses any more.
-		known_bug "a short blc run ended before its lookup came back: no entries left" \
+		fail "a short blc run ended before its lookup came back: no entries left" \
 			"left (policy id, seconds to expiry, address):" "$left"
 	fi
 }
