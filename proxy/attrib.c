@@ -142,18 +142,60 @@ static const struct attrib *attrib_of(struct engine *e, const struct client_ref 
  * is dns_parse()'s presentation form, which escapes every byte that could
  * break the line.
  */
+/* Append LEN bytes of SRC at *P: the block line is built with copies, not printf. */
+static void put(char **p, const char *src, size_t len)
+{
+	memcpy(*p, src, len);
+	*p += len;
+}
+
+#define PUTS(p, lit) put(p, lit, sizeof(lit) - 1)
+
 void engine_log_event(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
 		      enum log_event ev)
 {
 	const struct guard *g = c->g;
 	const struct attrib *at = attrib_of(e, c);
+	const char *mode = policy_mode_str(policy__mode(g->policy)),
+		   *pname = policy__name(g->policy);
+	const char *qt = dns_qtype_name(m->qtype),
+		   *kind = g->kind == GUARD_CONTAINER ? "container" : "run";
+	const char *dom = m->qname_len ? m->qname : ".";
+	size_t dl = m->qname_len ? m->qname_len : 1, cl = strlen(at->cmd), al = strlen(at->anc);
+	size_t need = 200 + dl + cl + al + strlen(pname) + strlen(g->log_id);
+	char pid[16], *body, *p;
+	int pl = snprintf(pid, sizeof(pid), "%d", (int)at->pid);
 
-	log_msg(ev == EV_AUDIT_QUERY ? LOG_INFO : LOG_WARN,
-		"DNS %s reason=FromDNSRequest blocked=%s blockedAt=%s domain=%s pid=%d "
-		"cmd=%s firewallMethod=%s policy=%s qtype=%s ancestry=%s %s=%s",
-		ev == EV_AUDIT_QUERY ? "QUERY" : "BLOCKED", ev == EV_BLOCKED ? "true" : "false",
-		ev == EV_AUDIT_QUERY ? "none" : "dns", m->qname_len ? m->qname : ".", (int)at->pid,
-		at->cmd, policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
-		dns_qtype_name(m->qtype), at->anc, g->kind == GUARD_CONTAINER ? "container" : "run",
-		g->log_id);
+	body = log_reserve(ev == EV_AUDIT_QUERY ? LOG_INFO : LOG_WARN, need);
+	if (!body) {
+		if (log_enabled(ev == EV_AUDIT_QUERY ? LOG_INFO : LOG_WARN))
+			log_msg(LOG_WARN, "DNS %s domain=%s pid=%s (attribution too long to log)",
+				ev == EV_BLOCKED ? "BLOCKED" : "QUERY", dom, pid);
+		return;
+	}
+	p = body;
+	if (ev == EV_AUDIT_QUERY)
+		PUTS(&p, "DNS QUERY reason=FromDNSRequest blocked=false blockedAt=none domain=");
+	else if (ev == EV_AUDIT_MATCH)
+		PUTS(&p, "DNS BLOCKED reason=FromDNSRequest blocked=false blockedAt=dns domain=");
+	else
+		PUTS(&p, "DNS BLOCKED reason=FromDNSRequest blocked=true blockedAt=dns domain=");
+	put(&p, dom, dl);
+	PUTS(&p, " pid=");
+	put(&p, pid, pl);
+	PUTS(&p, " cmd=");
+	put(&p, at->cmd, cl);
+	PUTS(&p, " firewallMethod=");
+	put(&p, mode, strlen(mode));
+	PUTS(&p, " policy=");
+	put(&p, pname, strlen(pname));
+	PUTS(&p, " qtype=");
+	put(&p, qt, strlen(qt));
+	PUTS(&p, " ancestry=");
+	put(&p, at->anc, al);
+	*p++ = ' ';
+	put(&p, kind, strlen(kind));
+	*p++ = '=';
+	put(&p, g->log_id, strlen(g->log_id));
+	log_commit(p - body);
 }

@@ -222,6 +222,34 @@ done:
 		log_flush();
 }
 
+static size_t reserved_prefix;
+static enum log_level reserved_level;
+
+char *log_reserve(enum log_level level, size_t max)
+{
+	char note[LOG_NOTE_MAX];
+
+	if (!log_enabled(level) || max > LOG_FAST_ROOM - LOG_NOTE_MAX)
+		return NULL;
+	if (lg.len + LOG_FAST_ROOM + LOG_NOTE_MAX > sizeof(lg.buf))
+		log_flush();
+	if (lg.dropped) {
+		append(note, format_drop_note(note, sizeof(note)));
+		lg.dropped = 0;
+	}
+	reserved_prefix = format_prefix(lg.buf + lg.len, LOG_NOTE_MAX, level);
+	reserved_level = level;
+	return lg.buf + lg.len + reserved_prefix;
+}
+
+void log_commit(size_t body_len)
+{
+	lg.len += reserved_prefix + body_len;
+	lg.buf[lg.len++] = '\n';
+	if (reserved_level >= LOG_ERROR)
+		log_flush();
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;

@@ -29,6 +29,15 @@ void log_set_timestamps(bool on);
 /* "LEVEL " + formatted text + "\n". The text must already be logfmt (use logfmt_quote). */
 __attribute__((format(printf, 2, 3))) void log_msg(enum log_level level, const char *fmt, ...);
 void log_vmsg(enum log_level level, const char *fmt, va_list ap);
+/*
+ * A line written in place, for the hot path (the block line): returns where
+ * its body goes, after the level, with room for MAX bytes; log_commit() ends
+ * the line. The body must be logfmt with every value quoted or escaped and no
+ * newline. NULL when LEVEL is off (or MAX too large): write nothing then.
+ */
+char *log_reserve(enum log_level level, size_t max);
+void log_commit(size_t body_len);
+
 /* Write everything buffered. Called at the end of each event-loop turn and at exit. */
 void log_flush(void);
 

@@ -372,6 +372,25 @@ static void test_format_args(void **state)
 	assert_string_equal(out, "WARN DNS BLOCKED pid=42 cmd=\"curl -s\" n=3\n");
 }
 
+/* The in-place line of the hot path: same shape as log_msg, mixed with it in order. */
+static void test_reserve_commit(void **state)
+{
+	char *b;
+
+	log_msg(LOG_INFO, "first");
+	b = log_reserve(LOG_WARN, 64);
+	assert_non_null(b);
+	memcpy(b, "DNS BLOCKED domain=x", 20);
+	log_commit(20);
+	log_set_level(LOG_ERROR);
+	assert_null(log_reserve(LOG_WARN, 64)); /* level off: nothing to write */
+	log_set_level(LOG_INFO);
+	assert_null(log_reserve(LOG_WARN, 1 << 20)); /* more than fits in place */
+	log_flush();
+	sink_take();
+	assert_string_equal(out, "INFO first\nWARN DNS BLOCKED domain=x\n");
+}
+
 static void test_buffered_until_flush(void **state)
 {
 	log_msg(LOG_INFO, "one");
@@ -624,6 +643,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lines_table, sink_setup, sink_teardown),
 	    cmocka_unit_test_setup_teardown(test_enabled, sink_setup, sink_teardown),
 	    cmocka_unit_test_setup_teardown(test_format_args, sink_setup, sink_teardown),
+	    cmocka_unit_test_setup_teardown(test_reserve_commit, sink_setup, sink_teardown),
 	    cmocka_unit_test_setup_teardown(test_buffered_until_flush, sink_setup, sink_teardown),
 	    cmocka_unit_test_setup_teardown(test_error_flushes_at_once, sink_setup, sink_teardown),
 	    cmocka_unit_test_setup_teardown(test_full_buffer_flushes, sink_setup, sink_teardown),
