@@ -176,6 +176,11 @@ fail:
 	return r;
 }
 
+void guard_bpf__remove_pins(const char *pin_dir)
+{
+	remove_tree(pin_dir);
+}
+
 bool guard_bpf__replaced_pins(const struct guard_bpf *g)
 {
 	return g->replaced_pins;

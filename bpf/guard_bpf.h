@@ -28,6 +28,8 @@ void guard_bpf__destroy(struct guard_bpf *g);
  * were removed, every link with them, and the caller must attach again.
  */
 bool guard_bpf__replaced_pins(const struct guard_bpf *g);
+/* Remove PIN_DIR and every pin below it (maps, links: attached links detach). */
+void guard_bpf__remove_pins(const char *pin_dir);
 
 /*
  * Attach every program to the cgroup open at CGROUP_FD (multi-attach, so other

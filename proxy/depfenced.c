@@ -6,6 +6,7 @@
  * registered.
  */
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <signal.h>
 #include <string.h>
@@ -184,6 +185,62 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	return daemon_ctl_listen(d, err);
 }
 
+/* A directory with no entries but "." and ".." (and cgroup's own files for cgroups). */
+static bool has_subdirs(const char *path)
+{
+	struct dirent *de;
+	bool any = false;
+	DIR *dh = opendir(path);
+
+	if (!dh)
+		return false;
+	while (!any && (de = readdir(dh)))
+		any = de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(dh);
+	return any;
+}
+
+/*
+ * A clean stop leaves nothing that guards nothing: with no run left under
+ * the runs parent, its links are unpinned and the cgroups removed; with no
+ * container registered, the maps go too. Whatever still guards something
+ * stays pinned, so those jobs keep failing closed until a daemon returns.
+ */
+static void teardown(struct daemon *d)
+{
+	char path[PATH_MAX + 32];
+	DIR *dh;
+	struct dirent *de;
+	bool containers = false;
+
+	if (!d->runs_parent[0] || !d->pin_dir[0])
+		return;
+	dh = opendir(d->runs_parent);
+	while (dh && (de = readdir(dh))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", d->runs_parent, de->d_name);
+		rmdir(path); /* an empty leftover; one with processes stays */
+	}
+	if (dh)
+		closedir(dh);
+	if (has_subdirs(d->runs_parent))
+		return;
+	snprintf(path, sizeof(path), "%s/links/runs", d->pin_dir);
+	guard_unpin(path);
+	rmdir(d->runs_parent);
+	*strrchr(d->runs_parent, '/') = '\0';
+	rmdir(d->runs_parent);
+	snprintf(path, sizeof(path), "%s/guards", d->state_dir);
+	dh = opendir(path);
+	while (dh && (de = readdir(dh)))
+		containers |= de->d_name[0] != '.';
+	if (dh)
+		closedir(dh);
+	if (!containers)
+		guard_bpf__remove_pins(d->pin_dir);
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = {
@@ -225,6 +282,8 @@ out:
 	closep(&d.sigfd.fd);
 	loop__free(d.loop);
 	guard_bpf__destroy(d.bpf);
+	if (d.stop)
+		teardown(&d);
 	policy_store__clear(&d.policies);
 	log_flush();
 	return r;
