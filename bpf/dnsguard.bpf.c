@@ -108,6 +108,13 @@ struct {
 } learned SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DF_MAX_GUARDS * 4);
+	__type(key, struct df_client_key);
+	__type(value, __u64);
+} listeners SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, DF_EVENTS_BYTES);
 } events SEC(".maps");
@@ -279,19 +286,35 @@ static __always_inline int enforce(struct bpf_sock_addr *ctx, int v6)
 	__u16 port = bpf_ntohs(ctx->user_port);
 	__u8 audit;
 
-	g = find_guard(&cgid);
-	if (!g)
-		return 1;
 	addr_of(ctx, v6, addr);
 	if (v6 && !is_v4mapped(ctx->user_ip6))
 		family = DF_AF_INET6;
-	/* The proxy's own listeners stay reachable in every mode. */
-	if (!v6 && ctx->user_ip4 == g->proxy_ip4 && (port == g->udp4_port || port == g->tcp4_port))
-		return 1;
-	if (v6 && family == DF_AF_INET6 && (port == g->udp6_port || port == g->tcp6_port) &&
-	    ctx->user_ip6[0] == g->proxy_ip6[0] && ctx->user_ip6[1] == g->proxy_ip6[1] &&
-	    ctx->user_ip6[2] == g->proxy_ip6[2] && ctx->user_ip6[3] == g->proxy_ip6[3])
-		return 1;
+	g = find_guard(&cgid);
+	if (!g) {
+		/* Attached but unregistered (the daemon stopped): closed, not open. */
+		report(0, DF_EV_NO_GUARD, family, (__u8 *)addr, port,
+		       ctx->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP, 0);
+		count(DF_CNT_NO_GUARD);
+		return 0;
+	}
+	/* Loopback may hold proxy listeners: ours stay reachable, another guard's not. */
+	if ((family == DF_AF_INET && (bpf_ntohl(addr[0]) >> 24) == 127) ||
+	    (family == DF_AF_INET6 && !addr[0] && !addr[1] && !addr[2] &&
+	     addr[3] == bpf_htonl(1))) {
+		struct df_client_key lk = {.netns_cookie = bpf_get_netns_cookie(ctx),
+					   .port = port,
+					   .proto = ctx->type == SOCK_STREAM ? IPPROTO_TCP
+									     : IPPROTO_UDP};
+		__u64 *owner = bpf_map_lookup_elem(&listeners, &lk);
+
+		if (owner && *owner == cgid)
+			return 1;
+		if (owner) {
+			report(cgid, DF_EV_OTHER_PROXY, family, (__u8 *)addr, port, lk.proto, 0);
+			count(DF_CNT_IP_BLOCKED);
+			return 0;
+		}
+	}
 	reason = ip_reason(g, cgid, family, (__u8 *)addr, port);
 	if (!reason)
 		return 1;
@@ -337,6 +360,17 @@ static __always_inline int redirect(struct bpf_sock_addr *ctx, int v6, int is_se
 		port = tcp ? g->tcp6_port : g->udp6_port;
 	if (!port)
 		return 0;
+	{
+		struct df_client_key lk = {.netns_cookie = bpf_get_netns_cookie(ctx),
+					   .port = port,
+					   .proto = tcp ? IPPROTO_TCP : IPPROTO_UDP};
+		__u64 *owner = bpf_map_lookup_elem(&listeners, &lk);
+
+		if (!owner || *owner != cgid) {
+			count(DF_CNT_STALE_LISTENER);
+			return 0;
+		}
+	}
 
 	s = bpf_sk_storage_get(&socks, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s)
@@ -408,7 +442,8 @@ int df_recvmsg4(struct bpf_sock_addr *ctx)
 {
 	struct df_sock *s = bpf_sk_storage_get(&socks, ctx->sk, 0, 0);
 
-	if (!s || s->family != AF_INET || ctx->user_port != bpf_htons(s->proxy_port))
+	if (!s || s->family != AF_INET || ctx->user_port != bpf_htons(s->proxy_port) ||
+	    ctx->user_ip4 != bpf_htonl(0x7f000001))
 		return 1;
 	ctx->user_ip4 = s->orig_ip4;
 	ctx->user_port = s->orig_port;
@@ -422,6 +457,11 @@ int df_recvmsg6(struct bpf_sock_addr *ctx)
 	struct df_sock *s = bpf_sk_storage_get(&socks, ctx->sk, 0, 0);
 
 	if (!s || s->family != AF_INET6 || ctx->user_port != bpf_htons(s->proxy_port))
+		return 1;
+	/* From the proxy only: [::1] or ::ffff:127.0.0.1. */
+	if (ctx->user_ip6[0] || ctx->user_ip6[1] ||
+	    !((ctx->user_ip6[2] == 0 && ctx->user_ip6[3] == bpf_htonl(1)) ||
+	      (ctx->user_ip6[2] == bpf_htonl(0xffff) && ctx->user_ip6[3] == bpf_htonl(0x7f000001))))
 		return 1;
 	ctx->user_ip6[0] = s->orig_ip6[0];
 	ctx->user_ip6[1] = s->orig_ip6[1];
@@ -477,9 +517,11 @@ static __always_inline int dns_escape(struct __sk_buff *skb)
 	}
 	if (proto != IPPROTO_UDP && proto != IPPROTO_TCP)
 		return 0;
-	if (l4 < 20 || l4 > 600)
+	if (l4 < 20)
 		return 0;
-	l4 &= 1023; /* a bound the verifier can see */
+	if (l4 > 600)
+		return 1; /* only a crafted extension-header chain gets here: drop */
+	l4 &= 1023;	  /* a bound the verifier can see */
 	if (data + l4 + 4 > end)
 		return 0;
 	return *(__u16 *)(data + l4 + 2) == bpf_htons(DNS_PORT);

@@ -95,6 +95,8 @@ enum df_event_reason {
 	DF_EV_BLOCKED_NAME = 2, /* an address a blocked name resolves to */
 	DF_EV_NOT_ALLOWED = 3,	/* allowlist: not handed out, not in allow-ip */
 	DF_EV_DOT = 4,		/* DNS over TLS (port 853) */
+	DF_EV_OTHER_PROXY = 5,	/* another guard's proxy listener: its policy is not ours */
+	DF_EV_NO_GUARD = 6,	/* programs attached, registration gone: closed */
 };
 
 struct df_event {
@@ -131,6 +133,11 @@ struct df_sock {
 };
 
 /*
+ * listeners: (netns, protocol, port of a proxy listener) -> the guard cgroup
+ * it belongs to. A guarded job may reach only its own guard's listeners, and a
+ * redirect goes only to a listener its guard still owns (after a crash, a port
+ * the dead proxy held may be bound by someone else). Same key layout as clients.
+ *
  * clients: (netns, protocol, local port of the client socket) -> who sent.
  * The proxy sees the client's port as the peer port of the query and looks it
  * up only when it must name the sender (a block or an audit line).
@@ -160,6 +167,7 @@ enum df_counter {
 	DF_CNT_IP_BLOCKED,	   /* connects and sends refused by address */
 	DF_CNT_DNS_ESCAPE_DROPPED, /* port-53 packets that dodged the redirect, dropped at egress */
 	DF_CNT_EVENTS_LOST,	   /* ring buffer full */
+	DF_CNT_STALE_LISTENER,	   /* a redirect to a listener its guard no longer owns: refused */
 	DF_CNT__MAX,
 };
 

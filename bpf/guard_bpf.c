@@ -250,17 +250,54 @@ fail:
 	return r;
 }
 
-bool guard_pinned(const char *pin_prefix)
+bool guard_pinned(const char *pin_prefix, __u64 cgid)
 {
 	char path[PATH_MAX];
 	int i;
 
 	for (i = 0; i < NR_PROGS; i++) {
+		struct bpf_link_info info = {0};
+		__u32 len = sizeof(info);
+		int fd, r;
+
 		pin_path(path, sizeof(path), pin_prefix, i);
-		if (access(path, F_OK) < 0)
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return false;
+		/* A pin of the same name may hold a link to an older cgroup of that path. */
+		r = bpf_obj_get_info_by_fd(fd, &info, &len);
+		close(fd);
+		if (r < 0 || info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id != cgid)
 			return false;
 	}
 	return true;
+}
+
+int guard_bpf__attach_pinned(struct guard_bpf *g, const char *cgroup_path, const char *pin_prefix,
+			     struct df_err *err)
+{
+	struct guard_attach *att = NULL;
+	struct stat st;
+	int cgfd, r;
+
+	cgfd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0)
+		return df_err_set(err, -errno, "open cgroup %s: %s", cgroup_path, strerror(errno));
+	if (fstat(cgfd, &st) < 0) {
+		r = df_err_set(err, -errno, "stat %s: %s", cgroup_path, strerror(errno));
+		goto out;
+	}
+	r = 0;
+	if (guard_pinned(pin_prefix, st.st_ino))
+		goto out;
+	guard_unpin(pin_prefix); /* pins of an older cgroup of that path, or partial */
+	r = guard_bpf__attach(g, cgfd, pin_prefix, &att, err);
+	if (r < 0)
+		df_err_wrap(err, "cgroup %s", cgroup_path);
+	guard_attach__free(att); /* the pins hold the links */
+out:
+	close(cgfd);
+	return r;
 }
 
 int guard_unpin(const char *pin_prefix)
@@ -394,6 +431,50 @@ void guard_bpf__purge_guard(struct guard_bpf *g, __u64 cgid)
 		    cv == cgid)
 			bpf_map__delete_elem(cg, &ck, sizeof(ck), 0);
 	}
+}
+
+int guard_bpf__set_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port,
+			    __u64 cgid)
+{
+	struct df_client_key k = {.netns_cookie = netns_cookie, .port = port, .proto = proto};
+
+	return bpf_map__update_elem(g->skel->maps.listeners, &k, sizeof(k), &cgid, sizeof(cgid),
+				    BPF_ANY);
+}
+
+void guard_bpf__del_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port)
+{
+	struct df_client_key k = {.netns_cookie = netns_cookie, .port = port, .proto = proto};
+
+	bpf_map__delete_elem(g->skel->maps.listeners, &k, sizeof(k), 0);
+}
+
+int guard_bpf__close_others(struct guard_bpf *g, const __u64 *keep, int n_keep)
+{
+	struct bpf_map *m = g->skel->maps.guards;
+	struct df_guard closed = {.mode = DF_MODE_ALLOWLIST};
+	__u64 k, next;
+	int r, i, n = 0;
+
+	r = bpf_map__get_next_key(m, NULL, &next, sizeof(next));
+	while (r == 0) {
+		k = next;
+		r = bpf_map__get_next_key(m, &k, &next, sizeof(next));
+		for (i = 0; i < n_keep && keep[i] != k; i++)
+			;
+		if (i < n_keep)
+			continue;
+		if (bpf_map__update_elem(m, &k, sizeof(k), &closed, sizeof(closed), BPF_EXIST) == 0)
+			n++;
+	}
+	return n;
+}
+
+int guard_bpf__set_closed(struct guard_bpf *g, __u64 cgid)
+{
+	struct df_guard closed = {.mode = DF_MODE_ALLOWLIST};
+
+	return guard_bpf__set_guard(g, cgid, &closed);
 }
 
 void guard_bpf__flush_cg_cache(struct guard_bpf *g)

@@ -40,10 +40,17 @@ void guard_bpf__remove_pins(const char *pin_dir);
  */
 int guard_bpf__attach(struct guard_bpf *g, int cgroup_fd, const char *pin_prefix,
 		      struct guard_attach **ret, struct df_err *err);
+/*
+ * Make sure the programs are attached to CGROUP_PATH with links pinned at
+ * PIN_PREFIX: kept if the pins already link that very cgroup (a restart),
+ * replaced if they link another one that had the same path.
+ */
+int guard_bpf__attach_pinned(struct guard_bpf *g, const char *cgroup_path, const char *pin_prefix,
+			     struct df_err *err);
 /* Close our link fds; pinned links stay attached. NULL is fine. */
 void guard_attach__free(struct guard_attach *a);
-/* True if PIN_PREFIX/<program> pins exist for every program. */
-bool guard_pinned(const char *pin_prefix);
+/* True if PIN_PREFIX/<program> pins exist for every program, linked to cgroup CGID. */
+bool guard_pinned(const char *pin_prefix, __u64 cgid);
 /* Remove the pins in directory PIN_PREFIX (and it), detaching those links. Missing is fine. */
 int guard_unpin(const char *pin_prefix);
 
@@ -63,6 +70,18 @@ int guard_bpf__set_addr(struct guard_bpf *g, bool learned, __u64 id, int family,
 int guard_bpf__purge_addrs(struct guard_bpf *g, bool learned, __u64 id);
 /* Delete the clients and cg_guard entries that point at guard cgroup CGID. */
 void guard_bpf__purge_guard(struct guard_bpf *g, __u64 cgid);
+/* The proxy listener (NETNS_COOKIE, PROTO, PORT) belongs to guard CGID. */
+int guard_bpf__set_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port,
+			    __u64 cgid);
+void guard_bpf__del_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port);
+/*
+ * A closed guard entry: no listener (DNS fails with EPERM) and allowlist mode
+ * with nothing allowed (every connect fails). For a cgroup that is attached
+ * but cannot be served.
+ */
+int guard_bpf__set_closed(struct guard_bpf *g, __u64 cgid);
+/* Close every guard entry whose cgroup is not in KEEP (a restart's leftovers). */
+int guard_bpf__close_others(struct guard_bpf *g, const __u64 *keep, int n_keep);
 /* Forget remembered sub-cgroup -> guard walks (a new registration may be nearer). */
 void guard_bpf__flush_cg_cache(struct guard_bpf *g);
 /* The events ring buffer, FN called per struct df_event. */

@@ -221,39 +221,84 @@ static int runner_start(struct runner *rn, const char *cgroup, char **cmd, struc
 	return 0;
 }
 
-/* Remove embedded-run cgroups whose depfence died without cleaning up (kill -9). */
-static void reap_stale(const char *parent)
+/*
+ * Embedded runs pin their links, so a depfence killed with -9 leaves its job
+ * guarded (DNS failing closed) rather than open. The next embedded run of the
+ * same instance clears what a dead one left: the job is killed, the cgroup and
+ * pins removed.
+ */
+struct embedded_paths {
+	char cg_parent[PATH_MAX], cgroup[PATH_MAX];
+	char pin_parent[PATH_MAX], pins[PATH_MAX];
+};
+
+static void reap_stale(const struct embedded_paths *p)
 {
-	DIR *d = opendir(parent);
+	const char *dirs[] = {p->cg_parent, p->pin_parent};
+	char path[PATH_MAX + 300];
 	struct dirent *de;
+	size_t i;
+	DIR *d;
+	int pid;
 
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char path[PATH_MAX];
-		int pid;
-
-		if (sscanf(de->d_name, "run-%d", &pid) != 1 || pid <= 0 || pid == getpid())
-			continue;
-		if (kill(pid, 0) == 0 || errno != ESRCH)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
-		cgroup_kill_and_remove(path, 500);
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		d = opendir(dirs[i]);
+		while (d && (de = readdir(d))) {
+			if (sscanf(de->d_name, "run-%d", &pid) != 1 || pid <= 0 || pid == getpid())
+				continue;
+			if (kill(pid, 0) == 0 || errno != ESRCH)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", p->cg_parent, de->d_name);
+			cgroup_kill_and_remove(path, 500);
+			snprintf(path, sizeof(path), "%s/%s", p->pin_parent, de->d_name);
+			guard_unpin(path);
+		}
+		if (d)
+			closedir(d);
 	}
-	closedir(d);
+}
+
+static int embedded_paths(const char *state_dir, struct embedded_paths *p, struct df_err *err)
+{
+	char root[PATH_MAX], inst[64];
+	int r;
+
+	r = cgroup_v2_root(root, sizeof(root), err);
+	if (r < 0)
+		return r;
+	r = bpffs_ensure(BPFFS_ROOT, err);
+	if (r < 0)
+		return r;
+	instance_name(state_dir, inst, sizeof(inst));
+	snprintf(p->cg_parent, sizeof(p->cg_parent), "%s/%s/embedded", root, inst);
+	snprintf(p->cgroup, sizeof(p->cgroup), "%s/run-%d", p->cg_parent, (int)getpid());
+	snprintf(p->pin_parent, sizeof(p->pin_parent), "%s/%s/embedded", BPFFS_ROOT, inst);
+	snprintf(p->pins, sizeof(p->pins), "%s/run-%d", p->pin_parent, (int)getpid());
+	return 0;
+}
+
+/* Remove the run's cgroup (killing what it left) and pins, and empty parents. */
+static void embedded_cleanup(struct embedded_paths *p)
+{
+	cgroup_kill_and_remove(p->cgroup, 2000);
+	guard_unpin(p->pins);
+	rmdir(p->cg_parent);
+	*strrchr(p->cg_parent, '/') = '\0';
+	rmdir(p->cg_parent);
+	rmdir(p->pin_parent);
+	*strrchr(p->pin_parent, '/') = '\0';
+	rmdir(p->pin_parent);
 }
 
 static int run_embedded(struct run_opts *o)
 {
-	char root[PATH_MAX], inst[64], parent[PATH_MAX], cgroup[PATH_MAX];
 	struct runner rn = {.sigfd.fd = -1};
+	struct embedded_paths ep;
 	struct guard_bpf *bpf = NULL;
-	struct guard_attach *att = NULL;
 	struct engine *engine = NULL;
 	struct policy *policy = NULL;
 	struct df_err err = {0};
 	struct guard_spec spec = {.kind = GUARD_RUN};
-	_cleanup_close_ int cgfd = -1;
 	int r, code = 1;
 
 	r = policy_build(o->config_dir, o->policy, &o->rules, &policy, &err);
@@ -261,25 +306,16 @@ static int run_embedded(struct run_opts *o)
 		return cli_usage_error("run", "%s", err.msg);
 	if (!o->eo.n_upstreams && upstreams_from_resolv_conf(&o->eo, "/etc/resolv.conf", &err) < 0)
 		goto fail;
-	r = cgroup_v2_root(root, sizeof(root), &err);
-	if (r < 0)
+	if (embedded_paths(o->state_dir, &ep, &err) < 0)
 		goto fail;
-	instance_name(o->state_dir, inst, sizeof(inst));
-	snprintf(parent, sizeof(parent), "%s/%s/embedded", root, inst);
-	reap_stale(parent);
-	snprintf(cgroup, sizeof(cgroup), "%s/run-%d", parent, (int)getpid());
-	r = cgroup_mkdir_p(cgroup);
+	reap_stale(&ep);
+	r = cgroup_mkdir_p(ep.cgroup);
 	if (r < 0) {
-		df_err_set(&err, r, "create cgroup %s: %s", cgroup, strerror(-r));
+		df_err_set(&err, r, "create cgroup %s: %s", ep.cgroup, strerror(-r));
 		goto fail;
-	}
-	cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cgfd < 0) {
-		df_err_set(&err, -errno, "open %s: %s", cgroup, strerror(errno));
-		goto fail_cg;
 	}
 	if (guard_bpf__load(NULL, &bpf, &err) < 0 ||
-	    guard_bpf__attach(bpf, cgfd, NULL, &att, &err) < 0)
+	    guard_bpf__attach_pinned(bpf, ep.cgroup, ep.pins, &err) < 0)
 		goto fail_cg;
 	r = loop__new(&rn.loop);
 	if (r < 0) {
@@ -290,29 +326,25 @@ static int run_embedded(struct run_opts *o)
 	o->eo.loop = rn.loop;
 	if (engine__new(&o->eo, &engine, &err) < 0)
 		goto fail_cg;
-	spec.id = strrchr(cgroup, '/') + 1;
-	spec.cgroup_path = cgroup;
+	spec.id = strrchr(ep.cgroup, '/') + 1;
+	spec.cgroup_path = ep.cgroup;
 	spec.policy = policy;
 	spec.owns_policy = true;
 	if (engine__add_guard(engine, &spec, NULL, &err) < 0)
 		goto fail_cg;
 	policy = NULL; /* the guard owns it now */
-	r = runner_start(&rn, cgroup, o->cmd, engine);
+	r = runner_start(&rn, ep.cgroup, o->cmd, engine);
 	if (r < 0)
 		df_err_set(&err, r, "start %s: %s", o->cmd[0], strerror(-r));
 	else
 		code = exit_code(rn.status);
 fail_cg:
 	/* Leftover background processes would run unguarded once the links go: kill them. */
-	cgroup_kill_and_remove(cgroup, 2000);
-	rmdir(parent); /* and the parents, when no other run or daemon uses them */
-	*strrchr(parent, '/') = '\0';
-	rmdir(parent);
+	embedded_cleanup(&ep);
 fail:
 	if (err.msg[0])
 		log_msg(LOG_ERROR, "depfence run: %s", err.msg);
 	engine__free(engine);
-	guard_attach__free(att);
 	guard_bpf__destroy(bpf);
 	policy__free(policy);
 	closep(&rn.sigfd.fd);

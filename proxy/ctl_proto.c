@@ -29,24 +29,26 @@ int ctl_send(int fd, json_object *obj)
 {
 	const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
 	size_t n = strlen(s);
-	char buf[CTL_MAX_LINE];
 	ssize_t r;
 
-	if (n + 1 > sizeof(buf))
+	if (n + 1 > CTL_MAX_REPLY)
 		return -EMSGSIZE;
-	memcpy(buf, s, n);
-	buf[n] = '\n';
-	r = write_full(fd, buf, n + 1);
+	/* The object's text, then the newline: no copy into a bounded buffer. */
+	r = write_full(fd, s, n);
+	if (r >= 0)
+		r = write_full(fd, "\n", 1);
 	return r < 0 ? (int)r : 0;
 }
 
 int ctl_call(int fd, json_object *req, int timeout_ms, json_object **ret_reply, struct df_err *err)
 {
 	unsigned long long deadline = now_ms() + timeout_ms;
-	char buf[CTL_MAX_LINE];
+	_cleanup_free_ char *buf = malloc(CTL_MAX_REPLY);
 	size_t len = 0;
 	int r;
 
+	if (!buf)
+		return df_err_set(err, -ENOMEM, "out of memory");
 	r = ctl_send(fd, req);
 	if (r < 0)
 		return df_err_set(err, r, "send to depfenced: %s", strerror(-r));
@@ -64,7 +66,7 @@ int ctl_call(int fd, json_object *req, int timeout_ms, json_object **ret_reply, 
 			continue;
 		if (r <= 0)
 			continue;
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		n = read(fd, buf + len, CTL_MAX_REPLY - 1 - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -72,7 +74,7 @@ int ctl_call(int fd, json_object *req, int timeout_ms, json_object **ret_reply, 
 		len += n;
 		buf[len] = '\0';
 		nl = memchr(buf, '\n', len);
-		if (!nl && len == sizeof(buf) - 1)
+		if (!nl && len == CTL_MAX_REPLY - 1)
 			return df_err_set(err, -EMSGSIZE, "reply from depfenced too long");
 		if (!nl)
 			continue;

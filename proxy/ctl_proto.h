@@ -13,7 +13,8 @@
 #include "util.h"
 
 #define CTL_SOCKET_NAME "depfenced.sock"
-#define CTL_MAX_LINE	(64 * 1024)
+#define CTL_MAX_LINE	(64 * 1024)	  /* a request */
+#define CTL_MAX_REPLY	(8 * 1024 * 1024) /* a reply: status of every guard fits */
 
 static inline void json_putp(json_object **j)
 {

@@ -50,5 +50,11 @@ json_object *daemon_container_unregister(struct daemon *d, json_object *req);
  * STATEDIR/guards whose cgroup still has processes; forget the rest.
  */
 void daemon_restore(struct daemon *d);
+/*
+ * Close every guard entry in the pinned map that this daemon does not serve
+ * (runs of a daemon that died): their listeners' ports are free for anyone to
+ * bind, so they must not be redirected there.
+ */
+void daemon_close_unknown(struct daemon *d);
 
 #endif

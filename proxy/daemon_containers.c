@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "ctl_proto.h"
 #include "guard_bpf.h"
@@ -54,30 +55,12 @@ static void registration_forget(struct daemon *d, const char *id)
 	unlink(path);
 }
 
-/* Attach the programs unless a previous daemon's pinned links already are. */
-static json_object *attach_pinned(struct daemon *d, const char *cg, const char *pins)
-{
-	struct guard_attach *att = NULL;
-	struct df_err err = {0};
-	int cgfd, r;
-
-	if (guard_pinned(pins))
-		return NULL;
-	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cgfd < 0)
-		return ctl_error("open cgroup %s: %s", cg, strerror(errno));
-	r = guard_bpf__attach(d->bpf, cgfd, pins, &att, &err);
-	close(cgfd);
-	if (r < 0)
-		return ctl_error("attach to %s: %s", cg, err.msg);
-	guard_attach__free(att); /* the pins hold the links */
-	return NULL;
-}
-
 /*
  * A container from depfence-hook: attach the programs to its cgroup, open
  * listeners in its netns, write the guard entry. Any failure undoes what was
  * done: the hook then fails and the runtime does not start the container.
+ * When restoring after a restart the programs are attached first, and a
+ * container that cannot be served again gets a closed guard entry.
  */
 json_object *daemon_container_register(struct daemon *d, json_object *req, bool restoring)
 {
@@ -86,34 +69,49 @@ json_object *daemon_container_register(struct daemon *d, json_object *req, bool 
 	struct guard_spec spec = {.kind = GUARD_CONTAINER, .netns_path = netns};
 	struct df_err err = {0};
 	char pins[PATH_MAX];
-	json_object *bad;
+	uint64_t cgid;
 	struct guard *g;
 	int r;
 
 	if (!id || !id[0] || !cg || !pname)
 		return ctl_error("register needs \"id\", \"cgroup\" and \"policy\"");
 	if (strncmp(cg, d->cgroup_root, strlen(d->cgroup_root)) != 0 ||
-	    cg[strlen(d->cgroup_root)] != '/')
+	    cg[strlen(d->cgroup_root)] != '/' || strstr(cg, "/../"))
 		return ctl_error("cgroup %s is not below the cgroup v2 mount %s", cg,
 				 d->cgroup_root);
+	r = cgroup_id_of(cg, &cgid);
+	if (r < 0)
+		return ctl_error("cgroup %s: %s", cg, strerror(-r));
 	g = engine__find_guard(d->engine, id);
-	if (g && strcmp(guard__cgroup(g), cg) == 0)
+	if (g && guard__cgroup_id(g) == cgid)
 		return ctl_ok(); /* prestart and createRuntime both configured: once is enough */
-	if (g)
-		return ctl_error("container '%s' is already registered", id);
+	if (g) {
+		/* The same id on a new cgroup: its poststop never reached us. */
+		log_msg(LOG_WARN, "container re-registered on a new cgroup, old one dropped id=%s",
+			id);
+		engine__remove_guard(d->engine, g);
+	}
+	container_pin_dir(d, id, pins, sizeof(pins));
+	if (restoring && guard_bpf__attach_pinned(d->bpf, cg, pins, &err) < 0)
+		return ctl_error("attach to %s: %s", cg, err.msg);
 	spec.policy = policy_store__find(&d->policies, pname);
-	if (!spec.policy)
+	if (!spec.policy) {
+		if (restoring)
+			guard_bpf__set_closed(d->bpf, cgid);
 		return ctl_error("unknown policy '%s' (no %s/%s.policy)", pname, d->policies.dir,
 				 pname);
+	}
 	spec.id = id;
 	spec.cgroup_path = cg;
-	container_pin_dir(d, id, pins, sizeof(pins));
-	bad = attach_pinned(d, cg, pins);
-	if (bad)
-		return bad;
+	if (!restoring && guard_bpf__attach_pinned(d->bpf, cg, pins, &err) < 0) {
+		guard_unpin(pins);
+		return ctl_error("attach to %s: %s", cg, err.msg);
+	}
 	r = engine__add_guard(d->engine, &spec, NULL, &err);
 	if (r < 0) {
-		if (!restoring)
+		if (restoring)
+			guard_bpf__set_closed(d->bpf, cgid);
+		else
 			guard_unpin(pins);
 		return ctl_error("register %s: %s", id, err.msg);
 	}
@@ -147,16 +145,33 @@ json_object *daemon_container_unregister(struct daemon *d, json_object *req)
 	return reply;
 }
 
-/* A process still in CG (its first), so we can reach the container's netns. */
-static pid_t live_pid(const char *cg)
+/*
+ * A process anywhere in CG's subtree (a container may keep its processes in
+ * sub-cgroups), so we can reach the container's netns. 0: none found.
+ */
+static pid_t live_pid(const char *cg, int depth)
 {
 	_cleanup_free_ char *procs = NULL;
 	char path[PATH_MAX + 16];
+	struct dirent *de;
+	pid_t pid = 0;
+	DIR *dh;
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-	if (read_file(path, &procs, NULL, 1 << 20) < 0)
-		return 0;
-	return (pid_t)strtol(procs, NULL, 10);
+	if (read_file(path, &procs, NULL, 1 << 20) == 0)
+		pid = (pid_t)strtol(procs, NULL, 10);
+	if (pid > 0 || depth >= 16)
+		return pid;
+	dh = opendir(cg);
+	while (dh && pid <= 0 && (de = readdir(dh))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", cg, de->d_name);
+		pid = live_pid(path, depth + 1);
+	}
+	if (dh)
+		closedir(dh);
+	return pid;
 }
 
 static void restore_one(struct daemon *d, const char *file)
@@ -172,7 +187,17 @@ static void restore_one(struct daemon *d, const char *file)
 		json_object_put(req);
 		return;
 	}
-	pid = live_pid(cg);
+	pid = live_pid(cg, 0);
+	if (pid <= 0 && access(cg, F_OK) == 0) {
+		/* Its cgroup is still there but we found no process: keep it closed. */
+		uint64_t cgid;
+
+		if (cgroup_id_of(cg, &cgid) == 0)
+			guard_bpf__set_closed(d->bpf, cgid);
+		log_msg(LOG_WARN, "container not restored, no process found id=%s (closed)", id);
+		json_object_put(req);
+		return;
+	}
 	if (pid <= 0) {
 		/* The container ended while no daemon ran: what it left is ours to clear. */
 		container_pin_dir(d, id, pins, sizeof(pins));
@@ -211,4 +236,21 @@ void daemon_restore(struct daemon *d)
 		restore_one(d, file);
 	}
 	closedir(dh);
+}
+
+void daemon_close_unknown(struct daemon *d)
+{
+	__u64 keep[DF_MAX_GUARDS];
+	struct guard *g;
+	int n = 0, closed;
+
+	for (g = engine__first_guard(d->engine); g && n < DF_MAX_GUARDS;
+	     g = engine__next_guard(d->engine, g))
+		keep[n++] = guard__cgroup_id(g);
+	closed = guard_bpf__close_others(d->bpf, keep, n);
+	if (closed)
+		log_msg(LOG_WARN,
+			"closed guard entries left by a previous daemon count=%d (their "
+			"DNS and connections now fail)",
+			closed);
 }

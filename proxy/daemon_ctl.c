@@ -26,6 +26,7 @@ struct ctl_client {
 	char run_cgroup[PATH_MAX];
 	char buf[CTL_MAX_LINE];
 	size_t len;
+	bool broken; /* a reply did not go out whole: close after this read */
 };
 
 static void run_end(struct ctl_client *c)
@@ -34,12 +35,12 @@ static void run_end(struct ctl_client *c)
 
 	if (c->run) {
 		log_msg(LOG_INFO, "run ended id=%s", guard__id(c->run));
-		engine__remove_guard(d->engine, c->run);
-		c->run = NULL;
 		/* A daemon that stops leaves the job running (its DNS now fails closed);
-		 * only a client that went away ends it. */
+		 * only a client that went away ends it, before its guard goes. */
 		if (!d->stop)
 			cgroup_kill_and_remove(c->run_cgroup, 1000);
+		engine__remove_guard(d->engine, c->run);
+		c->run = NULL;
 	}
 }
 
@@ -208,8 +209,10 @@ static void on_line(void *ctx, char *line)
 		reply = op_status(c->d);
 	else
 		reply = ctl_error("unknown op '%s'", op);
-	if (ctl_send(c->src.fd, reply) < 0)
-		log_msg(LOG_DEBUG, "control client went away before its reply");
+	if (ctl_send(c->src.fd, reply) < 0) {
+		log_msg(LOG_WARN, "control client did not take its reply, closing");
+		c->broken = true;
+	}
 }
 
 static void on_client(struct ev_source *src, uint32_t events)
@@ -226,6 +229,10 @@ static void on_client(struct ev_source *src, uint32_t events)
 		return;
 	}
 	left = ctl_take_lines(c->buf, c->len + n, on_line, c);
+	if (c->broken) {
+		client_close(c);
+		return;
+	}
 	if (left < 0) {
 		log_msg(LOG_WARN, "control request over %d bytes, closing", CTL_MAX_LINE);
 		client_close(c);
@@ -240,9 +247,13 @@ static void on_accept(struct ev_source *src, uint32_t events)
 	struct ctl_client *c;
 	int fd, i;
 
-	fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	/* Blocking, with a send timeout: a reply goes out whole or the client is
+	 * dropped; one that does not read cannot stall the loop for more than 1 s. */
+	fd = accept4(src->fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){.tv_sec = 1},
+		   sizeof(struct timeval));
 	for (i = 0; i < CTL_MAX_CLIENTS && d->clients[i]; i++)
 		;
 	c = i < CTL_MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;

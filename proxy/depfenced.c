@@ -117,8 +117,6 @@ static void on_signal(struct ev_source *src, uint32_t events)
 static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 {
 	char pin_prefix[PATH_MAX + 16];
-	struct guard_attach *att = NULL;
-	_cleanup_close_ int cgfd = -1;
 	sigset_t mask;
 	int r;
 
@@ -150,17 +148,9 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 		return df_err_set(err, r, "create %s: %s", d->runs_parent, strerror(-r));
 	/* Attached once, pinned: every run below is covered from its first instruction. */
 	snprintf(pin_prefix, sizeof(pin_prefix), "%s/links/runs", d->pin_dir);
-	if (!guard_pinned(pin_prefix)) {
-		cgfd = open(d->runs_parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cgfd < 0)
-			return df_err_set(err, -errno, "open %s: %s", d->runs_parent,
-					  strerror(errno));
-		guard_unpin(pin_prefix);
-		r = guard_bpf__attach(d->bpf, cgfd, pin_prefix, &att, err);
-		if (r < 0)
-			return df_err_wrap(err, "cgroup %s", d->runs_parent);
-		guard_attach__free(att);
-	}
+	r = guard_bpf__attach_pinned(d->bpf, d->runs_parent, pin_prefix, err);
+	if (r < 0)
+		return r;
 	r = loop__new(&d->loop);
 	if (r < 0)
 		return df_err_set(err, r, "epoll: %s", strerror(-r));
@@ -180,8 +170,10 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 		return df_err_set(err, -errno, "signalfd: %s", strerror(errno));
 	d->sigfd.on_ready = on_signal;
 	loop__add(d->loop, &d->sigfd, EPOLLIN);
-	/* Containers guarded before a restart answer again before the socket appears. */
+	/* Containers guarded before a restart answer again before the socket appears;
+	 * anything else a previous daemon left registered is closed, not served. */
 	daemon_restore(d);
+	daemon_close_unknown(d);
 	return daemon_ctl_listen(d, err);
 }
 

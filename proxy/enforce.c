@@ -98,6 +98,8 @@ static const char *reason_name(uint32_t r)
 		return "NotInAllowlist";
 	case DF_EV_DOT:
 		return "DNSOverTLS";
+	case DF_EV_OTHER_PROXY:
+		return "ProxyOfAnotherGuard";
 	}
 	return "Unknown";
 }
@@ -232,25 +234,23 @@ static struct policy_use *use_of(struct enforce *en, const struct policy *p)
 	return NULL;
 }
 
-static void policy_ref(struct engine *e, struct policy *p)
+static int policy_ref(struct engine *e, struct policy *p)
 {
 	struct enforce *en = e->enf;
 	struct policy_use *u = use_of(en, p);
 
 	if (u) {
 		u->refs++;
-		return;
+		return 0;
 	}
-	if (en->n_used >= MAX_POLICIES_USED) {
-		log_msg(LOG_WARN, "more than %d policies in use: CIDR rules of '%s' not enforced",
-			MAX_POLICIES_USED, policy__name(p));
-		return;
-	}
+	if (en->n_used >= MAX_POLICIES_USED)
+		return -E2BIG; /* its rules could not be enforced: refuse the registration */
 	en->used[en->n_used++] = (struct policy_use){.p = p, .refs = 1};
 	write_cidrs(e, p, true);
 	/* Start resolving its blocked names now: a job may connect to one first thing. */
 	if (policy__mode(p) != POLICY_ALLOWLIST)
 		learn_policy(e, &en->used[en->n_used - 1], now_ms());
+	return 0;
 }
 
 static void policy_drop(struct engine *e, struct policy_use *u)
@@ -270,11 +270,15 @@ static void policy_unref(struct engine *e, struct policy *p)
 		policy_drop(e, u);
 }
 
-void enforce_guard_added(struct engine *e, struct guard *g)
+int enforce_guard_added(struct engine *e, struct guard *g)
 {
-	policy_ref(e, g->policy);
+	int r = policy_ref(e, g->policy);
+
+	if (r < 0)
+		return r;
 	/* A nearer registration may now cover cgroups whose walk was remembered. */
 	guard_bpf__flush_cg_cache(e->opts.bpf);
+	return 0;
 }
 
 void enforce_guard_removed(struct engine *e, struct guard *g)

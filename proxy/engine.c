@@ -9,7 +9,6 @@
 
 #include <arpa/inet.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "cgroup.h"
 #include "guard_bpf.h"
@@ -40,8 +39,6 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 	for (i = 0; i < MAX_TCP_CONNS; i++)
 		e->conns[i].src.fd = -1;
 	e->fifo_head = e->fifo_tail = NIL;
-	if (getrandom(&e->id_salt, sizeof(e->id_salt), 0) < 0)
-		e->id_salt = (uint16_t)now_ms();
 	r = attrib_cache_new(&e->attrib);
 	if (r < 0) {
 		engine__free(e);
@@ -130,6 +127,44 @@ static const char *cgroup_relative(const char *path)
 	return path;
 }
 
+/* Which listener belongs to which guard: the BPF side redirects only to a live one. */
+static int listeners_publish(struct engine *e, struct guard *g)
+{
+	const struct {
+		uint8_t proto;
+		uint16_t port;
+	} all[] = {
+	    {IPPROTO_UDP, g->ls.udp4_port},
+	    {IPPROTO_TCP, g->ls.tcp4_port},
+	    {IPPROTO_UDP, g->ls.udp6_port},
+	    {IPPROTO_TCP, g->ls.tcp6_port},
+	};
+	size_t i;
+	int r;
+
+	for (i = 0; i < ARRAY_SIZE(all); i++) {
+		if (!all[i].port)
+			continue;
+		r = guard_bpf__set_listener(e->opts.bpf, g->ls.netns_cookie, all[i].proto,
+					    all[i].port, g->cgid);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void listeners_unpublish(struct engine *e, struct guard *g)
+{
+	guard_bpf__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_UDP, g->ls.udp4_port);
+	guard_bpf__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_TCP, g->ls.tcp4_port);
+	if (g->ls.udp6_port)
+		guard_bpf__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_UDP,
+					g->ls.udp6_port);
+	if (g->ls.tcp6_port)
+		guard_bpf__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_TCP,
+					g->ls.tcp6_port);
+}
+
 static int guard_publish(struct engine *e, struct guard *g, struct df_err *err)
 {
 	struct df_guard val = {
@@ -147,7 +182,9 @@ static int guard_publish(struct engine *e, struct guard *g, struct df_err *err)
 	int r;
 
 	memcpy(val.proxy_ip6, &in6addr_loopback, sizeof(val.proxy_ip6));
-	r = guard_bpf__set_guard(e->opts.bpf, g->cgid, &val);
+	r = listeners_publish(e, g);
+	if (r == 0)
+		r = guard_bpf__set_guard(e->opts.bpf, g->cgid, &val);
 	if (r < 0)
 		return df_err_set(err, r, "write guard map: %s", strerror(-r));
 	return 0;
@@ -183,9 +220,14 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	if (r < 0)
 		goto fail;
 	/* Address rules first: the guard entry is what turns enforcement on. */
-	enforce_guard_added(e, g);
+	r = enforce_guard_added(e, g);
+	if (r < 0) {
+		df_err_set(err, r, "more than %d policies in use", 1024);
+		goto fail;
+	}
 	r = guard_publish(e, g, err);
 	if (r < 0) {
+		listeners_unpublish(e, g);
 		enforce_guard_removed(e, g);
 		goto fail;
 	}
@@ -217,6 +259,7 @@ void engine__remove_guard(struct engine *e, struct guard *g)
 	*pp = g->next;
 	guard_bpf__del_guard(e->opts.bpf, g->cgid);
 	enforce_guard_removed(e, g);
+	listeners_unpublish(e, g);
 	listeners_del(e, g);
 	upstream_drop_guard(e, g);
 	tcp_drop_guard(e, g);
@@ -314,6 +357,7 @@ void engine__tick(struct engine *e)
 		e->graveyard = g->next;
 		guard_free(g);
 	}
+	utcp_reap(e);
 }
 
 void engine__stats(const struct engine *e, struct engine_stats *ret)

@@ -64,6 +64,7 @@ struct pending {
 	bool used;
 	uint8_t upstream, tries;
 	uint16_t client_id, qtype, qlen;
+	uint16_t up_id;		     /* the id this query carries upstream */
 	bool client_edns, client_do; /* how the client asked: the reply is shaped to match */
 	uint64_t qhash;
 	uint64_t deadline, give_up_at;
@@ -107,12 +108,17 @@ struct engine {
 	struct pending *pend;
 	uint32_t *free_slots, n_free;
 	uint32_t fifo_head, fifo_tail;
-	uint16_t id_salt;
+	/* Upstream query ids are random (an off-path spoofer must guess 16 bits):
+	 * id_slot maps a live id to its pending slot + 1. */
+	uint16_t id_slot[65536];
+	uint16_t rnd[2048];
+	unsigned rnd_left;
 	struct tcp_conn *conns;
 	uint32_t n_conns;
 	struct engine_stats st;
 	struct dns_cache *cache;
 	struct attrib_cache *attrib;
+	struct upstream_tcp *utcp_dead; /* closed TCP retries, freed at the end of a turn */
 	struct enforce *enf;
 	uint64_t guard_serial;
 	uint64_t batch; /* bumped per receive batch: attrib memoises a sender within one */
@@ -148,7 +154,8 @@ const char *dns_qtype_name(uint16_t t);
 /* enforce.c: what DNS decided, written to the maps the BPF programs enforce. */
 int enforce_init(struct engine *e, struct df_err *err);
 void enforce_fini(struct engine *e);
-void enforce_guard_added(struct engine *e, struct guard *g);
+/* -E2BIG when too many policies are in use: the guard must not be registered. */
+int enforce_guard_added(struct engine *e, struct guard *g);
 void enforce_guard_removed(struct engine *e, struct guard *g);
 void enforce_policy_swapped(struct engine *e, struct policy *old, struct policy *new_p);
 void enforce_blocked_query(struct engine *e, struct guard *g, const uint8_t *q, size_t len,
@@ -176,6 +183,7 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 /* upstream_tcp.c: ask SLOT's upstream again over TCP. */
 int utcp_start(struct engine *e, uint32_t slot);
 void utcp_close(struct engine *e, struct upstream_tcp *t);
+void utcp_reap(struct engine *e);
 void upstream_drop_guard(struct engine *e, const struct guard *g);
 int upstream_next_timeout(struct engine *e, uint64_t now);
 

@@ -229,6 +229,12 @@ static void tcp_on_ready(struct ev_source *src, uint32_t events)
 
 	if (src->fd < 0)
 		return;
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		/* Reset or gone both ways: nothing can be delivered, and a zero event
+		 * mask would still report this on every turn. */
+		conn_close(e, tc);
+		return;
+	}
 	if (events & EPOLLOUT)
 		conn_flush(e, tc);
 	if (src->fd >= 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {

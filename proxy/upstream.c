@@ -10,11 +10,29 @@
 #include "engine_int.h"
 
 #include <string.h>
+#include <sys/random.h>
 
 #include "log.h"
 
 /* An upstream that timed out is asked last for this long. */
 #define UPSTREAM_DEAD_MS 5000
+
+/*
+ * An answer larger than our buffer (an upstream ignoring the size we offered):
+ * keep header and question, set TC, so the client is told to retry over TCP
+ * (or a TCP client's retry goes upstream over TCP) instead of timing out.
+ */
+static size_t cut_to_question(uint8_t *buf, size_t len)
+{
+	struct dns_msg m;
+
+	dns_parse(buf, len, &m);
+	if (m.question_end <= DNS_HDR_LEN)
+		return 0;
+	buf[2] |= DNS_FLAG_TC >> 8;
+	memset(buf + 6, 0, 6); /* AN, NS, AR counts */
+	return m.question_end;
+}
 
 static void on_upstream_reply(struct ev_source *src, uint32_t events);
 
@@ -89,6 +107,7 @@ static void slot_free(struct engine *e, uint32_t i)
 	if (e->pend[i].tcp)
 		utcp_close(e, e->pend[i].tcp);
 	fifo_unlink(e, i);
+	e->id_slot[e->pend[i].up_id] = 0;
 	e->pend[i].used = false;
 	e->free_slots[e->n_free++] = i;
 	if (e->pend[i].client.proto == IPPROTO_TCP) {
@@ -135,6 +154,27 @@ static int send_attempt(struct engine *e, uint32_t slot)
 	return 0;
 }
 
+/* A random id not in use: drawn from getrandom() in bulk, so a draw costs no syscall. */
+static uint16_t fresh_id(struct engine *e)
+{
+	int tries;
+
+	for (tries = 0;; tries++) {
+		uint16_t id;
+
+		if (!e->rnd_left) {
+			if (getrandom(e->rnd, sizeof(e->rnd), 0) != sizeof(e->rnd))
+				for (unsigned i = 0; i < ARRAY_SIZE(e->rnd); i++)
+					e->rnd[i] = (uint16_t)(now_ms() * 2654435761u + i * 40503u);
+			e->rnd_left = ARRAY_SIZE(e->rnd);
+		}
+		id = e->rnd[--e->rnd_left];
+		/* At most 8192 of 65536 ids are live: a free one comes within a few draws. */
+		if (!e->id_slot[id] || tries > 64)
+			return id;
+	}
+}
+
 int upstream_forward(struct engine *e, const struct client_ref *c, const uint8_t *q, size_t len,
 		     const struct dns_msg *m)
 {
@@ -162,7 +202,14 @@ int upstream_forward(struct engine *e, const struct client_ref *c, const uint8_t
 	 * survive over UDP and can be cached; a client without EDNS gets them cut
 	 * with TC and retries over TCP. */
 	p->qlen = m->has_edns ? len : dns_add_opt(p->query, len, PENDING_QMAX);
-	dns_set_id(p->query, slot ^ e->id_salt);
+	/* Never offer the upstream more than we can take in one datagram. */
+	if (m->has_edns && m->edns_udp_size > DNS_EDNS_OUR_UDP) {
+		p->query[m->opt_off + 3] = DNS_EDNS_OUR_UDP >> 8;
+		p->query[m->opt_off + 4] = DNS_EDNS_OUR_UDP & 0xff;
+	}
+	p->up_id = fresh_id(e);
+	e->id_slot[p->up_id] = slot + 1;
+	dns_set_id(p->query, p->up_id);
 	fifo_append(e, slot);
 	if (c->proto == IPPROTO_TCP)
 		e->conns[c->conn_idx].inflight++;
@@ -238,7 +285,7 @@ void upstream_drop_guard(struct engine *e, const struct guard *g)
 /* The pending slot an upstream answer belongs to, or NIL for a stray or late one. */
 uint32_t upstream_match(struct engine *e, const struct dns_msg *m)
 {
-	uint32_t slot = (uint16_t)(m->id ^ e->id_salt);
+	uint32_t slot = (uint32_t)e->id_slot[m->id] - 1;
 	struct pending *p;
 
 	if (!(m->flags & DNS_FLAG_QR) || slot >= MAX_PENDING)
@@ -287,6 +334,8 @@ static void handle_reply(struct engine *e, struct upstream *u, uint8_t *buf, siz
 	if (slot == NIL)
 		return;
 	u->dead_until = 0;
+	if (e->pend[slot].tcp)
+		return; /* already asked again over TCP: that answer is the one */
 	/* Cut by the upstream, for a client that can take it all: ask again over TCP. */
 	if ((m.flags & DNS_FLAG_TC) && e->pend[slot].client.proto == IPPROTO_TCP &&
 	    !e->pend[slot].tcp && utcp_start(e, slot) == 0)
@@ -338,8 +387,14 @@ static void on_upstream_reply(struct ev_source *src, uint32_t events)
 		}
 		if (n <= 0)
 			return;
-		for (i = 0; i < n; i++)
-			handle_reply(e, u, e->rx[i], msgs[i].msg_len);
+		for (i = 0; i < n; i++) {
+			size_t len = msgs[i].msg_len;
+
+			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+				len = cut_to_question(e->rx[i], len);
+			if (len)
+				handle_reply(e, u, e->rx[i], len);
+		}
 		if (n < UDP_BATCH)
 			return;
 	}

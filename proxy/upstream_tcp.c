@@ -13,6 +13,7 @@
 
 struct upstream_tcp {
 	struct ev_source src;
+	struct upstream_tcp *next_dead; /* freed after the loop turn, like guards */
 	struct engine *e;
 	uint32_t slot;
 	bool connected;
@@ -29,7 +30,19 @@ void utcp_close(struct engine *e, struct upstream_tcp *t)
 	if (e->pend[t->slot].tcp == t)
 		e->pend[t->slot].tcp = NULL;
 	utcp_count--;
-	free(t);
+	/* Its event may still sit in this loop turn's batch: free it after. */
+	t->next_dead = e->utcp_dead;
+	e->utcp_dead = t;
+}
+
+void utcp_reap(struct engine *e)
+{
+	struct upstream_tcp *t;
+
+	while ((t = e->utcp_dead)) {
+		e->utcp_dead = t->next_dead;
+		free(t);
+	}
 }
 
 static void utcp_read(struct engine *e, struct upstream_tcp *t)
