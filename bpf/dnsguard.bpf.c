@@ -114,6 +114,19 @@ struct {
 	__type(value, __u64);
 } listeners SEC(".maps");
 
+/*
+ * proxy_socks: the proxy's own listener sockets, marked with their guard's
+ * cgroup id by the proxy (keyed by fd from user space). The mark lives and
+ * dies with the socket, so a port that a dead proxy held and someone else
+ * bound is never taken for the proxy.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} proxy_socks SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, DF_EVENTS_BYTES);
@@ -328,6 +341,41 @@ static __always_inline int enforce(struct bpf_sock_addr *ctx, int v6)
 }
 
 /*
+ * Is the socket bound at the proxy address and PORT in the caller's netns the
+ * proxy's own listener for guard CGID? If the proxy died, its port may belong
+ * to anyone now: then the query must not go there.
+ */
+static __always_inline int proxy_is_listening(struct bpf_sock_addr *ctx, struct df_guard *g,
+					      __u64 cgid, __u16 port, int tcp, int v6)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	__u64 *mark;
+	int ok = 0;
+
+	if (v6) {
+		t.ipv6.daddr[0] = g->proxy_ip6[0];
+		t.ipv6.daddr[1] = g->proxy_ip6[1];
+		t.ipv6.daddr[2] = g->proxy_ip6[2];
+		t.ipv6.daddr[3] = g->proxy_ip6[3];
+		t.ipv6.dport = bpf_htons(port);
+		sk = tcp ? bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0)
+			 : bpf_sk_lookup_udp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
+	} else {
+		t.ipv4.daddr = g->proxy_ip4;
+		t.ipv4.dport = bpf_htons(port);
+		sk = tcp ? bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0)
+			 : bpf_sk_lookup_udp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	}
+	if (!sk)
+		return 0;
+	mark = bpf_sk_storage_get(&proxy_socks, sk, 0, 0);
+	ok = mark && *mark == cgid;
+	bpf_sk_release(sk);
+	return ok;
+}
+
+/*
  * Rewrite one DNS send or connect. Returns 1 to let it proceed (redirected),
  * 0 to fail it with EPERM: a guarded subtree without a registration never
  * reaches a real resolver.
@@ -360,16 +408,9 @@ static __always_inline int redirect(struct bpf_sock_addr *ctx, int v6, int is_se
 		port = tcp ? g->tcp6_port : g->udp6_port;
 	if (!port)
 		return 0;
-	{
-		struct df_client_key lk = {.netns_cookie = bpf_get_netns_cookie(ctx),
-					   .port = port,
-					   .proto = tcp ? IPPROTO_TCP : IPPROTO_UDP};
-		__u64 *owner = bpf_map_lookup_elem(&listeners, &lk);
-
-		if (!owner || *owner != cgid) {
-			count(DF_CNT_STALE_LISTENER);
-			return 0;
-		}
+	if (!proxy_is_listening(ctx, g, cgid, port, tcp, v6 && !mapped)) {
+		count(DF_CNT_STALE_LISTENER);
+		return 0;
 	}
 
 	s = bpf_sk_storage_get(&socks, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);

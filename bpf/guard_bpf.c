@@ -442,11 +442,38 @@ int guard_bpf__set_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto,
 				    BPF_ANY);
 }
 
+int guard_bpf__mark_proxy_socket(struct guard_bpf *g, int fd, __u64 cgid)
+{
+	return bpf_map__update_elem(g->skel->maps.proxy_socks, &fd, sizeof(fd), &cgid, sizeof(cgid),
+				    BPF_ANY);
+}
+
 void guard_bpf__del_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port)
 {
 	struct df_client_key k = {.netns_cookie = netns_cookie, .port = port, .proto = proto};
 
 	bpf_map__delete_elem(g->skel->maps.listeners, &k, sizeof(k), 0);
+}
+
+/* Forget listener ownership of guards not in KEEP (their sockets died with a proxy). */
+static void purge_listeners(struct guard_bpf *g, const __u64 *keep, int n_keep)
+{
+	struct bpf_map *m = g->skel->maps.listeners;
+	struct df_client_key k, next;
+	__u64 owner;
+	int r, i;
+
+	r = bpf_map__get_next_key(m, NULL, &next, sizeof(next));
+	while (r == 0) {
+		k = next;
+		r = bpf_map__get_next_key(m, &k, &next, sizeof(next));
+		if (bpf_map__lookup_elem(m, &k, sizeof(k), &owner, sizeof(owner), 0) < 0)
+			continue;
+		for (i = 0; i < n_keep && keep[i] != owner; i++)
+			;
+		if (i == n_keep)
+			bpf_map__delete_elem(m, &k, sizeof(k), 0);
+	}
 }
 
 int guard_bpf__close_others(struct guard_bpf *g, const __u64 *keep, int n_keep)
@@ -467,6 +494,7 @@ int guard_bpf__close_others(struct guard_bpf *g, const __u64 *keep, int n_keep)
 		if (bpf_map__update_elem(m, &k, sizeof(k), &closed, sizeof(closed), BPF_EXIST) == 0)
 			n++;
 	}
+	purge_listeners(g, keep, n_keep);
 	return n;
 }
 

@@ -73,6 +73,8 @@ void guard_bpf__purge_guard(struct guard_bpf *g, __u64 cgid);
 /* The proxy listener (NETNS_COOKIE, PROTO, PORT) belongs to guard CGID. */
 int guard_bpf__set_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port,
 			    __u64 cgid);
+/* Mark listener socket FD as the proxy's, for guard CGID (dies with the socket). */
+int guard_bpf__mark_proxy_socket(struct guard_bpf *g, int fd, __u64 cgid);
 void guard_bpf__del_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port);
 /*
  * A closed guard entry: no listener (DNS fails with EPERM) and allowlist mode

@@ -133,20 +133,23 @@ static int listeners_publish(struct engine *e, struct guard *g)
 	const struct {
 		uint8_t proto;
 		uint16_t port;
+		int fd;
 	} all[] = {
-	    {IPPROTO_UDP, g->ls.udp4_port},
-	    {IPPROTO_TCP, g->ls.tcp4_port},
-	    {IPPROTO_UDP, g->ls.udp6_port},
-	    {IPPROTO_TCP, g->ls.tcp6_port},
+	    {IPPROTO_UDP, g->ls.udp4_port, g->ls.udp4},
+	    {IPPROTO_TCP, g->ls.tcp4_port, g->ls.tcp4},
+	    {IPPROTO_UDP, g->ls.udp6_port, g->ls.udp6},
+	    {IPPROTO_TCP, g->ls.tcp6_port, g->ls.tcp6},
 	};
 	size_t i;
 	int r;
 
 	for (i = 0; i < ARRAY_SIZE(all); i++) {
-		if (!all[i].port)
+		if (!all[i].port || all[i].fd < 0)
 			continue;
-		r = guard_bpf__set_listener(e->opts.bpf, g->ls.netns_cookie, all[i].proto,
-					    all[i].port, g->cgid);
+		r = guard_bpf__mark_proxy_socket(e->opts.bpf, all[i].fd, g->cgid);
+		if (r == 0)
+			r = guard_bpf__set_listener(e->opts.bpf, g->ls.netns_cookie, all[i].proto,
+						    all[i].port, g->cgid);
 		if (r < 0)
 			return r;
 	}
