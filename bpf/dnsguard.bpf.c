@@ -34,6 +34,13 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /*
+ * The local (ephemeral) port range, set by the loader: proxy listeners bind
+ * port 0, so only a port in this range can be one. Connects to other loopback
+ * ports skip the listeners lookup.
+ */
+const volatile __u16 eph_lo = 0, eph_hi = 65535;
+
+/*
  * The two kernel fields the events need, relocated against the running
  * kernel's BTF at load (CO-RE), so no vmlinux.h is generated at build time.
  */
@@ -311,9 +318,10 @@ static __always_inline int enforce(struct bpf_sock_addr *ctx, int v6)
 		return 0;
 	}
 	/* Loopback may hold proxy listeners: ours stay reachable, another guard's not. */
-	if ((family == DF_AF_INET && (bpf_ntohl(addr[0]) >> 24) == 127) ||
-	    (family == DF_AF_INET6 && !addr[0] && !addr[1] && !addr[2] &&
-	     addr[3] == bpf_htonl(1))) {
+	if (port >= eph_lo && port <= eph_hi &&
+	    ((family == DF_AF_INET && (bpf_ntohl(addr[0]) >> 24) == 127) ||
+	     (family == DF_AF_INET6 && !addr[0] && !addr[1] && !addr[2] &&
+	      addr[3] == bpf_htonl(1)))) {
 		struct df_client_key lk = {.netns_cookie = bpf_get_netns_cookie(ctx),
 					   .port = port,
 					   .proto = ctx->type == SOCK_STREAM ? IPPROTO_TCP

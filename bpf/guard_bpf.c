@@ -55,6 +55,19 @@ int bpffs_ensure(const char *path, struct df_err *err)
 	return 0;
 }
 
+/* Where listeners bound to port 0 land (net.ipv4.ip_local_port_range; v6 shares it). */
+static void set_port_range(struct dnsguard_bpf *skel)
+{
+	_cleanup_free_ char *text = NULL;
+	unsigned lo, hi;
+
+	if (read_file("/proc/sys/net/ipv4/ip_local_port_range", &text, NULL, 256) == 0 &&
+	    sscanf(text, "%u %u", &lo, &hi) == 2 && lo <= hi && hi <= 65535) {
+		skel->rodata->eph_lo = lo;
+		skel->rodata->eph_hi = hi;
+	}
+}
+
 /* FNV-1a of the object as built: any change to programs or maps changes it. */
 static __u64 object_version(void)
 {
@@ -135,6 +148,8 @@ static int pin_maps(struct guard_bpf *g, const char *pin_dir, struct df_err *err
 	/* libbpf reuses the pinned maps of the same version, and pins new ones. */
 	bpf_object__for_each_map(map, g->skel->obj)
 	{
+		if (bpf_map__is_internal(map))
+			continue; /* .rodata: set per load, nothing to share */
 		snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, bpf_map__name(map));
 		bpf_map__set_pin_path(map, path);
 	}
@@ -156,6 +171,7 @@ int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *
 	g->skel = dnsguard_bpf__open();
 	if (!g->skel)
 		return df_err_set(err, -errno, "open BPF object: %s", strerror(errno));
+	set_port_range(g->skel);
 	if (pin_dir) {
 		drop_foreign_pins(g, pin_dir, version);
 		r = pin_maps(g, pin_dir, err);
