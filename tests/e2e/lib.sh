@@ -159,9 +159,10 @@ e2e_done() { exit 0; }
 
 # ---------------------------------------------------------------- upstream
 
-# dns_start: dnsmasq on 127.0.0.1 at a free random port (DNS_PORT); its query
-# log is DNS_LOG and UPSTREAM is what the proxies forward to. Tries other ports
-# when one is taken, so concurrent suites do not clash.
+# dns_start [DNSMASQ-OPTION]...: dnsmasq on 127.0.0.1 at a free random port
+# (DNS_PORT) with the suite's names plus the caller's options; its query log is
+# DNS_LOG and UPSTREAM is what the proxies forward to. Tries other ports when
+# one is taken, so concurrent suites do not clash.
 dns_start()
 {
 	local try i port
@@ -172,7 +173,7 @@ dns_start()
 			--listen-address=127.0.0.1 --bind-interfaces \
 			--address=/allowed.test/127.0.0.3 --address=/allowed.test/::3 \
 			--address=/github.com/127.0.0.9 --address=/evilgithub.com/127.0.0.10 \
-			--log-queries --log-facility="$DNS_LOG" 2>>"$T/dnsmasq.stderr" &
+			"$@" --log-queries --log-facility="$DNS_LOG" 2>>"$T/dnsmasq.stderr" &
 		DNS_PID=$!
 		for ((i = 0; i < 30; i++)); do
 			kill -0 "$DNS_PID" 2>/dev/null || break # port taken: next one

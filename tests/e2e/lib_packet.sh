@@ -65,36 +65,13 @@ pk_ula()
 	printf -v PK_ULA 'fd00:df:%x:%x' $((RANDOM | 1)) $((($$ & 0xfff0) | 2))
 }
 
-# pk_dns_start [--address=/NAME/IP]...: as lib.sh's dns_start (DNS_PID, DNS_PORT,
-# UPSTREAM, DNS_LOG), with the names of lib.sh plus these and the caller's.
+# pk_dns_start [DNSMASQ-OPTION]...: lib.sh's dns_start with the names these
+# tests use as well (DNS_PID, DNS_PORT, UPSTREAM, DNS_LOG).
 # shellcheck disable=SC2120 # the options are optional
 pk_dns_start()
 {
-	local try i port
-	DNS_LOG=$T/dnsmasq.log
-	for ((try = 0; try < 10; try++)); do
-		port=$((20000 + (RANDOM * 32768 + RANDOM + $$) % 40000))
-		dnsmasq --no-daemon --no-resolv --no-hosts --port="$port" \
-			--listen-address=127.0.0.1 --bind-interfaces \
-			--address=/allowed.test/127.0.0.3 --address=/allowed.test/::3 \
-			--address=/github.com/127.0.0.9 --address=/cdn.test/127.0.0.9 \
-			--address=/v6.test/::1 --address=/other.test/127.0.0.8 \
-			"$@" --log-queries --log-facility="$DNS_LOG" 2>>"$T/dnsmasq.stderr" &
-		DNS_PID=$!
-		for ((i = 0; i < 30; i++)); do
-			kill -0 "$DNS_PID" 2>/dev/null || break
-			if dig +tries=1 +time=1 -p "$port" @127.0.0.1 probe.invalid >/dev/null 2>&1; then
-				DNS_PORT=$port
-				UPSTREAM=127.0.0.1:$port
-				return 0
-			fi
-			sleep 0.1
-		done
-		_stop_pid "$DNS_PID"
-		wait "$DNS_PID" 2>/dev/null
-		DNS_PID=
-	done
-	die "dnsmasq did not start" "$(_show "$T/dnsmasq.stderr")"
+	dns_start --address=/cdn.test/127.0.0.9 --address=/v6.test/::1 \
+		--address=/other.test/127.0.0.8 "$@"
 }
 
 # ------------------------------------------------------------- listeners
