@@ -368,19 +368,21 @@ void engine__stats(const struct engine *e, struct engine_stats *ret)
 	*ret = e->st;
 }
 
-size_t engine_adapt_answer(uint8_t *buf, size_t len, bool client_edns, uint16_t limit)
+size_t engine_adapt_answer(uint8_t *buf, size_t len, const struct dns_msg *m, bool client_edns,
+			   uint16_t limit)
 {
-	struct dns_msg m;
+	struct dns_msg cut;
 
-	if (dns_parse(buf, len, &m) != DNS_OK)
+	if (client_edns || !m->has_edns)
+		return len > limit ? dns_truncate(buf, len, m, limit) : len;
+	len = dns_strip_opt(buf, len, m);
+	if (len <= limit)
 		return len;
-	if (!client_edns && m.has_edns) {
-		len = dns_strip_opt(buf, len, &m);
-		m.has_edns = false;
-	}
-	if (len > limit)
-		len = dns_truncate(buf, len, &m, limit);
-	return len;
+	/* Only the fields dns_truncate reads: the OPT is gone now. */
+	cut.question_end = m->question_end;
+	cut.has_edns = false;
+	cut.opt_off = 0;
+	return dns_truncate(buf, len, &cut, limit);
 }
 
 size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t *q, size_t len,
@@ -438,13 +440,14 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 	n = cache__lookup(e->cache, q, &m, out, cap, now_ms());
 	if (n) {
 		e->st.cached++;
-		if (enforce_wants_answers(e, c->g)) {
-			struct dns_msg am;
+		/* One parse of the cached answer serves both its uses. */
+		struct dns_msg am;
 
-			if (dns_parse(out, n, &am) == DNS_OK)
-				enforce_answer(e, c->g, out, n, &am);
-		}
-		return engine_adapt_answer(out, n, m.has_edns, c->udp_limit);
+		if (dns_parse(out, n, &am) != DNS_OK)
+			return n;
+		if (enforce_wants_answers(e, c->g))
+			enforce_answer(e, c->g, out, n, &am);
+		return engine_adapt_answer(out, n, &am, m.has_edns, c->udp_limit);
 	}
 	if (upstream_forward(e, c, q, len, &m) < 0) {
 		e->st.servfail++;

@@ -95,7 +95,6 @@ struct tcp_conn {
 	uint8_t *wbuf;
 	size_t wlen, wcap;
 	unsigned inflight;
-	bool want_write;
 	bool eof; /* the client half-closed: answer what is in flight, then close */
 };
 
@@ -136,8 +135,9 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 			   uint8_t *out, size_t cap);
 
 /* Shape an upstream or cached answer for the client: drop an OPT it did not ask
- * for, cut it to LIMIT with TC set. Returns the new length. */
-size_t engine_adapt_answer(uint8_t *buf, size_t len, bool client_edns, uint16_t limit);
+ * for, cut it to LIMIT with TC set. M is BUF parsed. Returns the new length. */
+size_t engine_adapt_answer(uint8_t *buf, size_t len, const struct dns_msg *m, bool client_edns,
+			   uint16_t limit);
 
 /* attrib.c: the event lines, naming the process that sent the query. */
 enum log_event {

@@ -73,7 +73,6 @@ void tcp_on_accept(struct ev_source *src, uint32_t events)
 	tc->peer = peer;
 	tc->peer_len = plen;
 	tc->last_active = now_ms();
-	tc->want_write = false;
 	tc->eof = false;
 	e->n_conns++;
 	if (loop__add(e->opts.loop, &tc->src, EPOLLIN) < 0)

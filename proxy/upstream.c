@@ -315,7 +315,7 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 	}
 	if (enforce_wants_answers(e, client.g))
 		enforce_answer(e, client.g, buf, len, m);
-	len = engine_adapt_answer(buf, len, client_edns, client.udp_limit);
+	len = engine_adapt_answer(buf, len, m, client_edns, client.udp_limit);
 	engine_reply(e, &client, buf, len);
 	e->st.answered++;
 out:

@@ -163,6 +163,7 @@ e2e_done() { exit 0; }
 # (DNS_PORT) with the suite's names plus the caller's options; its query log is
 # DNS_LOG and UPSTREAM is what the proxies forward to. Tries other ports when
 # one is taken, so concurrent suites do not clash.
+# shellcheck disable=SC2120 # the options are optional
 dns_start()
 {
 	local try i port
@@ -305,19 +306,30 @@ block_log()
 
 # ---------------------------------------------------------------- running
 
+# split_opts [RUN-OPTION...] -- CMD [ARG...]: OPTS gets the options before
+# "--", ARGS what follows it (callers copy them before calling again).
+split_opts()
+{
+	OPTS=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		OPTS+=("$1")
+		shift
+	done
+	shift
+	ARGS=("$@")
+}
+
 # dfrun NAME [RUN-OPTION...] -- CMD [ARG...]: `depfence run` for this mode, CMD
 # as given. Output in $T/NAME.out and $T/NAME.err, exit status in RC.
 # --upstream always: with no daemon the embedded proxy must never fall back to
 # the host's resolv.conf.
 dfrun()
 {
-	local name=$1 opts=()
+	local name=$1 opts
 	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
+	split_opts "$@"
+	opts=("${OPTS[@]}")
+	set -- "${ARGS[@]}"
 	_daemon_check
 	"$DEPFENCE" run --state-dir "$STATE" --config-dir "$CONF" --upstream "$UPSTREAM" \
 		"${opts[@]}" -- "$@" >"$(rf "$name" out)" 2>"$(rf "$name" err)"
@@ -341,13 +353,11 @@ _daemon_check()
 # client.sh): loopback resolv.conf, pid in CPID, command line in $T/NAME.cmd.
 guarded()
 {
-	local name=$1 opts=()
+	local name=$1 opts
 	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
+	split_opts "$@"
+	opts=("${OPTS[@]}")
+	set -- "${ARGS[@]}"
 	_client_prep "$name" "$@"
 	dfrun "$name" "${opts[@]}" -- unshare -m "$E2E_DIR/client.sh" "$T/resolv.conf" \
 		"$(rf "$name" pid)" "$@"
@@ -370,14 +380,11 @@ unguarded()
 # wall time in milliseconds (measured inside the run, around CMD only).
 guarded_timed()
 {
-	local name=$1
+	local name=$1 args
 	shift
-	local args=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		args+=("$1")
-		shift
-	done
-	shift
+	split_opts "$@"
+	args=("${OPTS[@]}")
+	set -- "${ARGS[@]}"
 	guarded "$name" "${args[@]}" -- --time "$(rf "$name" ms)" "$@"
 	printf '%s' "${*}" >"$(rf "$name" cmd)"
 	MS=$(cat "$(rf "$name" ms)" 2>/dev/null)
@@ -396,13 +403,11 @@ _client_prep()
 # BG_PID is depfence run's pid (stopped by the trap if the test does not).
 guarded_bg()
 {
-	local name=$1 opts=()
+	local name=$1 opts
 	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
+	split_opts "$@"
+	opts=("${OPTS[@]}")
+	set -- "${ARGS[@]}"
 	_client_prep "$name" "$@"
 	_daemon_check
 	"$DEPFENCE" run --state-dir "$STATE" --config-dir "$CONF" --upstream "$UPSTREAM" \

@@ -159,13 +159,11 @@ EOF
 # $(rf NAME out).
 fc_bg()
 {
-	local name=$1 opts=()
+	local name=$1 opts
 	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
+	split_opts "$@"
+	opts=("${OPTS[@]}")
+	set -- "${ARGS[@]}"
 	guarded_bg "$name" "${opts[@]}" -- "$PY" "$T/fc.py" "$@"
 }
 

@@ -466,26 +466,22 @@ _pk_argv_fits()
 
 pk_client_bg()
 {
-	local name=$1 opts=()
+	local name=$1 opts
 	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
+	split_opts "$@"
+	opts=("${OPTS[@]}")
+	set -- "${ARGS[@]}"
 	_pk_argv_fits "$@"
 	guarded_bg "$name" "${opts[@]}" -- "$PY" "$T/pk.py" "$@"
 }
 
 pk_client()
 {
-	local name=$1 opts=()
+	local name=$1 opts
 	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
+	split_opts "$@"
+	opts=("${OPTS[@]}")
+	set -- "${ARGS[@]}"
 	_pk_argv_fits "$@"
 	guarded "$name" "${opts[@]}" -- "$PY" "$T/pk.py" "$@"
 }
