@@ -34,7 +34,7 @@ WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-for
 CFLAGS ?= -O2 -g
 CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing -fstack-protector-strong
 CPPFLAGS += -I$(BUILD) -Iproxy -Ibpf -Ioci
-LDLIBS := -lbpf -lelf -lz -ljson-c
+LDLIBS := -lbpf -lelf -lz -ljson-c -lseccomp
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -117,18 +117,31 @@ $(BUILD):
 
 # Debian packages the build, the tests and the demo need. `make deps` installs
 # only what is missing, so a machine that has them all never touches the network.
+# nscd is for tests/e2e/t_escape_local.sh, which runs it only inside a private
+# mount namespace: its package would start it on the host (a host-wide cache in
+# front of the host's resolver), so packages are installed with a
+# /usr/sbin/policy-rc.d that exits 101 (invoke-rc.d starts nothing); one that
+# was there before is put back afterwards.
 DEB_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev libseccomp-dev \
 	libcmocka-dev libclang-rt-14-dev pkg-config make gcc iproute2 procps \
 	dnsutils dnsmasq-base curl python3 runc podman busybox-static dnsperf iperf3 \
-	hyperfine unbound valgrind
+	hyperfine unbound valgrind nscd
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
 		|| echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing" $$missing; \
+		rcd=/usr/sbin/policy-rc.d; \
+		if [ -e $$rcd ]; then mv $$rcd $$rcd.depfence-saved || exit 1; fi; \
+		printf '#!/bin/sh\n# make deps: start no service while installing\nexit 101\n' >$$rcd; \
+		chmod 755 $$rcd; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+			apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		st=$$?; \
+		rm -f $$rcd; \
+		if [ -e $$rcd.depfence-saved ]; then mv $$rcd.depfence-saved $$rcd; fi; \
+		[ $$st -eq 0 ] || exit 1; \
 	fi
 
 unit: $(UNIT_BINS)

@@ -20,16 +20,20 @@
 
 #include "dnsguard.h"
 
-#define AF_INET	    2
-#define AF_INET6    10
-#define SOCK_STREAM 1
-#define SOCK_DGRAM  2
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
-#define DNS_PORT    53
-#define DOT_PORT    853
-#define ETH_P_IP    0x0800
-#define ETH_P_IPV6  0x86DD
+#define AF_INET	       2
+#define AF_INET6       10
+#define SOCK_STREAM    1
+#define SOCK_DGRAM     2
+#define SOCK_RAW       3
+#define SOCK_PACKET    10
+#define IPPROTO_ICMP   1
+#define IPPROTO_TCP    6
+#define IPPROTO_UDP    17
+#define IPPROTO_ICMPV6 58
+#define DNS_PORT       53
+#define DOT_PORT       853
+#define ETH_P_IP       0x0800
+#define ETH_P_IPV6     0x86DD
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -48,8 +52,36 @@ struct mm_struct {
 	unsigned long arg_start, arg_end;
 } __attribute__((preserve_access_index));
 
+struct qstr {
+	const unsigned char *name;
+} __attribute__((preserve_access_index));
+
+struct dentry {
+	struct qstr d_name;
+} __attribute__((preserve_access_index));
+
+struct vfsmount {
+	struct dentry *mnt_root;
+} __attribute__((preserve_access_index));
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+} __attribute__((preserve_access_index));
+
+/* fs/mount.h: the vfsmount is embedded; the dentry it is mounted on is here. */
+struct mount {
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+} __attribute__((preserve_access_index));
+
+struct fs_struct {
+	struct path pwd;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct mm_struct *mm;
+	struct fs_struct *fs;
 } __attribute__((preserve_access_index));
 
 struct {
@@ -133,6 +165,13 @@ struct {
 	__type(key, int);
 	__type(value, __u64);
 } proxy_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct df_unix_key);
+	__type(value, __u32);
+} unix_deny SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -230,6 +269,45 @@ static __always_inline int live(struct df_expiry *x)
 	return x && x->expires_ns > bpf_ktime_get_ns();
 }
 
+/*
+ * Remember in the socket who sends to the proxy (PORT, guard CGID) and which
+ * server it asked, from process context, so the proxy can name the sender and
+ * recvmsg can put the server back as the reply's source. Called for every DNS
+ * send and connect, redirected or sent straight to the guard's own listener,
+ * so the record is never left over from an earlier owner of the socket.
+ * Returns 0 if the storage could not be had (the caller refuses).
+ */
+static __always_inline int remember(struct bpf_sock_addr *ctx, struct df_guard *g, __u64 cgid,
+				    __u16 port, int v6, int is_send)
+{
+	struct df_sock *s = bpf_sk_storage_get(&socks, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+
+	if (!s)
+		return 0;
+	s->guard_cgid = cgid;
+	s->netns_cookie = bpf_get_netns_cookie(ctx);
+	s->pid = bpf_get_current_pid_tgid() >> 32;
+	s->proto = ctx->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP;
+	s->orig_port = ctx->user_port;
+	s->proxy_port = port;
+	s->family = v6 ? AF_INET6 : AF_INET;
+	if (v6) {
+		s->orig_ip6[0] = ctx->user_ip6[0];
+		s->orig_ip6[1] = ctx->user_ip6[1];
+		s->orig_ip6[2] = ctx->user_ip6[2];
+		s->orig_ip6[3] = ctx->user_ip6[3];
+	} else {
+		s->orig_ip4 = ctx->user_ip4;
+	}
+	/* An unconnected send has its local port already (autobind runs before
+	 * this hook); a connect does not yet, egress publishes it. */
+	if (is_send && ctx->sk->src_port)
+		publish(s, ctx->sk->src_port);
+	else
+		s->published_port = 0;
+	return 1;
+}
+
 /* Which rule refuses ADDR for guard G, or 0 if it may go. See docs/design.md. */
 static __always_inline __u32 ip_reason(struct df_guard *g, __u64 cgid, __u32 family,
 				       const __u8 *addr, __u16 port)
@@ -254,14 +332,16 @@ static __always_inline __u32 ip_reason(struct df_guard *g, __u64 cgid, __u32 fam
 	return g->mode == DF_MODE_ALLOWLIST ? DF_EV_NOT_ALLOWED : 0;
 }
 
-static __always_inline void report(__u64 guard_cgid, __u32 reason, __u32 family, const __u8 *addr,
-				   __u16 port, __u8 proto, __u8 audit)
+/* An event record with who and why filled in, or NULL (counted) when the ring is full. */
+static __always_inline struct df_event *report_start(__u64 guard_cgid, __u32 reason, __u32 family,
+						     const __u8 *addr, __u16 port, __u8 proto,
+						     __u8 audit)
 {
 	struct df_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 
 	if (!ev) {
 		count(DF_CNT_EVENTS_LOST);
-		return;
+		return NULL;
 	}
 	ev->cgid = bpf_get_current_cgroup_id();
 	ev->guard_cgid = guard_cgid;
@@ -289,7 +369,17 @@ static __always_inline void report(__u64 guard_cgid, __u32 reason, __u32 family,
 		if (len && bpf_probe_read_user(ev->args, len, (void *)start) == 0)
 			ev->args_len = len;
 	}
-	bpf_ringbuf_submit(ev, 0);
+	ev->path[0] = '\0';
+	return ev;
+}
+
+static __always_inline void report(__u64 guard_cgid, __u32 reason, __u32 family, const __u8 *addr,
+				   __u16 port, __u8 proto, __u8 audit)
+{
+	struct df_event *ev = report_start(guard_cgid, reason, family, addr, port, proto, audit);
+
+	if (ev)
+		bpf_ringbuf_submit(ev, 0);
 }
 
 /*
@@ -297,7 +387,7 @@ static __always_inline void report(__u64 guard_cgid, __u32 reason, __u32 family,
  * when the policy says so, at once, so the client fails fast. Audit mode
  * reports and lets it go; DNS over TLS is refused in every mode.
  */
-static __always_inline int enforce(struct bpf_sock_addr *ctx, int v6)
+static __always_inline int enforce(struct bpf_sock_addr *ctx, int v6, int is_send)
 {
 	__u32 addr[4] = {};
 	struct df_guard *g;
@@ -317,19 +407,39 @@ static __always_inline int enforce(struct bpf_sock_addr *ctx, int v6)
 		count(DF_CNT_NO_GUARD);
 		return 0;
 	}
-	/* Loopback may hold proxy listeners: ours stay reachable, another guard's not. */
+	/*
+	 * Loopback may hold proxy listeners: ours stay reachable, another guard's
+	 * not. The unspecified address (0.0.0.0, ::, ::ffff:0.0.0.0) is delivered
+	 * to loopback listeners too, so it counts as loopback here.
+	 */
 	if (port >= eph_lo && port <= eph_hi &&
-	    ((family == DF_AF_INET && (bpf_ntohl(addr[0]) >> 24) == 127) ||
+	    ((family == DF_AF_INET && ((bpf_ntohl(addr[0]) >> 24) == 127 || addr[0] == 0)) ||
 	     (family == DF_AF_INET6 && !addr[0] && !addr[1] && !addr[2] &&
-	      addr[3] == bpf_htonl(1)))) {
+	      (addr[3] == bpf_htonl(1) || addr[3] == 0)))) {
 		struct df_client_key lk = {.netns_cookie = bpf_get_netns_cookie(ctx),
 					   .port = port,
 					   .proto = ctx->type == SOCK_STREAM ? IPPROTO_TCP
 									     : IPPROTO_UDP};
 		__u64 *owner = bpf_map_lookup_elem(&listeners, &lk);
 
-		if (owner && *owner == cgid)
+		if (owner && *owner == cgid) {
+			struct df_sock *s = bpf_sk_storage_get(&socks, ctx->sk, 0, 0);
+
+			/*
+			 * Straight to our own listener: the sender is named like a
+			 * redirect's. A socket we redirected before (a connected v6
+			 * socket to a v4-mapped server sends through here again)
+			 * keeps its original server; only the sender is refreshed.
+			 */
+			if (s && s->guard_cgid == cgid && s->proxy_port == port) {
+				s->pid = bpf_get_current_pid_tgid() >> 32;
+				if (is_send && ctx->sk->src_port)
+					publish(s, ctx->sk->src_port);
+			} else {
+				remember(ctx, g, cgid, port, v6, is_send);
+			}
 			return 1;
+		}
 		if (owner) {
 			report(cgid, DF_EV_OTHER_PROXY, family, (__u8 *)addr, port, lk.proto, 0);
 			count(DF_CNT_IP_BLOCKED);
@@ -391,7 +501,6 @@ static __always_inline int proxy_is_listening(struct bpf_sock_addr *ctx, struct 
 static __always_inline int redirect(struct bpf_sock_addr *ctx, int v6, int is_send)
 {
 	struct df_guard *g;
-	struct df_sock *s;
 	__u64 cgid = 0;
 	int tcp = ctx->type == SOCK_STREAM;
 	int mapped = v6 && is_v4mapped(ctx->user_ip6);
@@ -400,7 +509,7 @@ static __always_inline int redirect(struct bpf_sock_addr *ctx, int v6, int is_se
 	if (ctx->type != SOCK_STREAM && ctx->type != SOCK_DGRAM)
 		return 1;
 	if (ctx->user_port != bpf_htons(DNS_PORT))
-		return enforce(ctx, v6);
+		return enforce(ctx, v6, is_send);
 	g = find_guard(&cgid);
 	if (!g) {
 		count(DF_CNT_NO_GUARD);
@@ -421,21 +530,9 @@ static __always_inline int redirect(struct bpf_sock_addr *ctx, int v6, int is_se
 		return 0;
 	}
 
-	s = bpf_sk_storage_get(&socks, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!s)
+	if (!remember(ctx, g, cgid, port, v6, is_send))
 		return 0;
-	s->guard_cgid = cgid;
-	s->netns_cookie = bpf_get_netns_cookie(ctx);
-	s->pid = bpf_get_current_pid_tgid() >> 32;
-	s->proto = tcp ? IPPROTO_TCP : IPPROTO_UDP;
-	s->orig_port = ctx->user_port;
-	s->proxy_port = port;
-	s->family = v6 ? AF_INET6 : AF_INET;
 	if (v6) {
-		s->orig_ip6[0] = ctx->user_ip6[0];
-		s->orig_ip6[1] = ctx->user_ip6[1];
-		s->orig_ip6[2] = ctx->user_ip6[2];
-		s->orig_ip6[3] = ctx->user_ip6[3];
 		if (mapped) {
 			ctx->user_ip6[3] = g->proxy_ip4;
 		} else {
@@ -445,17 +542,9 @@ static __always_inline int redirect(struct bpf_sock_addr *ctx, int v6, int is_se
 			ctx->user_ip6[3] = g->proxy_ip6[3];
 		}
 	} else {
-		s->orig_ip4 = ctx->user_ip4;
 		ctx->user_ip4 = g->proxy_ip4;
 	}
 	ctx->user_port = bpf_htons(port);
-
-	/* An unconnected send has its local port already (autobind runs before
-	 * this hook); a connect does not yet, egress publishes it. */
-	if (is_send && ctx->sk->src_port)
-		publish(s, ctx->sk->src_port);
-	else
-		s->published_port = 0;
 	count(v6 ? (tcp ? DF_CNT_REDIRECT_TCP6 : DF_CNT_REDIRECT_UDP6)
 		 : (tcp ? DF_CNT_REDIRECT_TCP4 : DF_CNT_REDIRECT_UDP4));
 	return 1;
@@ -505,12 +594,25 @@ int df_recvmsg6(struct bpf_sock_addr *ctx)
 {
 	struct df_sock *s = bpf_sk_storage_get(&socks, ctx->sk, 0, 0);
 
-	if (!s || s->family != AF_INET6 || ctx->user_port != bpf_htons(s->proxy_port))
+	if (!s || ctx->user_port != bpf_htons(s->proxy_port))
 		return 1;
 	/* From the proxy only: [::1] or ::ffff:127.0.0.1. */
 	if (ctx->user_ip6[0] || ctx->user_ip6[1] ||
 	    !((ctx->user_ip6[2] == 0 && ctx->user_ip6[3] == bpf_htonl(1)) ||
 	      (ctx->user_ip6[2] == bpf_htonl(0xffff) && ctx->user_ip6[3] == bpf_htonl(0x7f000001))))
+		return 1;
+	/*
+	 * A v6 socket's unconnected send to ::ffff:A.B.C.D takes the kernel's v4
+	 * path (sendmsg4 saw it, as AF_INET): the reply comes from ::ffff:A.B.C.D.
+	 */
+	if (s->family == AF_INET) {
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = s->orig_ip4;
+		ctx->user_port = s->orig_port;
+		count(DF_CNT_RECV_REWRITE);
+		return 1;
+	}
+	if (s->family != AF_INET6)
 		return 1;
 	ctx->user_ip6[0] = s->orig_ip6[0];
 	ctx->user_ip6[1] = s->orig_ip6[1];
@@ -596,4 +698,148 @@ int df_egress(struct __sk_buff *skb)
 		return 1;
 	publish(s, sk->src_port);
 	return 1;
+}
+
+/*
+ * Raw IP sockets send packets the connect/sendmsg checks never see (a DNS
+ * query built by hand, a connect to a blocked address): a guarded job may not
+ * create one. Refused at creation (EPERM) and reported, so the job fails at
+ * once and the line names it. Audit mode reports and lets it be. ICMP
+ * datagram ("ping") sockets carry only ICMP echo: allowed but in allowlist mode.
+ */
+SEC("cgroup/sock_create")
+int df_sock_create(struct bpf_sock *ctx)
+{
+	__u8 none[16] = {};
+	struct df_guard *g;
+	__u64 cgid = 0;
+	int ping = ctx->type == SOCK_DGRAM &&
+		   (ctx->protocol == IPPROTO_ICMP || ctx->protocol == IPPROTO_ICMPV6);
+	__u8 audit;
+
+	if (ctx->type != SOCK_RAW && ctx->type != SOCK_PACKET && !ping)
+		return 1;
+	g = find_guard(&cgid);
+	if (ping && g && g->mode != DF_MODE_ALLOWLIST)
+		return 1;
+	audit = g && g->mode == DF_MODE_AUDIT;
+	report(cgid, DF_EV_RAW_SOCKET, ctx->family == AF_INET6 ? DF_AF_INET6 : DF_AF_INET, none, 0,
+	       ctx->protocol, audit);
+	if (audit)
+		return 1;
+	count(DF_CNT_RAW_REFUSED);
+	return 0;
+}
+
+/*
+ * Local resolver daemons (nscd, systemd-resolved's varlink socket and its
+ * D-Bus API on the system bus, sssd) answer lookups over unix sockets, as
+ * unguarded processes: a guarded job's connect to one is refused, so the C
+ * library falls back to DNS, which the guard answers and logs. Attached as
+ * cgroup/connect_unix (the loader sets the attach type by number: libbpf 1.1
+ * has no section name for it). The path is the caller's, read through the
+ * kernel context (bpf_cast_to_kern_ctx); it is matched on its last two
+ * components, so /var/run/nscd/socket, /run/nscd/socket and
+ * /proc/1/root/run/nscd/socket are the same to it.
+ */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+struct sockaddr;
+struct bpf_sock_addr_kern {
+	struct sockaddr *uaddr;
+	__u32 uaddrlen;
+} __attribute__((preserve_access_index));
+
+#define UNIX_PATH_MAX 108
+
+/* The lengths of the unix_deny suffixes, set by the loader (0 ends the list). */
+const volatile __u32 unix_suffix_len[8] = {};
+
+SEC("cgroup/connect4")
+int df_connect_unix(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock_addr_kern *sa = bpf_cast_to_kern_ctx(ctx);
+	struct df_unix_key key;
+	char path[128] = {};
+	struct df_event *ev;
+	__u32 len = sa->uaddrlen, i, j, n, found = 0;
+	__u64 cgid = 0;
+	__u8 none[16] = {};
+
+	if (len <= 2)
+		return 1; /* unnamed */
+	len -= 2;	  /* sun_family */
+	if (len > UNIX_PATH_MAX)
+		len = UNIX_PATH_MAX;
+	/* The string's length as a range, not one verifier state per possible end. */
+	n = bpf_probe_read_kernel_str(path, UNIX_PATH_MAX + 1, (char *)sa->uaddr + 2);
+	if ((long)n <= 1)
+		return 1; /* abstract (leading NUL) or unreadable: no resolver daemon there */
+	if (n - 1 < len)
+		len = n - 1;
+	/*
+	 * A relative path ("socket" from cwd /var/run/nscd): put the name of the
+	 * working directory in front, so its last two components are matched
+	 * too. ("../nscd/socket" needs nothing: its suffix is whole.)
+	 */
+	if (path[0] != '/') {
+		struct task_struct *t = (void *)bpf_get_current_task();
+		struct dentry *d = BPF_CORE_READ(t, fs, pwd.dentry);
+		struct vfsmount *vm = BPF_CORE_READ(t, fs, pwd.mnt);
+		const unsigned char *cwd;
+
+		/* The root of a mount is named "/": its name is the mountpoint's. */
+		if (d == BPF_CORE_READ(vm, mnt_root)) {
+			struct mount *m =
+			    (void *)((char *)vm - bpf_core_field_offset(struct mount, mnt));
+
+			d = BPF_CORE_READ(m, mnt_mountpoint);
+		}
+		cwd = BPF_CORE_READ(d, d_name.name);
+		char dir[DF_UNIX_KEY] = {};
+		__u32 skip = path[0] == '.' && path[1] == '/' ? 2 : 0;
+		long k = bpf_probe_read_kernel_str(dir, sizeof(dir), cwd) - 1;
+
+		/* k: the name's length, a range to the verifier, not one state per byte. */
+		if (k > 0 && k < DF_UNIX_KEY) {
+			if (k + 1 + len - skip <= UNIX_PATH_MAX) {
+				for (i = UNIX_PATH_MAX; i > 0; i--)
+					if (i - 1 >= skip && i - 1 < len)
+						path[(i - 1 - skip + k + 1) & 127] =
+						    path[(i - 1) & 127];
+				for (i = 0; i < DF_UNIX_KEY - 1; i++)
+					if (i < k)
+						path[i & 127] = dir[i & (DF_UNIX_KEY - 1)];
+				path[k & 127] = '/';
+				len = k + 1 + len - skip;
+			}
+		}
+	}
+	/*
+	 * Each suffix length the map holds: the path's last N bytes, after a '/',
+	 * are a key. No loop here branches on the path's bytes, so the verifier
+	 * walks it once.
+	 */
+	for (j = 0; j < 8 && !found; j++) {
+		n = unix_suffix_len[j];
+		if (!n || n >= DF_UNIX_KEY)
+			break;
+		if (len < n || (len > n && path[(len - n - 1) & 127] != '/'))
+			continue;
+		__builtin_memset(&key, 0, sizeof(key));
+		for (i = 0; i < DF_UNIX_KEY - 1; i++)
+			if (i < n)
+				key.path[i] = path[(len - n + i) & 127];
+		found = bpf_map_lookup_elem(&unix_deny, &key) != NULL;
+	}
+	if (!found)
+		return 1;
+	find_guard(&cgid); /* refused with or without a registration: names the guard if any */
+	count(DF_CNT_UNIX_REFUSED);
+	ev = report_start(cgid, DF_EV_LOCAL_RESOLVER, DF_AF_INET, none, 0, 0, 0);
+	if (ev) {
+		__builtin_memcpy(ev->path, key.path, sizeof(ev->path));
+		bpf_ringbuf_submit(ev, 0);
+	}
+	return 0;
 }

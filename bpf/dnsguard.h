@@ -17,6 +17,7 @@
 #define DF_MAX_CG_CACHE	    16384
 #define DF_EVENTS_BYTES	    (256 * 1024)
 #define DF_EVENT_ARGS	    256
+#define DF_UNIX_KEY	    64 /* the last two components of a unix socket path */
 
 /*
  * guards: cgroup id (inode number of the cgroup v2 directory) -> where the
@@ -91,12 +92,14 @@ struct df_expiry {
  * allowed packet, so the proxy can log who was stopped.
  */
 enum df_event_reason {
-	DF_EV_BLOCK_IP = 1,	/* a block-ip rule */
-	DF_EV_BLOCKED_NAME = 2, /* an address a blocked name resolves to */
-	DF_EV_NOT_ALLOWED = 3,	/* allowlist: not handed out, not in allow-ip */
-	DF_EV_DOT = 4,		/* DNS over TLS (port 853) */
-	DF_EV_OTHER_PROXY = 5,	/* another guard's proxy listener: its policy is not ours */
-	DF_EV_NO_GUARD = 6,	/* programs attached, registration gone: closed */
+	DF_EV_BLOCK_IP = 1,	  /* a block-ip rule */
+	DF_EV_BLOCKED_NAME = 2,	  /* an address a blocked name resolves to */
+	DF_EV_NOT_ALLOWED = 3,	  /* allowlist: not handed out, not in allow-ip */
+	DF_EV_DOT = 4,		  /* DNS over TLS (port 853) */
+	DF_EV_OTHER_PROXY = 5,	  /* another guard's proxy listener: its policy is not ours */
+	DF_EV_NO_GUARD = 6,	  /* programs attached, registration gone: closed */
+	DF_EV_RAW_SOCKET = 7,	  /* a raw IP socket: it would send around every check */
+	DF_EV_LOCAL_RESOLVER = 8, /* a resolver daemon's unix socket (nscd, resolved, sssd) */
 };
 
 struct df_event {
@@ -112,6 +115,17 @@ struct df_event {
 	char comm[16]; /* the process may be gone before the proxy reads /proc: */
 	__u32 args_len;
 	char args[DF_EVENT_ARGS]; /* so the start of its argv (NUL-separated) travels along */
+	char path[DF_UNIX_KEY];	  /* DF_EV_LOCAL_RESOLVER: the matched path suffix */
+};
+
+/*
+ * unix_deny: the last two components of the socket paths of local resolver
+ * daemons ("nscd/socket") -> 1. A guarded job's connect to one is refused, so
+ * the C library falls back to DNS, which the guard sees. Matched on the
+ * suffix, so /var/run/..., /run/... and /proc/1/root/run/... are all caught.
+ */
+struct df_unix_key {
+	char path[DF_UNIX_KEY];
 };
 
 /*
@@ -168,6 +182,8 @@ enum df_counter {
 	DF_CNT_DNS_ESCAPE_DROPPED, /* port-53 packets that dodged the redirect, dropped at egress */
 	DF_CNT_EVENTS_LOST,	   /* ring buffer full */
 	DF_CNT_STALE_LISTENER,	   /* a redirect to a listener its guard no longer owns: refused */
+	DF_CNT_RAW_REFUSED,	   /* raw IP sockets refused at creation */
+	DF_CNT_UNIX_REFUSED,	   /* connects to local resolver daemons refused */
 	DF_CNT__MAX,
 };
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
@@ -18,9 +19,14 @@ struct guard_bpf {
 	struct dnsguard_bpf *skel;
 	int nr_cpus;
 	bool replaced_pins;
+	bool has_unix; /* the kernel has cgroup/connect_unix (6.7+) */
 };
 
-#define NR_PROGS 7
+#define NR_PROGS 9
+/* The last program is optional: kernels before 6.7 have no connect_unix hook. */
+#define PROG_UNIX (NR_PROGS - 1)
+/* Not in Debian 12's uapi headers: enum bpf_attach_type's value in 6.7+. */
+#define DF_BPF_CGROUP_UNIX_CONNECT 49
 
 struct guard_attach {
 	struct bpf_link *links[NR_PROGS];
@@ -29,16 +35,62 @@ struct guard_attach {
 static struct bpf_program *prog_at(struct dnsguard_bpf *s, int i)
 {
 	struct bpf_program *all[NR_PROGS] = {
-	    s->progs.df_connect4, s->progs.df_connect6, s->progs.df_sendmsg4, s->progs.df_sendmsg6,
-	    s->progs.df_recvmsg4, s->progs.df_recvmsg6, s->progs.df_egress,
+	    s->progs.df_connect4, s->progs.df_connect6,	   s->progs.df_sendmsg4,
+	    s->progs.df_sendmsg6, s->progs.df_recvmsg4,	   s->progs.df_recvmsg6,
+	    s->progs.df_egress,	  s->progs.df_sock_create, s->progs.df_connect_unix,
 	};
 	return all[i];
 }
 
 /* Pin names are stable (a restarted daemon finds them), so they are spelled here. */
 static const char *const prog_pin_names[NR_PROGS] = {
-    "connect4", "connect6", "sendmsg4", "sendmsg6", "recvmsg4", "recvmsg6", "egress",
+    "connect4", "connect6", "sendmsg4",	   "sendmsg6",	   "recvmsg4",
+    "recvmsg6", "egress",   "sock_create", "connect_unix",
 };
+
+/*
+ * The resolver daemons a guarded job may not hand lookups to, by the last two
+ * components of their socket paths: nscd, systemd-resolved (varlink; its D-Bus
+ * API through the system bus), sssd's NSS responder.
+ */
+static const char *const local_resolvers[8] = {
+    "nscd/socket",
+    "resolve/io.systemd.Resolve",
+    "dbus/system_bus_socket",
+    "pipes/nss",
+};
+
+/* connect_unix and the kfunc that reads its path arrived together (6.7). */
+static bool kernel_has_unix_hooks(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool ok;
+
+	if (!vmlinux)
+		return false;
+	ok = btf__find_by_name_kind(vmlinux, "bpf_sock_addr_set_sun_path", BTF_KIND_FUNC) > 0 &&
+	     btf__find_by_name_kind(vmlinux, "bpf_cast_to_kern_ctx", BTF_KIND_FUNC) > 0;
+	btf__free(vmlinux);
+	return ok;
+}
+
+static int set_local_resolvers(struct guard_bpf *g)
+{
+	size_t i;
+	__u32 one = 1;
+	int r;
+
+	for (i = 0; i < ARRAY_SIZE(local_resolvers) && local_resolvers[i]; i++) {
+		struct df_unix_key k = {};
+
+		snprintf(k.path, sizeof(k.path), "%s", local_resolvers[i]);
+		r = bpf_map__update_elem(g->skel->maps.unix_deny, &k, sizeof(k), &one, sizeof(one),
+					 BPF_ANY);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
 
 int bpffs_ensure(const char *path, struct df_err *err)
 {
@@ -161,6 +213,7 @@ int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *
 	_cleanup_free_ struct guard_bpf *g = calloc(1, sizeof(*g));
 	__u64 version = object_version();
 	__u32 key = 0;
+	size_t i;
 	int r;
 
 	if (!g)
@@ -172,6 +225,14 @@ int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *
 	if (!g->skel)
 		return df_err_set(err, -errno, "open BPF object: %s", strerror(errno));
 	set_port_range(g->skel);
+	for (i = 0; i < ARRAY_SIZE(local_resolvers) && local_resolvers[i]; i++)
+		g->skel->rodata->unix_suffix_len[i] = strlen(local_resolvers[i]);
+	g->has_unix = kernel_has_unix_hooks();
+	if (g->has_unix)
+		bpf_program__set_expected_attach_type(g->skel->progs.df_connect_unix,
+						      DF_BPF_CGROUP_UNIX_CONNECT);
+	else
+		bpf_program__set_autoload(g->skel->progs.df_connect_unix, false);
 	if (pin_dir) {
 		drop_foreign_pins(g, pin_dir, version);
 		r = pin_maps(g, pin_dir, err);
@@ -185,6 +246,11 @@ int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *
 	}
 	bpf_map__update_elem(g->skel->maps.meta, &key, sizeof(key), &version, sizeof(version),
 			     BPF_ANY);
+	r = set_local_resolvers(g);
+	if (r < 0) {
+		df_err_set(err, r, "write unix_deny map: %s", strerror(-r));
+		goto fail;
+	}
 	*ret = steal_ptr(g);
 	return 0;
 fail:
@@ -237,6 +303,8 @@ int guard_bpf__attach(struct guard_bpf *g, int cgroup_fd, const char *pin_prefix
 	if (!a)
 		return df_err_set(err, -ENOMEM, "out of memory");
 	for (i = 0; i < NR_PROGS; i++) {
+		if (i == PROG_UNIX && !g->has_unix)
+			continue;
 		a->links[i] = bpf_program__attach_cgroup(prog_at(g->skel, i), cgroup_fd);
 		if (!a->links[i]) {
 			r = -errno;
@@ -278,6 +346,8 @@ bool guard_pinned(const char *pin_prefix, __u64 cgid)
 
 		pin_path(path, sizeof(path), pin_prefix, i);
 		fd = bpf_obj_get(path);
+		if (fd < 0 && i == PROG_UNIX && errno == ENOENT)
+			continue; /* a kernel without the hook: never pinned */
 		if (fd < 0)
 			return false;
 		/* A pin of the same name may hold a link to an older cgroup of that path. */
@@ -539,4 +609,31 @@ struct ring_buffer *guard_bpf__events(struct guard_bpf *g,
 				      int (*fn)(void *ctx, void *data, size_t size), void *ctx)
 {
 	return ring_buffer__new(bpf_map__fd(g->skel->maps.events), fn, ctx, NULL);
+}
+
+bool guard_bpf__cgroup_guarded(const char *cgroup_path)
+{
+	_cleanup_close_ int cgfd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	__u32 ids[64], n = ARRAY_SIZE(ids), i;
+	bool found = false;
+
+	if (cgfd < 0)
+		return false;
+	if (bpf_prog_query(cgfd, BPF_CGROUP_INET4_CONNECT, BPF_F_QUERY_EFFECTIVE, NULL, ids, &n) <
+	    0)
+		return false;
+	for (i = 0; i < n && !found; i++) {
+		struct bpf_prog_info info = {0};
+		__u32 len = sizeof(info);
+		int fd = bpf_prog_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		/* Kernel program names keep 15 characters: "df_connect4" fits whole. */
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    strcmp(info.name, "df_connect4") == 0)
+			found = true;
+		close(fd);
+	}
+	return found;
 }

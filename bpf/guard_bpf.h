@@ -93,6 +93,12 @@ struct ring_buffer *guard_bpf__events(struct guard_bpf *g,
 /* Sum of the per-CPU counter WHICH. */
 __u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which);
 
+/*
+ * True if the cgroup at CGROUP_PATH is already guarded: our connect4 program
+ * is among its effective ones (attached to it or to an ancestor).
+ */
+bool guard_bpf__cgroup_guarded(const char *cgroup_path);
+
 /* Mount bpffs at PATH if nothing of type bpf is mounted there. */
 int bpffs_ensure(const char *path, struct df_err *err);
 

@@ -16,6 +16,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "ctl_proto.h"
+#include "guard_bpf.h"
 #include "log.h"
 #include "oci_state.h"
 
@@ -90,7 +91,10 @@ static int do_register(const char *state_dir, struct oci_state *st, const char *
 	json_object_object_add(req, "op", json_object_new_string("register"));
 	json_object_object_add(req, "kind", json_object_new_string("container"));
 	json_object_object_add(req, "id", json_object_new_string(st->id));
-	json_object_object_add(req, "policy", json_object_new_string(policy));
+	if (policy)
+		json_object_object_add(req, "policy", json_object_new_string(policy));
+	else
+		json_object_object_add(req, "inherit", json_object_new_boolean(1));
 	json_object_object_add(req, "cgroup", json_object_new_string(cgroup));
 	json_object_object_add(req, "netns", json_object_new_string(netns));
 	json_object_object_add(req, "pid", json_object_new_int(st->pid));
@@ -100,8 +104,46 @@ static int do_register(const char *state_dir, struct oci_state *st, const char *
 		return fail(st->id, "%s", ctl_get_str(reply, "error") ?: "depfenced refused");
 	if (verbose)
 		fprintf(stderr, "depfence-hook: %s: guarded, policy %s, cgroup %s\n", st->id,
-			policy, cgroup);
+			policy ?: "of the enclosing guard", cgroup);
 	return 0;
+}
+
+/* Same network namespace as this hook (and so as the runtime that runs it)? */
+static bool same_netns(pid_t pid)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	return stat(path, &a) == 0 && stat("/proc/self/ns/net", &b) == 0 && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
+}
+
+/*
+ * A container without the annotation. Started by an unguarded process: not
+ * ours, pass through. Started inside a guarded job (podman or runc called by
+ * a deploy script): its cgroup is inside the job's, so the job's programs
+ * already cover it; in the job's network namespace the job's listeners serve
+ * it too. In a namespace of its own it needs listeners there: the daemon
+ * registers it with the job's policy. Never may it start unguarded.
+ */
+static int guard_if_inside(const char *state_dir, struct oci_state *st)
+{
+	char root[PATH_MAX], rel[PATH_MAX], cgroup[PATH_MAX + PATH_MAX];
+
+	if (!st->pid || cgroup_v2_root(root, sizeof(root), NULL) < 0 ||
+	    cgroup_of_pid(st->pid, rel, sizeof(rel), NULL) < 0)
+		return 0;
+	snprintf(cgroup, sizeof(cgroup), "%s%s", root, strcmp(rel, "/") ? rel : "");
+	if (!guard_bpf__cgroup_guarded(cgroup))
+		return 0;
+	if (same_netns(st->pid)) {
+		if (verbose)
+			fprintf(stderr, "depfence-hook: %s: inside a guarded job, same network\n",
+				st->id);
+		return 0;
+	}
+	return do_register(state_dir, st, NULL);
 }
 
 static int do_unregister(const char *state_dir, struct oci_state *st)
@@ -118,6 +160,29 @@ static int do_unregister(const char *state_dir, struct oci_state *st)
 	}
 	if (!reply_ok(reply))
 		return fail(st->id, "%s", ctl_get_str(reply, "error") ?: "depfenced refused");
+	return 0;
+}
+
+/*
+ * poststop of a container without the annotation: registered only if it was
+ * started inside a guard, and then the daemon saved its registration. No
+ * file, nothing to say: other containers cost no round trip.
+ */
+static int unregister_quiet(const char *state_dir, struct oci_state *st)
+{
+	_cleanup_json_ json_object *req = NULL, *reply = NULL;
+	struct df_err err = {0};
+	char name[128], path[PATH_MAX + 160];
+
+	id_file_name(st->id, name, sizeof(name));
+	snprintf(path, sizeof(path), "%s/guards/%s.json", state_dir, name);
+	if (access(path, F_OK) < 0)
+		return 0;
+	req = json_object_new_object();
+
+	json_object_object_add(req, "op", json_object_new_string("unregister"));
+	json_object_object_add(req, "id", json_object_new_string(st->id));
+	call_daemon(state_dir, req, &reply, &err);
 	return 0;
 }
 
@@ -180,7 +245,11 @@ int main(int argc, char **argv)
 		policy = bundle_policy;
 	}
 	if (!policy) {
-		r = 0; /* not opted in: pass through */
+		/* Not opted in: guarded only if started inside a guarded job. */
+		if (registering)
+			r = guard_if_inside(state_dir, &st);
+		else
+			r = unregister_quiet(state_dir, &st);
 		goto out;
 	}
 	if (!policy_name_valid(policy)) {

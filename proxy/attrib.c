@@ -100,7 +100,10 @@ static pid_t sender_pid(struct engine *e, const struct client_ref *c)
 	if (m->batch == e->batch && m->guard_serial == c->g->serial && m->port == port &&
 	    m->proto == c->proto)
 		return m->pid;
-	if (guard_bpf__lookup_client(e->opts.bpf, c->g->ls.netns_cookie, c->proto, port, &who) < 0)
+	/* A record of another guard's sender (a port reused across guards) names no one. */
+	if (guard_bpf__lookup_client(e->opts.bpf, c->g->ls.netns_cookie, c->proto, port, &who) <
+		0 ||
+	    who.guard_cgid != c->g->cgid)
 		who.pid = 0;
 	m->batch = e->batch;
 	m->guard_serial = c->g->serial;
@@ -138,9 +141,11 @@ static const struct attrib *attrib_of(struct engine *e, const struct client_ref 
  * The block line. Its shape is a contract:
  * WARN DNS BLOCKED reason=FromDNSRequest blocked=true blockedAt=dns domain=D pid=P
  *   cmd="..." firewallMethod=M policy=N, then fields of our own.
+ * A name refused in an answer's CNAME/DNAME chain (answer_check.c) gives the
+ * same line with reason=FromCNAME and cname=NAME right after the domain.
  * Every value that a process controls is quoted with logfmt_quote; the domain
- * is dns_parse()'s presentation form, which escapes every byte that could
- * break the line.
+ * and the chain name are dns_parse()'s presentation form, which escapes every
+ * byte that could break the line.
  */
 /* Append LEN bytes of SRC at *P: the block line is built with copies, not printf. */
 static void put(char **p, const char *src, size_t len)
@@ -151,8 +156,9 @@ static void put(char **p, const char *src, size_t len)
 
 #define PUTS(p, lit) put(p, lit, sizeof(lit) - 1)
 
-void engine_log_event(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
-		      enum log_event ev)
+/* ALIAS (ALIAS_LEN bytes, presentation form) is the chain name of EV_ALIAS_*, else NULL. */
+static void log_line(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
+		     enum log_event ev, const char *alias, size_t alias_len)
 {
 	const struct guard *g = c->g;
 	const struct attrib *at = attrib_of(e, c);
@@ -162,7 +168,7 @@ void engine_log_event(struct engine *e, const struct client_ref *c, const struct
 		   *kind = g->kind == GUARD_CONTAINER ? "container" : "run";
 	const char *dom = m->qname_len ? m->qname : ".";
 	size_t dl = m->qname_len ? m->qname_len : 1, cl = strlen(at->cmd), al = strlen(at->anc);
-	size_t need = 200 + dl + cl + al + strlen(pname) + strlen(g->log_id);
+	size_t need = 200 + dl + cl + al + strlen(pname) + strlen(g->log_id) + alias_len;
 	char pid[16], *body, *p;
 	int pl = snprintf(pid, sizeof(pid), "%d", (int)at->pid);
 
@@ -170,7 +176,8 @@ void engine_log_event(struct engine *e, const struct client_ref *c, const struct
 	if (!body) {
 		if (log_enabled(ev == EV_AUDIT_QUERY ? LOG_INFO : LOG_WARN))
 			log_msg(LOG_WARN, "DNS %s domain=%s pid=%s (attribution too long to log)",
-				ev == EV_BLOCKED ? "BLOCKED" : "QUERY", dom, pid);
+				ev == EV_BLOCKED || ev == EV_ALIAS_BLOCKED ? "BLOCKED" : "QUERY",
+				dom, pid);
 		return;
 	}
 	p = body;
@@ -178,9 +185,18 @@ void engine_log_event(struct engine *e, const struct client_ref *c, const struct
 		PUTS(&p, "DNS QUERY reason=FromDNSRequest blocked=false blockedAt=none domain=");
 	else if (ev == EV_AUDIT_MATCH)
 		PUTS(&p, "DNS BLOCKED reason=FromDNSRequest blocked=false blockedAt=dns domain=");
+	else if (ev == EV_ALIAS_BLOCKED)
+		PUTS(&p, "DNS BLOCKED reason=FromCNAME blocked=true blockedAt=dns domain=");
+	else if (ev == EV_ALIAS_AUDIT)
+		PUTS(&p, "DNS BLOCKED reason=FromCNAME blocked=false blockedAt=dns domain=");
 	else
 		PUTS(&p, "DNS BLOCKED reason=FromDNSRequest blocked=true blockedAt=dns domain=");
 	put(&p, dom, dl);
+	if (alias) {
+		/* The domain's form (dns_parse() escaping): safe bare, and comparable to it. */
+		PUTS(&p, " cname=");
+		put(&p, alias_len ? alias : ".", alias_len ? alias_len : 1);
+	}
 	PUTS(&p, " pid=");
 	put(&p, pid, pl);
 	PUTS(&p, " cmd=");
@@ -198,4 +214,16 @@ void engine_log_event(struct engine *e, const struct client_ref *c, const struct
 	*p++ = '=';
 	put(&p, g->log_id, strlen(g->log_id));
 	log_commit(p - body);
+}
+
+void engine_log_event(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
+		      enum log_event ev)
+{
+	log_line(e, c, m, ev, NULL, 0);
+}
+
+void engine_log_alias(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
+		      enum log_event ev, const char *alias, size_t alias_len)
+{
+	log_line(e, c, m, ev, alias, alias_len);
 }

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -33,6 +34,19 @@ int cgroup_v2_root(char *buf, size_t cap, struct df_err *err)
 		return 0;
 	}
 	return df_err_set(err, -ENOENT, "no cgroup2 filesystem in /proc/self/mountinfo");
+}
+
+const char *cgroup_below_root(const char *path)
+{
+	static char root[PATH_MAX];
+	size_t n;
+
+	if (!root[0] && cgroup_v2_root(root, sizeof(root), NULL) < 0)
+		return path;
+	n = strlen(root);
+	if (strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0'))
+		return path[n] ? path + n : "/";
+	return path;
 }
 
 int cgroup_id_of(const char *path, uint64_t *ret_id)
@@ -65,6 +79,45 @@ int cgroup_of_pid(pid_t pid, char *buf, size_t cap, struct df_err *err)
 		return 0;
 	}
 	return df_err_set(err, -ENOENT, "%s: no cgroup v2 (0::) line", path);
+}
+
+/* Is nsdelegate among the superblock options of the cgroup2 mount at ROOT? */
+static int has_nsdelegate(const char *root)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_free_ char *line = NULL;
+	size_t n = 0;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &n, f) > 0) {
+		char *sep = strstr(line, " - "), mnt[PATH_MAX];
+
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 || strcmp(mnt, root) != 0)
+			continue;
+		return strstr(sep, "nsdelegate") != NULL;
+	}
+	return -ENOENT;
+}
+
+int cgroup_ns_delegate(const char *root, struct df_err *err)
+{
+	_cleanup_close_ int fd = -1;
+	int r = has_nsdelegate(root);
+
+	if (r != 0)
+		return r < 0 ? df_err_set(err, r, "cgroup2 at %s: %s", root, strerror(-r)) : 0;
+	/* fspick + reconfigure: unlike MS_REMOUNT, leaves the mount's own flags alone. */
+	fd = fspick(AT_FDCWD, root, FSPICK_CLOEXEC);
+	if (fd < 0)
+		return df_err_set(err, -errno, "fspick %s: %s", root, strerror(errno));
+	if (fsconfig(fd, FSCONFIG_SET_FLAG, "nsdelegate", NULL, 0) < 0 ||
+	    fsconfig(fd, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+		return df_err_set(err, -errno, "cgroup2 at %s: turn on nsdelegate: %s", root,
+				  strerror(errno));
+	return 1;
 }
 
 int cgroup_mkdir_p(const char *path)

@@ -13,6 +13,11 @@
  * /sys/fs/cgroup on pure v2 hosts, /sys/fs/cgroup/unified on hybrid ones).
  */
 int cgroup_v2_root(char *buf, size_t cap, struct df_err *err);
+/*
+ * PATH below the v2 root, as /proc/PID/cgroup spells it ("/a/b", "/" for the
+ * root), pointing into PATH; PATH itself if it is not below the root.
+ */
+const char *cgroup_below_root(const char *path);
 /* The cgroup id the kernel's BPF helpers return: the directory's inode number. */
 int cgroup_id_of(const char *path, uint64_t *ret_id);
 /* PID's v2 cgroup relative to the root ("/a/b"), from the 0:: line of /proc/PID/cgroup. */
@@ -25,6 +30,14 @@ int cgroup_mkdir_p(const char *path);
  * TIMEOUT_MS for the processes to go.
  */
 int cgroup_kill_and_remove(const char *path, int timeout_ms);
+/*
+ * Make cgroup namespaces delegation boundaries on the cgroup2 filesystem at
+ * ROOT (the nsdelegate option, as systemd mounts it): a process in a cgroup
+ * namespace, root included, can then move processes only within the
+ * namespace's subtree, so a guarded job cannot leave its guard. Changes only
+ * that superblock option. Returns 1 if it was turned on now, 0 if it was on.
+ */
+int cgroup_ns_delegate(const char *root, struct df_err *err);
 /* Move PID (0: the caller) into the cgroup at PATH. */
 int cgroup_enter(const char *path, pid_t pid);
 

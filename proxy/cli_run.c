@@ -6,12 +6,14 @@
  * one, this process loads the BPF programs itself and serves as the proxy
  * until the command exits.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <bpf/libbpf.h>
@@ -22,6 +24,7 @@
 #include "ctl_proto.h"
 #include "engine.h"
 #include "guard_bpf.h"
+#include "job_confine.h"
 #include "log.h"
 
 #define MAX_INLINE 256
@@ -127,11 +130,24 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o)
 struct runner {
 	struct loop *loop;
 	struct ev_source sigfd;
-	struct ev_source ctl; /* daemon mode: EOF means the daemon went away */
+	struct ev_source ctl;	 /* daemon mode: EOF means the daemon went away */
+	struct ev_source notify; /* the job's seccomp notifications (AF_PACKET sockets) */
+	struct job_notify_ctx nctx;
 	pid_t child;
 	int status;
 	bool done;
 };
+
+static void on_notify(struct ev_source *src, uint32_t events)
+{
+	struct runner *rn = container_of(src, struct runner, notify);
+
+	/* Every process of the job that could ask is gone: stop listening. */
+	if ((events & (EPOLLHUP | EPOLLERR)) || job_notify_handle(src->fd, &rn->nctx) < 0) {
+		loop__del(rn->loop, src);
+		closep(&src->fd);
+	}
+}
 
 static void on_signal(struct ev_source *src, uint32_t events)
 {
@@ -164,15 +180,29 @@ static const int fwd_signals[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIG
 /* fork; the child enters CGROUP before exec, so its first instruction is guarded. */
 static int spawn(struct runner *rn, const char *cgroup, char **cmd, const sigset_t *old)
 {
-	pid_t pid = fork();
+	int sv[2];
+	pid_t pid;
 
-	if (pid < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
 	if (pid == 0) {
+		struct df_err err = {0};
 		int r = cgroup_enter(cgroup, 0);
 
 		if (r < 0) {
 			fprintf(stderr, "depfence: enter cgroup %s: %s\n", cgroup, strerror(-r));
+			_exit(126);
+		}
+		/* Never run the command half-confined: it could leave the guard. */
+		close(sv[0]);
+		if (job_confine(sv[1], &err) < 0) {
+			fprintf(stderr, "depfence: %s\n", err.msg);
 			_exit(126);
 		}
 		sigprocmask(SIG_SETMASK, old, NULL);
@@ -182,6 +212,14 @@ static int spawn(struct runner *rn, const char *cgroup, char **cmd, const sigset
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	rn->child = pid;
+	close(sv[1]);
+	/* Sent before exec, or the child's end closes (exec, exit): never blocks long. */
+	rn->notify.fd = job_notify_recv(sv[0]);
+	close(sv[0]);
+	if (rn->notify.fd >= 0) {
+		rn->notify.on_ready = on_notify;
+		loop__add(rn->loop, &rn->notify, EPOLLIN);
+	}
 	return 0;
 }
 
@@ -258,7 +296,9 @@ static void reap_stale(const struct embedded_paths *p)
 	}
 }
 
-static int embedded_paths(const char *state_dir, struct embedded_paths *p, struct df_err *err)
+/* BASE: where the instance's cgroups go (the v2 root, or a nested run's own cgroup). */
+static int embedded_paths(const char *state_dir, const char *base, struct embedded_paths *p,
+			  struct df_err *err)
 {
 	char root[PATH_MAX], inst[64];
 	int r;
@@ -266,6 +306,9 @@ static int embedded_paths(const char *state_dir, struct embedded_paths *p, struc
 	r = cgroup_v2_root(root, sizeof(root), err);
 	if (r < 0)
 		return r;
+	job_boundary_init(root);
+	if (base)
+		snprintf(root, sizeof(root), "%s", base);
 	r = bpffs_ensure(BPFFS_ROOT, err);
 	if (r < 0)
 		return r;
@@ -290,9 +333,9 @@ static void embedded_cleanup(struct embedded_paths *p)
 	rmdir(p->pin_parent);
 }
 
-static int run_embedded(struct run_opts *o)
+static int run_embedded(struct run_opts *o, const char *nested_in)
 {
-	struct runner rn = {.sigfd.fd = -1};
+	struct runner rn = {.sigfd.fd = -1, .notify.fd = -1};
 	struct embedded_paths ep;
 	struct guard_bpf *bpf = NULL;
 	struct engine *engine = NULL;
@@ -306,7 +349,7 @@ static int run_embedded(struct run_opts *o)
 		return cli_usage_error("run", "%s", err.msg);
 	if (!o->eo.n_upstreams && upstreams_from_resolv_conf(&o->eo, "/etc/resolv.conf", &err) < 0)
 		goto fail;
-	if (embedded_paths(o->state_dir, &ep, &err) < 0)
+	if (embedded_paths(o->state_dir, nested_in, &ep, &err) < 0)
 		goto fail;
 	reap_stale(&ep);
 	r = cgroup_mkdir_p(ep.cgroup);
@@ -332,6 +375,13 @@ static int run_embedded(struct run_opts *o)
 	spec.owns_policy = true;
 	if (engine__add_guard(engine, &spec, NULL, &err) < 0)
 		goto fail_cg;
+	rn.nctx = (struct job_notify_ctx){
+	    .policy = policy__name(spec.policy),
+	    .mode = policy_mode_str(policy__mode(spec.policy)),
+	    .id_key = "run",
+	    .id = spec.id,
+	    .cgroup_rel = cgroup_below_root(ep.cgroup),
+	};
 	policy = NULL; /* the guard owns it now */
 	r = runner_start(&rn, ep.cgroup, o->cmd, engine);
 	if (r < 0)
@@ -348,6 +398,7 @@ fail:
 	guard_bpf__destroy(bpf);
 	policy__free(policy);
 	closep(&rn.sigfd.fd);
+	closep(&rn.notify.fd);
 	loop__free(rn.loop);
 	log_flush();
 	return code;
@@ -384,7 +435,7 @@ static int run_with_daemon(struct run_opts *o, int fd)
 {
 	_cleanup_json_ json_object *req = run_request(o), *reply = NULL, *stop = NULL;
 	_cleanup_json_ json_object *stop_reply = NULL;
-	struct runner rn = {.sigfd.fd = -1};
+	struct runner rn = {.sigfd.fd = -1, .notify.fd = -1};
 	struct df_err err = {0};
 	json_object *okv;
 	const char *cgroup;
@@ -409,6 +460,13 @@ static int run_with_daemon(struct run_opts *o, int fd)
 	rn.ctl.fd = fd;
 	rn.ctl.on_ready = on_ctl_hup;
 	loop__add(rn.loop, &rn.ctl, EPOLLIN);
+	rn.nctx = (struct job_notify_ctx){
+	    .policy = ctl_get_str(reply, "policy"),
+	    .mode = ctl_get_str(reply, "mode"),
+	    .id_key = "run",
+	    .id = ctl_get_str(reply, "id") ?: "?",
+	    .cgroup_rel = cgroup_below_root(cg),
+	};
 	r = runner_start(&rn, cg, o->cmd, NULL);
 	if (r < 0)
 		log_msg(LOG_ERROR, "depfence run: start %s: %s", o->cmd[0], strerror(-r));
@@ -420,14 +478,57 @@ static int run_with_daemon(struct run_opts *o, int fd)
 	json_object_object_add(stop, "op", json_object_new_string("run-stop"));
 	ctl_call(fd, stop, 2000, &stop_reply, &err);
 	closep(&rn.sigfd.fd);
+	closep(&rn.notify.fd);
 	loop__free(rn.loop);
 	log_flush();
 	return code;
 }
 
+/*
+ * A run started inside a guarded job (a deploy script that calls depfence run
+ * again) must not get a guard that replaces the enclosing one. Is our own
+ * cgroup guarded? Then RET_CG is it: the nested run's cgroup goes below it.
+ */
+static bool nested_guard(char *ret_cg, size_t cap)
+{
+	char root[PATH_MAX], rel[PATH_MAX];
+
+	if (cgroup_v2_root(root, sizeof(root), NULL) < 0 ||
+	    cgroup_of_pid(getpid(), rel, sizeof(rel), NULL) < 0)
+		return false;
+	snprintf(ret_cg, cap, "%s%s", root, strcmp(rel, "/") == 0 ? "" : rel);
+	return guard_bpf__cgroup_guarded(ret_cg);
+}
+
+/*
+ * A nested run is its own embedded proxy (its policy), and it forwards what
+ * its policy allows to port 53, where the enclosing guard's programs send it
+ * to the enclosing proxy: every enclosing policy still decides, whatever the
+ * inner one allows. An upstream on another port would skip the enclosing
+ * proxy, so every upstream is asked on port 53.
+ */
+static void nest_upstreams(struct run_opts *o)
+{
+	struct df_err err = {0};
+	int i;
+
+	if (!o->eo.n_upstreams && upstreams_from_resolv_conf(&o->eo, "/etc/resolv.conf", &err) < 0)
+		upstream_add(&o->eo, "127.0.0.53:53", &err);
+	for (i = 0; i < o->eo.n_upstreams; i++) {
+		struct sockaddr_storage *ss = &o->eo.upstreams[i];
+
+		if (ss->ss_family == AF_INET6)
+			((struct sockaddr_in6 *)ss)->sin6_port = htons(53);
+		else
+			((struct sockaddr_in *)ss)->sin_port = htons(53);
+	}
+	log_msg(LOG_INFO, "nested run: inside a guarded job, forwarding through its guard");
+}
+
 int cli_run(int argc, char **argv)
 {
 	struct run_opts o = {.state_dir = DEFAULT_STATE_DIR, .config_dir = DEFAULT_CONFIG_DIR};
+	char own_cg[PATH_MAX];
 	_cleanup_close_ int fd = -1;
 	int r;
 
@@ -438,6 +539,10 @@ int cli_run(int argc, char **argv)
 		return r;
 	libbpf_set_print(log_libbpf_print);
 	signal(SIGPIPE, SIG_IGN);
+	if (nested_guard(own_cg, sizeof(own_cg))) {
+		nest_upstreams(&o);
+		return run_embedded(&o, own_cg);
+	}
 	r = ctl_connect(o.state_dir, &fd);
 	if (r == 0)
 		return run_with_daemon(&o, fd);
@@ -447,5 +552,5 @@ int cli_run(int argc, char **argv)
 		log_flush();
 		return 1;
 	}
-	return run_embedded(&o);
+	return run_embedded(&o, NULL);
 }

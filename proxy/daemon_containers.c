@@ -62,18 +62,73 @@ static void registration_forget(struct daemon *d, const char *id)
  * When restoring after a restart the programs are attached first, and a
  * container that cannot be served again gets a closed guard entry.
  */
+/*
+ * The guard of the nearest registered ancestor of cgroup CG (a run or a
+ * container that started this container), or NULL.
+ */
+static struct guard *enclosing_guard(struct daemon *d, const char *cg, const char *id)
+{
+	struct guard *g, *best = NULL;
+	size_t best_len = 0;
+
+	for (g = engine__first_guard(d->engine); g; g = engine__next_guard(d->engine, g)) {
+		const char *gp = guard__cgroup(g);
+		size_t n = strlen(gp);
+
+		if (!strcmp(guard__id(g), id) || strncmp(cg, gp, n) != 0 || cg[n] != '/')
+			continue;
+		if (n > best_len) {
+			best = g;
+			best_len = n;
+		}
+	}
+	return best;
+}
+
+/*
+ * The container's cgroup as this daemon sees it, from its pid: a hook run
+ * inside a guarded job sees the job's cgroup namespace, where paths differ.
+ * The request keeps the result, so a restore uses it.
+ */
+static int cgroup_from_pid(struct daemon *d, json_object *req, char *buf, size_t cap)
+{
+	json_object *v;
+	char rel[PATH_MAX];
+	int pid;
+
+	if (!json_object_object_get_ex(req, "pid", &v) || (pid = json_object_get_int(v)) <= 0)
+		return 0;
+	if (cgroup_of_pid(pid, rel, sizeof(rel), NULL) < 0)
+		return -ESRCH;
+	if (strcmp(rel, "/") == 0)
+		return -EPERM;
+	snprintf(buf, cap, "%s%s", d->cgroup_root, rel);
+	json_object_object_add(req, "cgroup", json_object_new_string(buf));
+	return 1;
+}
+
 json_object *daemon_container_register(struct daemon *d, json_object *req, bool restoring)
 {
-	const char *id = ctl_get_str(req, "id"), *cg = ctl_get_str(req, "cgroup");
+	const char *id = ctl_get_str(req, "id"), *cg;
 	const char *netns = ctl_get_str(req, "netns"), *pname = ctl_get_str(req, "policy");
 	struct guard_spec spec = {.kind = GUARD_CONTAINER, .netns_path = netns};
 	struct df_err err = {0};
-	char pins[PATH_MAX];
+	char pins[PATH_MAX], pid_cg[PATH_MAX];
+	struct guard *g, *outer;
+	json_object *inh;
+	bool inherit =
+	    json_object_object_get_ex(req, "inherit", &inh) && json_object_get_boolean(inh);
 	uint64_t cgid;
-	struct guard *g;
 	int r;
 
-	if (!id || !id[0] || !cg || !pname)
+	if (!restoring) {
+		r = cgroup_from_pid(d, req, pid_cg, sizeof(pid_cg));
+		if (r < 0)
+			return ctl_error("pid of container %s: %s", id ? id : "?",
+					 r == -EPERM ? "in the root cgroup" : "no such process");
+	}
+	cg = ctl_get_str(req, "cgroup");
+	if (!id || !id[0] || !cg || (!pname && !inherit))
 		return ctl_error("register needs \"id\", \"cgroup\" and \"policy\"");
 	if (strncmp(cg, d->cgroup_root, strlen(d->cgroup_root)) != 0 ||
 	    cg[strlen(d->cgroup_root)] != '/' || strstr(cg, "/../"))
@@ -94,7 +149,24 @@ json_object *daemon_container_register(struct daemon *d, json_object *req, bool 
 	container_pin_dir(d, id, pins, sizeof(pins));
 	if (restoring && guard_bpf__attach_pinned(d->bpf, cg, pins, &err) < 0)
 		return ctl_error("attach to %s: %s", cg, err.msg);
-	spec.policy = policy_store__find(&d->policies, pname);
+	/*
+	 * Started inside a guarded job: the job's policy goes with it. A policy of
+	 * its own would replace the job's for it (the nearest guard decides), so
+	 * only the same one may be named.
+	 */
+	outer = enclosing_guard(d, cg, id);
+	if (inherit && !outer) {
+		if (restoring)
+			guard_bpf__set_closed(d->bpf, cgid);
+		return ctl_error("container %s is not inside a guard this daemon serves", id);
+	}
+	if (outer && pname && strcmp(pname, guard__policy_name(outer)) != 0)
+		return ctl_error("container %s is inside guard %s (policy %s): it may not choose "
+				 "policy '%s'",
+				 id, guard__id(outer), guard__policy_name(outer), pname);
+	if (inherit)
+		pname = guard__policy_name(outer);
+	spec.policy = outer ? guard__policy(outer) : policy_store__find(&d->policies, pname);
 	if (!spec.policy) {
 		if (restoring)
 			guard_bpf__set_closed(d->bpf, cgid);

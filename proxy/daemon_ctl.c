@@ -153,6 +153,8 @@ static json_object *op_run_start(struct ctl_client *c, json_object *req)
 	json_object_object_add(reply, "id", json_object_new_string(id));
 	json_object_object_add(reply, "cgroup", json_object_new_string(c->run_cgroup));
 	json_object_object_add(reply, "policy", json_object_new_string(policy__name(spec.policy)));
+	json_object_object_add(reply, "mode",
+			       json_object_new_string(policy_mode_str(policy__mode(spec.policy))));
 	return reply;
 fail:
 	if (spec.owns_policy)

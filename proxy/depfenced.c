@@ -19,6 +19,7 @@
 #include "ctl_proto.h"
 #include "daemon.h"
 #include "guard_bpf.h"
+#include "job_confine.h"
 #include "log.h"
 
 static const char usage[] =
@@ -142,6 +143,7 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	r = cgroup_v2_root(d->cgroup_root, sizeof(d->cgroup_root), err);
 	if (r < 0)
 		return r;
+	job_boundary_init(d->cgroup_root);
 	snprintf(d->runs_parent, sizeof(d->runs_parent), "%s/%s/runs", d->cgroup_root, d->instance);
 	r = cgroup_mkdir_p(d->runs_parent);
 	if (r < 0)

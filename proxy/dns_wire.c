@@ -6,11 +6,12 @@
  */
 #include "dns_wire.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define DNS_NAME_MAX_WIRE 255
 /*
- * Every hop must land before the last one (see dns_read_qname()), so chains
+ * Every hop must land before the last one (see dns_read_name()), so chains
  * end anyway; real ones are a link or two, and the cap keeps a hostile chain of
  * two-byte pointers from costing more than a name's worth of work.
  */
@@ -100,7 +101,7 @@ static inline int dns_overrun(size_t lim, size_t len)
 	return lim < len ? DNS_E_POINTER_LOOP : DNS_E_TRUNCATED;
 }
 
-/* Append the presentation form of one label's bytes. OUT has room: see dns_read_qname(). */
+/* Append the presentation form of one label's bytes. OUT has room: see dns_read_name(). */
 static size_t put_label(char *out, size_t o, const uint8_t *lab, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++) {
@@ -120,12 +121,14 @@ static size_t put_label(char *out, size_t o, const uint8_t *lab, unsigned int n)
 }
 
 /*
- * Decode the name at *OFF into MSG->qname, following compression pointers, and
- * advance *OFF past the name's bytes at its own position. Counting wire bytes
- * before writing bounds the output: at most 254 bytes of labels and length
- * octets, each label byte at most 4 characters, so well inside DNS_NAME_BUF.
+ * Decode the name at *OFF into OUT (at least DNS_NAME_BUF bytes), following
+ * compression pointers, and advance *OFF past the name's bytes at its own
+ * position. LEN bounds the bytes read in place: the message's end, or for a
+ * name inside RDATA, the RDATA's end. Counting wire bytes before writing
+ * bounds the output: at most 254 bytes of labels and length octets, each label
+ * byte at most 4 characters, so well inside DNS_NAME_BUF.
  */
-static int dns_read_qname(const uint8_t *pkt, size_t len, size_t *off, struct dns_msg *msg)
+static int dns_read_name(const uint8_t *pkt, size_t len, size_t *off, char *out, size_t *ret_len)
 {
 	size_t pos = *off, lim = len, end = 0, wire = 1, o = 0;
 	unsigned int jumps = 0;
@@ -165,12 +168,12 @@ static int dns_read_qname(const uint8_t *pkt, size_t len, size_t *off, struct dn
 		if (lim - pos - 1 < l)
 			return dns_overrun(lim, len);
 		if (o)
-			msg->qname[o++] = '.';
-		o = put_label(msg->qname, o, pkt + pos + 1, l);
+			out[o++] = '.';
+		o = put_label(out, o, pkt + pos + 1, l);
 		pos += 1 + l;
 	}
-	msg->qname[o] = '\0';
-	msg->qname_len = o;
+	out[o] = '\0';
+	*ret_len = o;
 	*off = end ? end : pos + 1;
 	return DNS_OK;
 }
@@ -300,7 +303,7 @@ int dns_parse(const uint8_t *pkt, size_t len, struct dns_msg *ret_msg)
 	if (msg->qdcount > 1)
 		return DNS_E_MULTI_QUESTION;
 
-	err = dns_read_qname(pkt, len, &off, msg);
+	err = dns_read_name(pkt, len, &off, msg->qname, &msg->qname_len);
 	if (err) {
 		msg->qname[0] = '\0'; /* drop the partial name */
 		return err;
@@ -482,6 +485,62 @@ int dns_for_each_addr(const uint8_t *pkt, size_t len, const struct dns_msg *msg,
 		off += DNS_RR_FIXED + rdlen;
 	}
 	return seen;
+}
+
+/* Why a name did not read, as the errno dns_for_each_alias() documents. */
+static int name_errno(int err)
+{
+	return err == DNS_E_POINTER_LOOP ? -ELOOP : -EBADMSG;
+}
+
+/*
+ * dns_parse() only steps over RDATA, so the names inside a CNAME or DNAME are
+ * read here for the first time, with the same rules as the question (bounds,
+ * label types, length, pointers strictly backwards). A target is bounded by its
+ * own RDATA: it may point back into the message but not run into the next RR.
+ */
+int dns_for_each_alias(const uint8_t *pkt, size_t len, const struct dns_msg *msg, dns_alias_fn fn,
+		       void *ctx)
+{
+	char owner[DNS_NAME_BUF], target[DNS_NAME_BUF];
+	size_t off = msg->question_end;
+	unsigned int i;
+
+	if (off < DNS_HDR_LEN || off > len)
+		return -EBADMSG;
+	for (i = 0; i < msg->ancount; i++) {
+		size_t start = off, rd, rd_end, olen, tlen;
+		uint16_t type, rdlen;
+		int err;
+
+		err = dns_skip_name(pkt, len, &off);
+		if (err)
+			return name_errno(err);
+		if (len - off < DNS_RR_FIXED)
+			return -EBADMSG;
+		type = rd16(pkt + off);
+		rdlen = rd16(pkt + off + 8);
+		rd = off + DNS_RR_FIXED;
+		if (len - rd < rdlen)
+			return -EBADMSG;
+		rd_end = rd + rdlen;
+		off = rd_end;
+		if (type != DNS_TYPE_CNAME && type != DNS_TYPE_DNAME)
+			continue;
+		/* Decoded only here: an answer of addresses costs the skip above and no more. */
+		err = dns_read_name(pkt, len, &start, owner, &olen);
+		if (!err)
+			err = dns_read_name(pkt, rd_end, &rd, target, &tlen);
+		if (err)
+			return name_errno(err);
+		/* The RDATA is the name and nothing else; trailing bytes mean a malformed RR. */
+		if (rd != rd_end)
+			return -EBADMSG;
+		err = fn(ctx, type, owner, olen, target, tlen);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 size_t dns_build_query(uint16_t id, const char *name, size_t name_len, uint16_t qtype, uint8_t *out,

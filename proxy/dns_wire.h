@@ -40,6 +40,7 @@ enum dns_rcode {
 #define DNS_TYPE_CNAME 5
 #define DNS_TYPE_SOA   6
 #define DNS_TYPE_AAAA  28
+#define DNS_TYPE_DNAME 39
 #define DNS_TYPE_OPT   41
 
 /* Why a message was rejected; dns_strerror() names it for logs and tests. */
@@ -128,6 +129,26 @@ size_t dns_strip_opt(uint8_t *pkt, size_t len, const struct dns_msg *msg);
 int dns_for_each_addr(const uint8_t *pkt, size_t len, const struct dns_msg *msg,
 		      void (*fn)(void *ctx, int family, const uint8_t *addr, uint32_t ttl),
 		      void *ctx);
+/*
+ * Called for each CNAME or DNAME record: OWNER and TARGET (OWNER_LEN and
+ * TARGET_LEN bytes, NUL-terminated) in the form dns_parse() gives QNAME:
+ * lowercase, escaped, no trailing dot, "" for the root. Return 0 to go on, or a
+ * positive value to stop the walk (dns_for_each_alias() returns it).
+ */
+typedef int (*dns_alias_fn)(void *ctx, uint16_t type, const char *owner, size_t owner_len,
+			    const char *target, size_t target_len);
+/*
+ * Call FN for every CNAME and DNAME record in the answer section of PKT
+ * (parsed as MSG), in order, whatever its class: the names a chain leads the
+ * client to, which the question does not show. One pass, no allocation.
+ * Returns 0 after the last record, FN's positive value if it stopped the walk,
+ * -ELOOP for a compression pointer that does not point strictly backwards, or
+ * -EBADMSG for any other record that does not read (a name or RDATA cut short,
+ * a target running past its RDATA or followed by stray bytes, a reserved
+ * label type, a name over 255 bytes).
+ */
+int dns_for_each_alias(const uint8_t *pkt, size_t len, const struct dns_msg *msg, dns_alias_fn fn,
+		       void *ctx);
 /*
  * Write a query for NAME (presentation form, no escapes, no trailing dot) of
  * type QTYPE, class IN, RD set, with an OPT record. Returns its length or 0.

@@ -100,6 +100,10 @@ static const char *reason_name(uint32_t r)
 		return "DNSOverTLS";
 	case DF_EV_OTHER_PROXY:
 		return "ProxyOfAnotherGuard";
+	case DF_EV_RAW_SOCKET:
+		return "RawSocket";
+	case DF_EV_LOCAL_RESOLVER:
+		return "LocalResolver";
 	}
 	return "Unknown";
 }
@@ -152,6 +156,26 @@ static int on_event(void *ctx, void *data, size_t size)
 		event_cmd(ev, &pi);
 	logfmt_quote(cmd, sizeof(cmd), pi.cmd, pi.cmd_len);
 	logfmt_quote(anc, sizeof(anc), pi.ancestry, pi.ancestry_len);
+	/* Refused at the socket, not at a packet: what was refused replaces ip= and port=. */
+	if (ev->reason == DF_EV_RAW_SOCKET || ev->reason == DF_EV_LOCAL_RESOLVER) {
+		char what[DF_UNIX_KEY * 4 + 32];
+
+		if (ev->reason == DF_EV_LOCAL_RESOLVER) {
+			memcpy(what, "path=", 5);
+			logfmt_quote(what + 5, sizeof(what) - 5, ev->path,
+				     strnlen(ev->path, DF_UNIX_KEY));
+		} else {
+			snprintf(what, sizeof(what), "family=%s protocol=%u",
+				 ev->family == DF_AF_INET6 ? "inet6" : "inet", ev->proto);
+		}
+		log_msg(LOG_WARN,
+			"PACKET BLOCKED reason=%s blocked=%s blockedAt=socket %s pid=%u cmd=%s "
+			"firewallMethod=%s policy=%s ancestry=%s %s=%s",
+			reason_name(ev->reason), ev->audit ? "false" : "true", what, ev->pid, cmd,
+			policy_mode_str(policy__mode(g->policy)), policy__name(g->policy), anc,
+			g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id);
+		return 0;
+	}
 	log_msg(LOG_WARN,
 		"PACKET BLOCKED reason=%s blocked=%s blockedAt=packet ip=%s port=%u pid=%u cmd=%s "
 		"firewallMethod=%s policy=%s proto=%s ancestry=%s %s=%s",

@@ -113,20 +113,6 @@ static void listeners_del(struct engine *e, struct guard *g)
 	listen_set_close(&g->ls);
 }
 
-/* The cgroup path below the v2 mount, as /proc/PID/cgroup spells it. */
-static const char *cgroup_relative(const char *path)
-{
-	static char root[PATH_MAX];
-	size_t n;
-
-	if (!root[0] && cgroup_v2_root(root, sizeof(root), NULL) < 0)
-		return path;
-	n = strlen(root);
-	if (strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0'))
-		return path[n] ? path + n : "/";
-	return path;
-}
-
 /* Which listener belongs to which guard: the BPF side redirects only to a live one. */
 static int listeners_publish(struct engine *e, struct guard *g)
 {
@@ -210,7 +196,7 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	snprintf(g->id, sizeof(g->id), "%s", spec->id);
 	logfmt_value(g->log_id, sizeof(g->log_id), g->id, strlen(g->id));
 	snprintf(g->cgroup_path, sizeof(g->cgroup_path), "%s", spec->cgroup_path);
-	g->cgroup_rel = cgroup_relative(g->cgroup_path);
+	g->cgroup_rel = cgroup_below_root(g->cgroup_path);
 	g->policy = spec->policy;
 	g->since = time(NULL);
 	g->serial = ++e->guard_serial;
@@ -259,6 +245,17 @@ void engine__remove_guard(struct engine *e, struct guard *g)
 		;
 	if (!*pp)
 		return;
+	if (g->owns_policy) {
+		struct guard *o, *next;
+
+		for (o = e->guards; o; o = next) {
+			next = o->next;
+			if (o != g && o->policy == g->policy)
+				engine__remove_guard(e, o);
+		}
+		for (pp = &e->guards; *pp != g; pp = &(*pp)->next)
+			;
+	}
 	*pp = g->next;
 	guard_bpf__del_guard(e->opts.bpf, g->cgid);
 	enforce_guard_removed(e, g);
@@ -304,6 +301,11 @@ enum guard_kind guard__kind(const struct guard *g)
 const char *guard__cgroup(const struct guard *g)
 {
 	return g->cgroup_path;
+}
+
+struct policy *guard__policy(const struct guard *g)
+{
+	return g->policy;
 }
 
 const char *guard__policy_name(const struct guard *g)
@@ -445,6 +447,10 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 
 		if (dns_parse(out, n, &am) != DNS_OK)
 			return n;
+		/* Per guard, now: the cache is shared by guards with other policies. */
+		size_t refusal = answer_check(e, c, out, n, &am, m.has_edns, m.edns_do);
+		if (refusal)
+			return refusal;
 		if (enforce_wants_answers(e, c->g))
 			enforce_answer(e, c->g, out, n, &am);
 		return engine_adapt_answer(out, n, &am, m.has_edns, c->udp_limit);

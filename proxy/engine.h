@@ -57,7 +57,11 @@ void engine__free(struct engine *e);
  */
 int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct guard **ret,
 		      struct df_err *err);
-/* Delete the BPF entry, close the listeners, drop in-flight queries. */
+/*
+ * Delete the BPF entry, close the listeners, drop in-flight queries. A guard
+ * that owns its policy (an inline one) first removes the guards that share
+ * it (containers started inside its job), which cannot outlive the job.
+ */
 void engine__remove_guard(struct engine *e, struct guard *g);
 struct guard *engine__find_guard(struct engine *e, const char *id);
 struct guard *engine__first_guard(struct engine *e);
@@ -68,6 +72,8 @@ const char *guard__id(const struct guard *g);
 enum guard_kind guard__kind(const struct guard *g);
 const char *guard__cgroup(const struct guard *g);
 const char *guard__policy_name(const struct guard *g);
+/* The guard's policy: a guard registered inside it may share it (see engine__remove_guard). */
+struct policy *guard__policy(const struct guard *g);
 time_t guard__since(const struct guard *g);
 uint64_t guard__cgroup_id(const struct guard *g);
 /* Swap the policy of every guard that uses one named NAME (SIGHUP reload). */

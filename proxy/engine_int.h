@@ -141,15 +141,31 @@ size_t engine_adapt_answer(uint8_t *buf, size_t len, const struct dns_msg *m, bo
 
 /* attrib.c: the event lines, naming the process that sent the query. */
 enum log_event {
-	EV_BLOCKED,	/* refused */
-	EV_AUDIT_MATCH, /* a block rule matched in audit mode: forwarded */
-	EV_AUDIT_QUERY, /* audit trail: every other name the job contacted */
+	EV_BLOCKED,	  /* refused */
+	EV_AUDIT_MATCH,	  /* a block rule matched in audit mode: forwarded */
+	EV_AUDIT_QUERY,	  /* audit trail: every other name the job contacted */
+	EV_ALIAS_BLOCKED, /* an answer's CNAME/DNAME chain named a blocked name: refused */
+	EV_ALIAS_AUDIT,	  /* the same in audit mode: delivered */
 };
 int attrib_cache_new(struct attrib_cache **ret);
 void attrib_cache_free(struct attrib_cache *a);
 void engine_log_event(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
 		      enum log_event ev);
+/* The line of an EV_ALIAS_* event: the question's name, then cname=ALIAS. */
+void engine_log_alias(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
+		      enum log_event ev, const char *alias, size_t alias_len);
 const char *dns_qtype_name(uint16_t t);
+
+/*
+ * answer_check.c: before an upstream or cached answer reaches client C (not a
+ * learning query), every name of its CNAME/DNAME chain is matched against C's
+ * policy. Returns 0 when BUF (LEN bytes, parsed as M) may go as it is, else the
+ * length of the reply written over BUF instead: the policy's refusal (the line
+ * logged, the chain's addresses learned), or SERVFAIL when the chain does not
+ * read. CLIENT_EDNS/CLIENT_DO: how the client asked, for the reply's OPT.
+ */
+size_t answer_check(struct engine *e, const struct client_ref *c, uint8_t *buf, size_t len,
+		    const struct dns_msg *m, bool client_edns, bool client_do);
 
 /* enforce.c: what DNS decided, written to the maps the BPF programs enforce. */
 int enforce_init(struct engine *e, struct df_err *err);

@@ -304,6 +304,7 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 	bool client_edns = p->client_edns, client_do = p->client_do;
 	/* BUF may live in the TCP retry's buffer: keep that open until we are done. */
 	struct upstream_tcp *tcp = steal_ptr(p->tcp);
+	size_t n;
 
 	dns_set_id(buf, p->client_id);
 	/* Free first: a TCP connection's in-flight count must drop before it is resumed. */
@@ -311,6 +312,12 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 	cache__store(e->cache, buf, len, m, client_do, now_ms());
 	if (!client.proto) {
 		enforce_learned_answer(e, client.learn_policy_id, buf, len, m);
+		goto out;
+	}
+	/* A chain to a blocked name: the refusal goes instead, and nothing is handed. */
+	n = answer_check(e, &client, buf, len, m, client_edns, client_do);
+	if (n) {
+		engine_reply(e, &client, buf, n);
 		goto out;
 	}
 	if (enforce_wants_answers(e, client.g))

@@ -32,8 +32,15 @@ scenario()
 
 	inst=$(re_quote "$(instance_of "$STATE")")
 	if [ "$MODE" = daemon ]; then runs="/$inst/runs/[^/]+"; else runs="/$inst/embedded/run-[0-9]+"; fi
-	guarded where -- cat /proc/self/cgroup
+	# Seen from the host: the run's cgroup. Seen from the job: the root of its
+	# own cgroup namespace, so it has nowhere to move out to.
+	rm -f "$T/where.pid"
+	guarded_bg where -- sh -c 'cat /proc/self/cgroup; echo $$ >"$0"; sleep 2' "$T/where.pid"
+	wait_file "$T/where.pid" 10 || die "the command did not start"
 	assert_match "the command runs in a run cgroup of its instance" "^0::$runs\$" \
+		"$(grep '^0::' "/proc/$(cat "$T/where.pid")/cgroup")"
+	bg_wait "$BG_PID" 10
+	assert_eq "the job sees its cgroup as the root of its cgroup namespace" "0::/" \
 		"$(grep '^0::' "$(rf where out)")"
 	assert_no_run_cgroups "normal exit: no run cgroup left"
 

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # DNS escapes at egress (docs/design.md, "Packet enforcement", DNS escapes): a
 # port-53 datagram that no UDP socket sent (a raw socket writing its own UDP
-# header, v4 and v6, so no connect/sendmsg program ever sees it) leaves a
-# guarded cgroup: it is dropped at egress and counted in
+# header, v4 and v6, so no connect/sendmsg program ever sees it) cannot leave a
+# guarded cgroup. In blocklist mode the raw socket is refused at creation
+# (reason=RawSocket); in audit mode it is allowed and logged, and its datagram
+# is dropped at egress and counted in
 # DF_CNT_DNS_ESCAPE_DROPPED, in every mode; the listener at ADDR:53 hears
 # nothing within 1 s, and the sender's sendto() fails with EPERM (a cgroup
 # egress drop). The same datagram from an unguarded process arrives
@@ -67,8 +69,19 @@ escape()
 	sleep 1
 	expect_dropped "$name" "$V4" "$tag-v4"
 	expect_dropped "$name" "$V6" "$tag-v6"
-	assert_eq "$name: DNS_ESCAPE_DROPPED counted both (map $cnt, before ${before:-?})" \
-		"$((before + 2))" "${after:-?}"
+	# Blocklist: the raw socket is refused at creation (RawSocket), nothing is
+	# sent. Audit lets the socket be (and logs it): egress drops both datagrams.
+	if [ "$mode" = audit ]; then
+		assert_eq "$name: DNS_ESCAPE_DROPPED counted both (map $cnt, before ${before:-?})" \
+			"$((before + 2))" "${after:-?}"
+		assert_file_has "$name: the raw socket is logged, not refused, in audit mode" \
+			"reason=RawSocket blocked=false" "$(block_log "$name")"
+	else
+		assert_eq "$name: nothing reached egress (map $cnt, before ${before:-?})" \
+			"${before:-?}" "${after:-?}"
+		assert_file_has "$name: the raw socket is refused at creation" \
+			"reason=RawSocket blocked=true" "$(block_log "$name")"
+	fi
 	touch "$T/$tag-3"
 	pk_bg_done "$name" "$run"
 	expect_steps "$name" "touch $tag-0" "wait $tag-1 OK" "raw $V4 EPERM" "raw $V6 EPERM" \

@@ -6,6 +6,7 @@
  * ASan sees the first byte out of bounds.
  *   tests/fuzz/run.sh 600
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,26 @@ static void check_truncate(const uint8_t *data, size_t size, const struct dns_ms
 	free(pkt);
 }
 
+/* Every chain name reads as a NUL-terminated presentation name of the length given. */
+static int check_alias(void *ctx, uint16_t type, const char *owner, size_t owner_len,
+		       const char *target, size_t target_len)
+{
+	CHECK(type == DNS_TYPE_CNAME || type == DNS_TYPE_DNAME);
+	CHECK(owner_len < DNS_NAME_BUF && strlen(owner) == owner_len);
+	CHECK(target_len < DNS_NAME_BUF && strlen(target) == target_len);
+	++*(unsigned int *)ctx;
+	return 0;
+}
+
+static void check_aliases(const uint8_t *data, size_t size, const struct dns_msg *m)
+{
+	unsigned int n = 0;
+	int r = dns_for_each_alias(data, size, m, check_alias, &n);
+
+	CHECK(r == 0 || r == -EBADMSG || r == -ELOOP);
+	CHECK(n <= m->ancount);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dns_msg m;
@@ -113,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Let the input pick the RCODE so every value goes through the flags. */
 	rcode = data[size - 1] & 0xf;
 	check_reply(data, &m, rcode);
+	check_aliases(data, size, &m);
 
 	check_truncate(data, size, &m, DNS_EDNS_MIN_UDP);
 	check_truncate(data, size, &m, size - 1);

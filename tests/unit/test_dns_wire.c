@@ -3,6 +3,7 @@
  * dns_wire: every case is a row; each row runs as its own cmocka test so a
  * failure names the case.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #define N0			   "\x00"
 #define N1			   "\x01"
 #define N2			   "\x02"
+#define N3			   "\x03"
 /* Label lengths in octal: an octal escape stops after three digits, a hex one does not. */
 #define WWW    "\003www\007example\003com\000"
 #define T_A    "\x00\x01\x00\x01"
@@ -449,6 +451,115 @@ static void test_truncate(void **state)
 	}
 }
 
+/* ---- dns_for_each_alias ------------------------------------------------------------------ */
+
+/*
+ * Answers to www.example.com A: the question ends at 33, so the first answer RR's
+ * RDATA starts at 45 (0x2d). "example.com" is at 16 (0x10) in the question.
+ */
+#define T_CNAME			   "\x00\x05\x00\x01"
+#define T_DNAME			   "\x00\x27\x00\x01"
+#define T_CNAME_CH		   "\x00\x05\x00\x03"
+#define TTL60			   "\x00\x00\x00\x3c"
+#define CNAME(owner, rdlen, rdata) owner T_CNAME TTL60 "\x00" rdlen rdata
+#define A_OF(owner)		   owner T_A TTL60 "\x00\x04\x7f\x00\x00\x13"
+
+struct alias_case {
+	const char *name;
+	const uint8_t *pkt;
+	size_t len;
+	int ret;	   /* what dns_for_each_alias() returns */
+	int stop_at;	   /* > 0: the callback returns 7 at this call */
+	const char *calls; /* "TYPE OWNER>TARGET;" per call, in order */
+};
+
+static const struct alias_case alias_cases[] = {
+    {"addresses only: no call", PKT(HDR(RSP, N1, N2, N0, N0) WWW T_A ANS_A(TTL60) ANS_A(TTL60)), 0,
+     .calls = ""},
+    {"no answer RR", PKT(HDR(RSP_NX, N1, N0, N0, N0) WWW T_A), 0, .calls = ""},
+    {"CNAME, then the target's A",
+     PKT(HDR(RSP, N1, N2, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x11", "\003cdn\007example\003net\000")
+	     A_OF("\xc0\x2d")),
+     0, .calls = "5 www.example.com>cdn.example.net;"},
+    {"two hops, targets compressed into the question and the first RDATA",
+     PKT(HDR(RSP, N1, N3, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x04", "\001a\xc0\x10")
+	     CNAME("\xc0\x2d", "\x04", "\001b\xc0\x10") A_OF("\xc0\x3d")),
+     0, .calls = "5 www.example.com>a.example.com;5 a.example.com>b.example.com;"},
+    {"DNAME and its synthesised CNAME",
+     PKT(HDR(RSP, N1, N2, N0, N0) WWW T_A
+	 "\xc0\x10" T_DNAME TTL60
+	 "\x00\x0d\007example\003org\000" CNAME("\xc0\x0c", "\x06", "\003www\xc0\x2d")),
+     0, .calls = "39 example.com>example.org;5 www.example.com>www.example.org;"},
+    {"case lowered, a dot inside a label escaped",
+     PKT(HDR(RSP, N1, N1, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x09", "\003C.N\003NET\000")), 0,
+     .calls = "5 www.example.com>c\\046n.net;"},
+    {"root target", PKT(HDR(RSP, N1, N1, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x01", "\000")), 0,
+     .calls = "5 www.example.com>;"},
+    {"any class (CH)",
+     PKT(HDR(RSP, N1, N1, N0, N0) WWW T_A "\xc0\x0c" T_CNAME_CH TTL60 "\x00\x03\001x\000"), 0,
+     .calls = "5 www.example.com>x;"},
+    {"callback stops the walk",
+     PKT(HDR(RSP, N1, N3, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x04", "\001a\xc0\x10")
+	     CNAME("\xc0\x2d", "\x04", "\001b\xc0\x10") A_OF("\xc0\x3d")),
+     7, .stop_at = 1, .calls = "5 www.example.com>a.example.com;"},
+    /* RDATA that dns_parse() steps over but does not read. */
+    {"target runs past its RDATA",
+     PKT(HDR(RSP, N1, N1, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x05", "\003cdn\001x") "\000"),
+     -EBADMSG, .calls = ""},
+    {"RDATA cut inside a label",
+     PKT(HDR(RSP, N1, N1, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x03", "\007ex")), -EBADMSG,
+     .calls = ""},
+    {"empty RDATA", PKT(HDR(RSP, N1, N1, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x00", "")), -EBADMSG,
+     .calls = ""},
+    {"stray bytes after the target",
+     PKT(HDR(RSP, N1, N1, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x04", "\001x\000\xff")), -EBADMSG,
+     .calls = ""},
+    {"reserved label type in the target",
+     PKT(HDR(RSP, N1, N1, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x03", "\101x\000")), -EBADMSG,
+     .calls = ""},
+    {"target points at itself",
+     PKT(HDR(RSP, N1, N1, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x02", "\xc0\x2d")), -ELOOP,
+     .calls = ""},
+    {"target points forward",
+     PKT(HDR(RSP, N1, N2, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x02", "\xc0\x2f") A_OF("\xc0\x0c")),
+     -ELOOP, .calls = ""},
+    {"target loops back through its own label",
+     PKT(HDR(RSP, N1, N1, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x04", "\001a\xc0\x2d")), -ELOOP,
+     .calls = ""},
+    {"a bad chain after a good record: the good one was seen",
+     PKT(HDR(RSP, N1, N2, N0, N0) WWW T_A CNAME("\xc0\x0c", "\x02", "\xc0\x10")
+	     CNAME("\xc0\x0c", "\x02", "\xc0\x3b")),
+     -ELOOP, .calls = "5 www.example.com>example.com;"},
+};
+
+struct alias_seen {
+	char calls[1024];
+	int n, stop_at;
+};
+
+static int note_alias(void *ctx, uint16_t type, const char *owner, size_t owner_len,
+		      const char *target, size_t target_len)
+{
+	struct alias_seen *s = ctx;
+	size_t o = strlen(s->calls);
+
+	assert_int_equal(strlen(owner), owner_len);
+	assert_int_equal(strlen(target), target_len);
+	snprintf(s->calls + o, sizeof(s->calls) - o, "%u %s>%s;", type, owner, target);
+	return ++s->n == s->stop_at ? 7 : 0;
+}
+
+static void test_alias(void **state)
+{
+	const struct alias_case *c = *state;
+	struct alias_seen seen = {.stop_at = c->stop_at};
+	struct dns_msg m;
+
+	assert_int_equal(dns_parse(c->pkt, c->len, &m), DNS_OK);
+	assert_int_equal(dns_for_each_alias(c->pkt, c->len, &m, note_alias, &seen), c->ret);
+	assert_string_equal(seen.calls, c->calls);
+}
+
 /* ---- dns_name_canon ---------------------------------------------------------------------- */
 
 struct canon_case {
@@ -597,6 +708,8 @@ int main(void)
 	add_test("reply", "unparsed message: bare header", test_reply_unparsed, NULL);
 	for (size_t i = 0; i < ARRAY_SIZE(trunc_cases); i++)
 		add_test("truncate", trunc_cases[i].name, test_truncate, &trunc_cases[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(alias_cases); i++)
+		add_test("alias", alias_cases[i].name, test_alias, &alias_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(canon_cases); i++)
 		add_test("canon", canon_cases[i].in, test_canon, &canon_cases[i]);
 	add_test("canon", "same form as dns_parse", test_canon_matches_parse, NULL);

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "job_confine.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "log.h"
+#include "procinfo.h"
+
+#define MAX_CG2_MOUNTS 8
+
+/* Every cgroup2 mount point in this mount namespace (pure v2, hybrid, extra binds). */
+static int cgroup2_mounts(char mnts[][PATH_MAX], int max, struct df_err *err)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_free_ char *line = NULL;
+	size_t n = 0;
+	int count = 0;
+
+	if (!f)
+		return df_err_set(err, -errno, "open /proc/self/mountinfo: %s", strerror(errno));
+	while (count < max && getline(&line, &n, f) > 0) {
+		char *sep = strstr(line, " - ");
+
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnts[count]) == 1)
+			count++;
+	}
+	return count;
+}
+
+/*
+ * Replace each cgroup2 mount by a fresh one, which in our new cgroup
+ * namespace is rooted at the job's cgroup. The old mount is detached first,
+ * so no unmount in the job uncovers the host's view under it.
+ */
+static int remount_cgroup2(struct df_err *err)
+{
+	char mnts[MAX_CG2_MOUNTS][PATH_MAX];
+	int n = cgroup2_mounts(mnts, MAX_CG2_MOUNTS, err), i;
+
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (umount2(mnts[i], MNT_DETACH) < 0)
+			return df_err_set(err, -errno, "unmount %s: %s", mnts[i], strerror(errno));
+		if (mount("cgroup2", mnts[i], "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) <
+		    0)
+			return df_err_set(err, -errno, "mount cgroup2 at %s: %s", mnts[i],
+					  strerror(errno));
+	}
+	return 0;
+}
+
+static void seccomp_releasep(scmp_filter_ctx *ctx)
+{
+	if (*ctx)
+		seccomp_release(*ctx);
+}
+
+/* Hand the filter's notification fd to the supervisor, then forget it here. */
+static int send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	char byte = 'n';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* PACKET_ACTION: notify the supervisor, or (nested) refuse outright. */
+static int build_filter(scmp_filter_ctx ctx, uint32_t packet_action)
+{
+	/* The job may run setuid programs (sudo, ping): no no_new_privs. We are root. */
+	int r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+
+	/* The kernel's own errno from seccomp_load (EBUSY), not libseccomp's ECANCELED. */
+	if (r == 0)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
+
+	/* Packet sockets send below the cgroup's egress hook and the connect checks. */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, packet_action, SCMP_SYS(socket), 1,
+				     SCMP_A0(SCMP_CMP_EQ, AF_PACKET));
+	/* setns(fd, 0) joins whatever FD is, a cgroup namespace included. */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(setns), 1,
+				     SCMP_A1(SCMP_CMP_EQ, 0));
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(setns), 1,
+				     SCMP_A1(SCMP_CMP_MASKED_EQ, CLONE_NEWCGROUP, CLONE_NEWCGROUP));
+	/* io_uring creates sockets that seccomp never sees; ENOSYS makes users fall back. */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_setup), 0);
+	return r;
+}
+
+/*
+ * Does this process run under a seccomp filter already (a nested run, or a
+ * container runtime's)? The kernel allows one supervisor per chain of filters
+ * (EBUSY), so then AF_PACKET is refused outright: an enclosing depfence run's
+ * filter, if it is one, logs it first.
+ */
+static bool filtered_already(void)
+{
+	_cleanup_free_ char *text = NULL;
+	const char *p;
+
+	if (read_file("/proc/self/status", &text, NULL, 1 << 16) < 0)
+		return true;
+	p = strstr(text, "\nSeccomp:");
+	return p && strtol(p + 9, NULL, 10) != 0;
+}
+
+static int add_filter(int notify_sock, struct df_err *err)
+{
+	__attribute__((cleanup(seccomp_releasep))) scmp_filter_ctx ctx =
+	    seccomp_init(SCMP_ACT_ALLOW);
+	bool notify = !filtered_already();
+	int r, fd;
+
+	if (!ctx)
+		return df_err_set(err, -ENOMEM, "seccomp: out of memory");
+	r = build_filter(ctx, notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(EPERM));
+	if (r == 0)
+		r = seccomp_load(ctx);
+	if (r < 0)
+		return df_err_set(err, r, "seccomp filter: %s", strerror(-r));
+	fd = notify ? seccomp_notify_fd(ctx) : -1;
+	if (fd >= 0) {
+		r = send_fd(notify_sock, fd);
+		close(fd);
+		if (r < 0)
+			return df_err_set(err, r, "hand over the seccomp notification fd: %s",
+					  strerror(-r));
+	}
+	return 0;
+}
+
+int job_confine(int notify_sock, struct df_err *err)
+{
+	int r;
+
+	if (unshare(CLONE_NEWCGROUP | CLONE_NEWNS) < 0)
+		return df_err_set(err, -errno, "unshare cgroup and mount namespaces: %s",
+				  strerror(errno));
+	/* Host mounts still reach the job; the job's own never reach the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return df_err_set(err, -errno, "make mounts private: %s", strerror(errno));
+	r = remount_cgroup2(err);
+	if (r == 0)
+		r = add_filter(notify_sock, err);
+	return r;
+}
+
+int job_notify_recv(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], byte;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd;
+
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -1; /* the child failed before, or its filter has no supervisor */
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+int job_notify_handle(int fd, const struct job_notify_ctx *ctx)
+{
+	/* Kernel-sized (SECCOMP_GET_NOTIF_SIZES), made once; this also has
+	 * libseccomp check the kernel's support in this process. */
+	static struct seccomp_notif *req;
+	static struct seccomp_notif_resp *resp;
+	struct procinfo pi;
+	char cmd[PROCINFO_CMD_MAX * 4 + 8], anc[PROCINFO_ANCESTRY_MAX * 4 + 8];
+	bool audit = ctx->mode && strcmp(ctx->mode, "audit") == 0;
+	int r;
+
+	if (!req && (r = seccomp_notify_alloc(&req, &resp)) < 0)
+		return r;
+	r = seccomp_notify_receive(fd, req);
+	if (r < 0)
+		return r == -ENOENT || r == -EINTR ? 0 : r; /* the caller died meanwhile */
+	/* The process waits in socket() until we answer: /proc/PID is surely its. */
+	procinfo_get(req->pid, ctx->cgroup_rel, &pi);
+	logfmt_quote(cmd, sizeof(cmd), pi.cmd, pi.cmd_len);
+	logfmt_quote(anc, sizeof(anc), pi.ancestry, pi.ancestry_len);
+	log_msg(LOG_WARN,
+		"PACKET BLOCKED reason=RawSocket blocked=%s blockedAt=socket family=packet "
+		"protocol=%u pid=%u cmd=%s firewallMethod=%s policy=%s ancestry=%s %s=%s",
+		audit ? "false" : "true", (unsigned)ntohs((uint16_t)req->data.args[2]),
+		(unsigned)req->pid, cmd, ctx->mode ?: "?", ctx->policy ?: "?", anc, ctx->id_key,
+		ctx->id);
+	resp->id = req->id;
+	resp->val = 0;
+	resp->error = audit ? 0 : -EPERM;
+	resp->flags = audit ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
+	r = seccomp_notify_respond(fd, resp);
+	return r == -ENOENT ? 0 : r;
+}
+
+void job_boundary_init(const char *root)
+{
+	struct df_err err = {0};
+	int r = cgroup_ns_delegate(root, &err);
+
+	if (r > 0)
+		log_msg(LOG_INFO,
+			"cgroup2 at %s: nsdelegate turned on: a guarded job cannot move out of "
+			"its cgroup",
+			root);
+	else if (r < 0)
+		log_msg(LOG_WARN,
+			"%s: a guarded job running as root could move a process out of its "
+			"cgroup through another mount namespace",
+			err.msg);
+}
