@@ -79,9 +79,29 @@ struct fs_struct {
 	struct path pwd;
 } __attribute__((preserve_access_index));
 
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct pid_namespace {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+} __attribute__((preserve_access_index));
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct mm_struct *mm;
 	struct fs_struct *fs;
+	struct task_struct *group_leader;
+	struct pid *thread_pid;
 } __attribute__((preserve_access_index));
 
 struct {
@@ -167,6 +187,13 @@ struct {
 } proxy_socks SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct df_config);
+} config SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 64);
 	__type(key, struct df_unix_key);
@@ -233,6 +260,54 @@ static __always_inline struct df_guard *find_guard(__u64 *ret_cgid)
 	return NULL;
 }
 
+#define DF_MAX_PIDNS_LEVEL 8
+
+/* struct upid I of pid P: the number and namespace at that level. */
+static __always_inline struct upid *upid_at(struct pid *p, unsigned int i)
+{
+	return (void *)((char *)p + bpf_core_field_offset(struct pid, numbers) +
+			(i & 31) * bpf_core_type_size(struct upid));
+}
+
+/*
+ * The current process in the host's pid namespace, in its own (the
+ * innermost: a container's) and in the proxy's (the level of its struct pid
+ * whose namespace is the one the loader wrote to config; 0 where the proxy
+ * cannot see it). Read with CO-RE: bpf_get_ns_current_pid_tgid() answers
+ * only for the caller's own namespace, not for an ancestor.
+ */
+static __always_inline void who_am_i(struct df_pids *who)
+{
+	struct task_struct *t = (void *)bpf_get_current_task();
+	struct pid *p = BPF_CORE_READ(t, group_leader, thread_pid);
+	unsigned int level = BPF_CORE_READ(p, level), i;
+	struct df_config *cfg;
+	__u32 zero = 0;
+	int nr = 0;
+
+	who->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_probe_read_kernel(&nr, sizeof(nr), &upid_at(p, level)->nr);
+	who->nspid = nr > 0 ? nr : who->pid;
+	who->vpid = who->pid;
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg || !cfg->pidns_ino)
+		return;
+	who->vpid = 0;
+	for (i = 0; i < DF_MAX_PIDNS_LEVEL; i++) {
+		struct upid *u;
+
+		if (i > level)
+			break;
+		u = upid_at(p, i);
+		if (BPF_CORE_READ(u, ns, ns.inum) == cfg->pidns_ino) {
+			nr = 0;
+			bpf_probe_read_kernel(&nr, sizeof(nr), &u->nr);
+			who->vpid = nr;
+			break;
+		}
+	}
+}
+
 static __always_inline void publish(struct df_sock *s, __u16 local_port)
 {
 	struct df_client_key key = {
@@ -240,7 +315,7 @@ static __always_inline void publish(struct df_sock *s, __u16 local_port)
 	    .port = local_port,
 	    .proto = s->proto,
 	};
-	struct df_client val = {.guard_cgid = s->guard_cgid, .pid = s->pid};
+	struct df_client val = {.guard_cgid = s->guard_cgid, .who = s->who};
 
 	bpf_map_update_elem(&clients, &key, &val, BPF_ANY);
 	s->published_port = local_port;
@@ -286,7 +361,7 @@ static __always_inline int remember(struct bpf_sock_addr *ctx, struct df_guard *
 		return 0;
 	s->guard_cgid = cgid;
 	s->netns_cookie = bpf_get_netns_cookie(ctx);
-	s->pid = bpf_get_current_pid_tgid() >> 32;
+	who_am_i(&s->who);
 	s->proto = ctx->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP;
 	s->orig_port = ctx->user_port;
 	s->proxy_port = port;
@@ -345,7 +420,7 @@ static __always_inline struct df_event *report_start(__u64 guard_cgid, __u32 rea
 	}
 	ev->cgid = bpf_get_current_cgroup_id();
 	ev->guard_cgid = guard_cgid;
-	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	who_am_i(&ev->who);
 	ev->reason = reason;
 	ev->family = family;
 	__builtin_memcpy(ev->addr, addr, 16);
@@ -432,7 +507,7 @@ static __always_inline int enforce(struct bpf_sock_addr *ctx, int v6, int is_sen
 			 * keeps its original server; only the sender is refreshed.
 			 */
 			if (s && s->guard_cgid == cgid && s->proxy_port == port) {
-				s->pid = bpf_get_current_pid_tgid() >> 32;
+				who_am_i(&s->who);
 				if (is_send && ctx->sk->src_port)
 					publish(s, ctx->sk->src_port);
 			} else {
@@ -717,7 +792,9 @@ int df_sock_create(struct bpf_sock *ctx)
 		   (ctx->protocol == IPPROTO_ICMP || ctx->protocol == IPPROTO_ICMPV6);
 	__u8 audit;
 
-	if (ctx->type != SOCK_RAW && ctx->type != SOCK_PACKET && !ping)
+	/* SOCK_PACKET never gets here: the kernel makes it an AF_PACKET socket, which
+	 * no cgroup hook sees (the run's seccomp filter refuses those). */
+	if (ctx->type != SOCK_RAW && !ping)
 		return 1;
 	g = find_guard(&cgid);
 	if (ping && g && g->mode != DF_MODE_ALLOWLIST)

@@ -102,10 +102,28 @@ enum df_event_reason {
 	DF_EV_LOCAL_RESOLVER = 8, /* a resolver daemon's unix socket (nscd, resolved, sssd) */
 };
 
+/*
+ * Who a process is, in each pid namespace that matters: the host's (what the
+ * logs say), its own (a container's or a pid-namespaced job's, logged as
+ * nspid= where it differs) and the proxy's (where the proxy finds it in
+ * /proc; 0 if it cannot see the process).
+ */
+struct df_pids {
+	__u32 pid;
+	__u32 nspid;
+	__u32 vpid;
+};
+
+/* config[0]: the proxy's pid namespace (st_dev, st_ino of /proc/self/ns/pid), set by the loader. */
+struct df_config {
+	__u64 pidns_dev;
+	__u64 pidns_ino;
+};
+
 struct df_event {
 	__u64 cgid;	  /* the task's own cgroup */
 	__u64 guard_cgid; /* the registration that covers it */
-	__u32 pid;
+	struct df_pids who;
 	__u32 reason; /* enum df_event_reason */
 	__u32 family;
 	__u8 addr[16];
@@ -136,7 +154,7 @@ struct df_unix_key {
 struct df_sock {
 	__u64 guard_cgid;
 	__u64 netns_cookie;
-	__u32 pid; /* tgid, host pid namespace */
+	struct df_pids who; /* the sender, from process context */
 	__u32 orig_ip4;
 	__u32 orig_ip6[4];
 	__u16 orig_port;      /* network order */
@@ -165,7 +183,7 @@ struct df_client_key {
 
 struct df_client {
 	__u64 guard_cgid;
-	__u32 pid;
+	struct df_pids who;
 	__u32 pad;
 };
 

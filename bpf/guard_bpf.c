@@ -60,6 +60,24 @@ static const char *const local_resolvers[8] = {
     "pipes/nss",
 };
 
+/*
+ * Our pid namespace, so the programs record each sender's pid as our /proc
+ * knows it too (a daemon in a container or a CI job's pid namespace).
+ */
+static int set_pidns(struct guard_bpf *g)
+{
+	struct df_config cfg = {0};
+	struct stat st;
+	__u32 zero = 0;
+
+	if (stat("/proc/self/ns/pid", &st) == 0) {
+		cfg.pidns_dev = st.st_dev;
+		cfg.pidns_ino = st.st_ino;
+	}
+	return bpf_map__update_elem(g->skel->maps.config, &zero, sizeof(zero), &cfg, sizeof(cfg),
+				    BPF_ANY);
+}
+
 /* connect_unix and the kfunc that reads its path arrived together (6.7). */
 static bool kernel_has_unix_hooks(void)
 {
@@ -249,6 +267,11 @@ int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *
 	r = set_local_resolvers(g);
 	if (r < 0) {
 		df_err_set(err, r, "write unix_deny map: %s", strerror(-r));
+		goto fail;
+	}
+	r = set_pidns(g);
+	if (r < 0) {
+		df_err_set(err, r, "write config map: %s", strerror(-r));
 		goto fail;
 	}
 	*ret = steal_ptr(g);

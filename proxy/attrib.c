@@ -24,7 +24,7 @@
 #define ATTRIB_MS    1000
 
 struct attrib {
-	pid_t pid;
+	struct df_pids who;
 	uint64_t guard_serial;
 	uint64_t at_ms;
 	char cmd[PROCINFO_CMD_MAX * 4 + 8];
@@ -39,7 +39,7 @@ struct attrib_cache {
 		uint64_t batch, guard_serial;
 		uint16_t port;
 		uint8_t proto;
-		pid_t pid;
+		struct df_pids who;
 	} memo[SENDER_MEMO];
 };
 
@@ -91,47 +91,50 @@ static uint16_t peer_port(const struct client_ref *c)
 	return ntohs(((const struct sockaddr_in *)&c->peer)->sin_port);
 }
 
-static pid_t sender_pid(struct engine *e, const struct client_ref *c)
+/* Who sent C's query, in each pid namespace (all 0: no one we can name). */
+static struct df_pids sender(struct engine *e, const struct client_ref *c)
 {
 	uint16_t port = peer_port(c);
 	__typeof__(e->attrib->memo[0]) *m = &e->attrib->memo[port % SENDER_MEMO];
-	struct df_client who = {0};
+	struct df_client rec = {0};
 
 	if (m->batch == e->batch && m->guard_serial == c->g->serial && m->port == port &&
 	    m->proto == c->proto)
-		return m->pid;
+		return m->who;
 	/* A record of another guard's sender (a port reused across guards) names no one. */
-	if (guard_bpf__lookup_client(e->opts.bpf, c->g->ls.netns_cookie, c->proto, port, &who) <
+	if (guard_bpf__lookup_client(e->opts.bpf, c->g->ls.netns_cookie, c->proto, port, &rec) <
 		0 ||
-	    who.guard_cgid != c->g->cgid)
-		who.pid = 0;
+	    rec.guard_cgid != c->g->cgid)
+		memset(&rec.who, 0, sizeof(rec.who));
 	m->batch = e->batch;
 	m->guard_serial = c->g->serial;
 	m->port = port;
 	m->proto = c->proto;
-	m->pid = who.pid;
-	return who.pid;
+	m->who = rec.who;
+	return rec.who;
 }
 
 static const struct attrib *attrib_of(struct engine *e, const struct client_ref *c)
 {
-	pid_t pid = sender_pid(e, c);
-	struct attrib *at = &e->attrib->slot[(uint32_t)pid % ATTRIB_SLOTS];
+	struct df_pids who = sender(e, c);
+	struct attrib *at = &e->attrib->slot[who.pid % ATTRIB_SLOTS];
 	uint64_t now = now_ms();
 	struct procinfo pi;
 
-	if (at->pid == pid && at->guard_serial == c->g->serial && now - at->at_ms < ATTRIB_MS)
+	if (at->who.pid == who.pid && at->guard_serial == c->g->serial &&
+	    now - at->at_ms < ATTRIB_MS)
 		return at;
-	at->pid = pid;
+	at->who = who;
 	at->guard_serial = c->g->serial;
 	at->at_ms = now;
-	if (!pid) {
-		/* Not in the map: a sender we cannot name (should not happen); say so. */
+	if (!who.pid || !who.vpid) {
+		/* Not in the map, or not visible in our pid namespace: say so. */
 		strcpy(at->cmd, "\"?\"");
 		strcpy(at->anc, "\"\"");
 		return at;
 	}
-	procinfo_get(pid, c->g->cgroup_rel, &pi);
+	/* /proc is in our pid namespace: the process is vpid there. */
+	procinfo_get(who.vpid, c->g->cgroup_rel, &pi);
 	logfmt_quote(at->cmd, sizeof(at->cmd), pi.cmd, pi.cmd_len);
 	logfmt_quote(at->anc, sizeof(at->anc), pi.ancestry, pi.ancestry_len);
 	return at;
@@ -168,16 +171,19 @@ static void log_line(struct engine *e, const struct client_ref *c, const struct 
 		   *kind = g->kind == GUARD_CONTAINER ? "container" : "run";
 	const char *dom = m->qname_len ? m->qname : ".";
 	size_t dl = m->qname_len ? m->qname_len : 1, cl = strlen(at->cmd), al = strlen(at->anc);
-	size_t need = 200 + dl + cl + al + strlen(pname) + strlen(g->log_id) + alias_len;
-	char pid[16], *body, *p;
-	int pl = snprintf(pid, sizeof(pid), "%d", (int)at->pid);
+	size_t need = 224 + dl + cl + al + strlen(pname) + strlen(g->log_id) + alias_len;
+	char pid[16], nspid[24], *body, *p;
+	int pl = snprintf(pid, sizeof(pid), "%u", at->who.pid);
+	/* Where the job's own pid namespace numbers it differently (a container). */
+	int nl = at->who.nspid && at->who.nspid != at->who.pid
+		     ? snprintf(nspid, sizeof(nspid), " nspid=%u", at->who.nspid)
+		     : 0;
 
 	body = log_reserve(ev == EV_AUDIT_QUERY ? LOG_INFO : LOG_WARN, need);
 	if (!body) {
 		if (log_enabled(ev == EV_AUDIT_QUERY ? LOG_INFO : LOG_WARN))
 			log_msg(LOG_WARN, "DNS %s domain=%s pid=%s (attribution too long to log)",
-				ev == EV_BLOCKED || ev == EV_ALIAS_BLOCKED ? "BLOCKED" : "QUERY",
-				dom, pid);
+				ev == EV_AUDIT_QUERY ? "QUERY" : "BLOCKED", dom, pid);
 		return;
 	}
 	p = body;
@@ -185,6 +191,9 @@ static void log_line(struct engine *e, const struct client_ref *c, const struct 
 		PUTS(&p, "DNS QUERY reason=FromDNSRequest blocked=false blockedAt=none domain=");
 	else if (ev == EV_AUDIT_MATCH)
 		PUTS(&p, "DNS BLOCKED reason=FromDNSRequest blocked=false blockedAt=dns domain=");
+	else if (ev == EV_ENCLOSING)
+		PUTS(&p,
+		     "DNS BLOCKED reason=FromEnclosingGuard blocked=true blockedAt=dns domain=");
 	else if (ev == EV_ALIAS_BLOCKED)
 		PUTS(&p, "DNS BLOCKED reason=FromCNAME blocked=true blockedAt=dns domain=");
 	else if (ev == EV_ALIAS_AUDIT)
@@ -207,6 +216,7 @@ static void log_line(struct engine *e, const struct client_ref *c, const struct 
 	put(&p, pname, strlen(pname));
 	PUTS(&p, " qtype=");
 	put(&p, qt, strlen(qt));
+	put(&p, nspid, nl);
 	PUTS(&p, " ancestry=");
 	put(&p, at->anc, al);
 	*p++ = ' ';

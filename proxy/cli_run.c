@@ -541,6 +541,7 @@ int cli_run(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (nested_guard(own_cg, sizeof(own_cg))) {
 		nest_upstreams(&o);
+		o.eo.nested = true;
 		return run_embedded(&o, own_cg);
 	}
 	r = ctl_connect(o.state_dir, &fd);

@@ -43,8 +43,21 @@ int daemon_ctl_listen(struct daemon *d, struct df_err *err);
 void daemon_ctl_close(struct daemon *d);
 
 /* daemon_containers.c: registrations from depfence-hook, and their recovery. */
-json_object *daemon_container_register(struct daemon *d, json_object *req, bool restoring);
-json_object *daemon_container_unregister(struct daemon *d, json_object *req);
+/*
+ * SCOPE NULL: the request may touch any container (an unguarded process, a
+ * restore). Otherwise it comes from inside a guard whose cgroup is SCOPE: it
+ * may register and unregister only containers whose cgroup is below SCOPE
+ * (those the job started), never another workload's guard.
+ */
+json_object *daemon_container_register(struct daemon *d, json_object *req, bool restoring,
+				       const char *scope);
+json_object *daemon_container_unregister(struct daemon *d, json_object *req, const char *scope);
+/*
+ * Where control requests of process PID may reach: 1 and SCOPE set if PID is
+ * inside a guard (the daemon's nearest guard, or its own cgroup if another
+ * proxy guards it), 0 if it is unguarded, -errno if PID cannot be placed.
+ */
+int daemon_peer_scope(struct daemon *d, pid_t pid, char *scope, size_t cap);
 /*
  * After a restart (even kill -9): re-register every container saved in
  * STATEDIR/guards whose cgroup still has processes; forget the rest.

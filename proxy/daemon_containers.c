@@ -107,7 +107,41 @@ static int cgroup_from_pid(struct daemon *d, json_object *req, char *buf, size_t
 	return 1;
 }
 
-json_object *daemon_container_register(struct daemon *d, json_object *req, bool restoring)
+/* Is cgroup path CG at or below SCOPE (at a '/' boundary)? */
+static bool below(const char *cg, const char *scope)
+{
+	size_t n = strlen(scope);
+
+	return strncmp(cg, scope, n) == 0 && (cg[n] == '/' || cg[n] == '\0');
+}
+
+int daemon_peer_scope(struct daemon *d, pid_t pid, char *scope, size_t cap)
+{
+	char rel[PATH_MAX], cg[PATH_MAX * 2];
+	struct guard *g;
+	int r;
+
+	if (pid <= 0)
+		return -ESRCH;
+	r = cgroup_of_pid(pid, rel, sizeof(rel), NULL);
+	if (r < 0)
+		return r;
+	snprintf(cg, sizeof(cg), "%s%s", d->cgroup_root, strcmp(rel, "/") ? rel : "");
+	g = enclosing_guard(d, cg, "");
+	if (g) {
+		snprintf(scope, cap, "%s", guard__cgroup(g));
+		return 1;
+	}
+	/* Guarded by another proxy (an embedded run): only its own subtree. */
+	if (guard_bpf__cgroup_guarded(cg)) {
+		snprintf(scope, cap, "%s", cg);
+		return 1;
+	}
+	return 0;
+}
+
+json_object *daemon_container_register(struct daemon *d, json_object *req, bool restoring,
+				       const char *scope)
 {
 	const char *id = ctl_get_str(req, "id"), *cg;
 	const char *netns = ctl_get_str(req, "netns"), *pname = ctl_get_str(req, "policy");
@@ -134,10 +168,15 @@ json_object *daemon_container_register(struct daemon *d, json_object *req, bool 
 	    cg[strlen(d->cgroup_root)] != '/' || strstr(cg, "/../"))
 		return ctl_error("cgroup %s is not below the cgroup v2 mount %s", cg,
 				 d->cgroup_root);
+	/* A guarded job may guard what it starts, never touch another workload. */
+	if (scope && !below(cg, scope))
+		return ctl_error("cgroup %s is outside the requester's guard %s", cg, scope);
 	r = cgroup_id_of(cg, &cgid);
 	if (r < 0)
 		return ctl_error("cgroup %s: %s", cg, strerror(-r));
 	g = engine__find_guard(d->engine, id);
+	if (g && guard__kind(g) != GUARD_CONTAINER)
+		return ctl_error("id '%s' belongs to a run, not a container", id);
 	if (g && guard__cgroup_id(g) == cgid)
 		return ctl_ok(); /* prestart and createRuntime both configured: once is enough */
 	if (g) {
@@ -194,7 +233,7 @@ json_object *daemon_container_register(struct daemon *d, json_object *req, bool 
 	return ctl_ok();
 }
 
-json_object *daemon_container_unregister(struct daemon *d, json_object *req)
+json_object *daemon_container_unregister(struct daemon *d, json_object *req, const char *scope)
 {
 	const char *id = ctl_get_str(req, "id");
 	struct guard *g;
@@ -204,6 +243,14 @@ json_object *daemon_container_unregister(struct daemon *d, json_object *req)
 	if (!id || !id[0])
 		return ctl_error("unregister needs \"id\"");
 	g = engine__find_guard(d->engine, id);
+	/* From inside a guard: only a container that job started, and nothing unknown. */
+	if (scope && (!g || guard__kind(g) != GUARD_CONTAINER)) {
+		reply = ctl_ok();
+		json_object_object_add(reply, "unknown", json_object_new_boolean(1));
+		return reply;
+	}
+	if (scope && !below(guard__cgroup(g), scope))
+		return ctl_error("container %s is outside the requester's guard %s", id, scope);
 	container_pin_dir(d, id, pins, sizeof(pins));
 	guard_unpin(pins);
 	registration_forget(d, id);
@@ -281,7 +328,7 @@ static void restore_one(struct daemon *d, const char *file)
 	}
 	snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)pid);
 	json_object_object_add(req, "netns", json_object_new_string(netns));
-	reply = daemon_container_register(d, req, true);
+	reply = daemon_container_register(d, req, true, NULL);
 	if (!json_object_get_boolean(json_object_object_get(reply, "ok")))
 		log_msg(LOG_ERROR, "cannot restore container id=%s: %s (its DNS fails closed)", id,
 			ctl_get_str(reply, "error"));

@@ -24,6 +24,7 @@ struct ctl_client {
 	int slot;
 	struct guard *run; /* the run this connection registered, removed on close */
 	char run_cgroup[PATH_MAX];
+	pid_t peer; /* SO_PEERCRED: who is asking (register/unregister are scoped by it) */
 	char buf[CTL_MAX_LINE];
 	size_t len;
 	bool broken; /* a reply did not go out whole: close after this read */
@@ -203,11 +204,18 @@ static void on_line(void *ctx, char *line)
 		reply = op_run_start(c, req);
 	else if (strcmp(op, "run-stop") == 0)
 		run_end(c), reply = ctl_ok();
-	else if (strcmp(op, "register") == 0)
-		reply = daemon_container_register(c->d, req, false);
-	else if (strcmp(op, "unregister") == 0)
-		reply = daemon_container_unregister(c->d, req);
-	else if (strcmp(op, "status") == 0)
+	else if (strcmp(op, "register") == 0 || strcmp(op, "unregister") == 0) {
+		char scope[PATH_MAX];
+		int r = daemon_peer_scope(c->d, c->peer, scope, sizeof(scope));
+
+		if (r < 0)
+			reply = ctl_error("cannot tell where the requesting process is: %s",
+					  strerror(-r));
+		else if (op[0] == 'r')
+			reply = daemon_container_register(c->d, req, false, r ? scope : NULL);
+		else
+			reply = daemon_container_unregister(c->d, req, r ? scope : NULL);
+	} else if (strcmp(op, "status") == 0)
 		reply = op_status(c->d);
 	else
 		reply = ctl_error("unknown op '%s'", op);
@@ -263,6 +271,12 @@ static void on_accept(struct ev_source *src, uint32_t events)
 		log_msg(LOG_WARN, "control client limit reached max=%d", CTL_MAX_CLIENTS);
 		close(fd);
 		return;
+	}
+	{
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+
+		c->peer = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
 	}
 	c->src.fd = fd;
 	c->src.on_ready = on_client;

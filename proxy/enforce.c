@@ -142,23 +142,44 @@ static int on_event(void *ctx, void *data, size_t size)
 	const struct df_event *ev = data;
 	struct guard *g;
 	struct procinfo pi;
-	char ip[INET6_ADDRSTRLEN], cmd[PROCINFO_CMD_MAX * 4 + 8],
-	    anc[PROCINFO_ANCESTRY_MAX * 4 + 8];
+	char ip[INET6_ADDRSTRLEN], nspid[24] = "", cmd[PROCINFO_CMD_MAX * 4 + 8],
+				   anc[PROCINFO_ANCESTRY_MAX * 4 + 8];
 
 	if (size < sizeof(*ev))
 		return 0;
 	g = guard_by_cgid(en->e, ev->guard_cgid);
 	if (!g)
 		return 0; /* the guard went away meanwhile */
+	/* Only the first LocalResolver refusal of a guard is a warning (below): skip /proc. */
+	if (ev->reason == DF_EV_LOCAL_RESOLVER && g->resolver_logged && !log_enabled(LOG_DEBUG))
+		return 0;
 	inet_ntop(ev->family == DF_AF_INET6 ? AF_INET6 : AF_INET, ev->addr, ip, sizeof(ip));
 	/* Gone, or a zombie with no cmdline left: use what the kernel sent along. */
-	if (procinfo_get(ev->pid, g->cgroup_rel, &pi) < 0 || (pi.cmd[0] == '[' && ev->args_len))
+	/* /proc is in our pid namespace (vpid); gone, invisible to us, or a zombie with no
+	 * cmdline left: use what the kernel sent along. */
+	if (!ev->who.vpid || procinfo_get(ev->who.vpid, g->cgroup_rel, &pi) < 0 ||
+	    (pi.cmd[0] == '[' && ev->args_len))
 		event_cmd(ev, &pi);
+	if (ev->who.nspid && ev->who.nspid != ev->who.pid)
+		snprintf(nspid, sizeof(nspid), " nspid=%u", ev->who.nspid);
 	logfmt_quote(cmd, sizeof(cmd), pi.cmd, pi.cmd_len);
 	logfmt_quote(anc, sizeof(anc), pi.ancestry, pi.ancestry_len);
 	/* Refused at the socket, not at a packet: what was refused replaces ip= and port=. */
 	if (ev->reason == DF_EV_RAW_SOCKET || ev->reason == DF_EV_LOCAL_RESOLVER) {
 		char what[DF_UNIX_KEY * 4 + 32];
+		/*
+		 * The C library tries nscd on every lookup of every process, where a
+		 * socket exists or not; the lookup then goes to DNS and gets its own
+		 * line. One line per guard says resolver daemons are bypassed; the
+		 * rest would drown the block lines (they are counted, and -v shows them).
+		 */
+		enum log_level lvl = LOG_WARN;
+
+		if (ev->reason == DF_EV_LOCAL_RESOLVER) {
+			if (g->resolver_logged)
+				lvl = LOG_DEBUG;
+			g->resolver_logged = true;
+		}
 
 		if (ev->reason == DF_EV_LOCAL_RESOLVER) {
 			memcpy(what, "path=", 5);
@@ -168,20 +189,20 @@ static int on_event(void *ctx, void *data, size_t size)
 			snprintf(what, sizeof(what), "family=%s protocol=%u",
 				 ev->family == DF_AF_INET6 ? "inet6" : "inet", ev->proto);
 		}
-		log_msg(LOG_WARN,
+		log_msg(lvl,
 			"PACKET BLOCKED reason=%s blocked=%s blockedAt=socket %s pid=%u cmd=%s "
-			"firewallMethod=%s policy=%s ancestry=%s %s=%s",
-			reason_name(ev->reason), ev->audit ? "false" : "true", what, ev->pid, cmd,
-			policy_mode_str(policy__mode(g->policy)), policy__name(g->policy), anc,
-			g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id);
+			"firewallMethod=%s policy=%s%s ancestry=%s %s=%s",
+			reason_name(ev->reason), ev->audit ? "false" : "true", what, ev->who.pid,
+			cmd, policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
+			nspid, anc, g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id);
 		return 0;
 	}
 	log_msg(LOG_WARN,
 		"PACKET BLOCKED reason=%s blocked=%s blockedAt=packet ip=%s port=%u pid=%u cmd=%s "
-		"firewallMethod=%s policy=%s proto=%s ancestry=%s %s=%s",
-		reason_name(ev->reason), ev->audit ? "false" : "true", ip, ev->port, ev->pid, cmd,
-		policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
-		ev->proto == IPPROTO_TCP ? "tcp" : "udp", anc,
+		"firewallMethod=%s policy=%s proto=%s%s ancestry=%s %s=%s",
+		reason_name(ev->reason), ev->audit ? "false" : "true", ip, ev->port, ev->who.pid,
+		cmd, policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
+		ev->proto == IPPROTO_TCP ? "tcp" : "udp", nspid, anc,
 		g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id);
 	return 0;
 }

@@ -30,6 +30,7 @@ struct engine_opts {
 	int servfail_after_ms; /* give up and answer SERVFAIL; default 1500 */
 	int cache_entries;     /* answers kept; 0: CACHE_DEFAULT_ENT, < 0: no cache */
 	struct guard_bpf *bpf; /* maps the guards are written to */
+	bool nested;	       /* our upstream is an enclosing guard: its REFUSED is a block */
 	struct loop *loop;
 };
 

@@ -44,8 +44,9 @@ struct guard {
 	bool owns_policy;
 	struct listen_set ls;
 	struct listener udp4, tcp4, udp6, tcp6;
-	bool handed_any;  /* entries in the handed map to purge at removal */
-	unsigned n_conns; /* TCP clients open */
+	bool handed_any;      /* entries in the handed map to purge at removal */
+	bool resolver_logged; /* a LocalResolver refusal was logged (the rest: debug) */
+	unsigned n_conns;     /* TCP clients open */
 };
 
 /* Where the answer to a query goes. */
@@ -146,6 +147,7 @@ enum log_event {
 	EV_AUDIT_QUERY,	  /* audit trail: every other name the job contacted */
 	EV_ALIAS_BLOCKED, /* an answer's CNAME/DNAME chain named a blocked name: refused */
 	EV_ALIAS_AUDIT,	  /* the same in audit mode: delivered */
+	EV_ENCLOSING,	  /* a nested run: the enclosing guard refused what ours allowed */
 };
 int attrib_cache_new(struct attrib_cache **ret);
 void attrib_cache_free(struct attrib_cache *a);

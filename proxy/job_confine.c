@@ -88,7 +88,11 @@ static int send_fd(int sock, int fd)
 	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
-/* PACKET_ACTION: notify the supervisor, or (nested) refuse outright. */
+/*
+ * PACKET_ACTION: notify the supervisor, or (nested) refuse outright. Every
+ * argument is an int to the kernel, which drops the upper 32 bits: compare
+ * only the lower ones, or 1<<32 | AF_PACKET would pass as "not AF_PACKET".
+ */
 static int build_filter(scmp_filter_ctx ctx, uint32_t packet_action)
 {
 	/* The job may run setuid programs (sudo, ping): no no_new_privs. We are root. */
@@ -97,21 +101,37 @@ static int build_filter(scmp_filter_ctx ctx, uint32_t packet_action)
 	/* The kernel's own errno from seccomp_load (EBUSY), not libseccomp's ECANCELED. */
 	if (r == 0)
 		r = seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
-
-	/* Packet sockets send below the cgroup's egress hook and the connect checks. */
+	/*
+	 * 32-bit programs (int 0x80) get the same rules instead of being killed.
+	 * Their socketcall(SOCKET) carries its arguments in memory, out of
+	 * seccomp's reach: it is refused whole (32-bit glibc uses socket(2)).
+	 */
+	if (r == 0) {
+		r = seccomp_arch_add(ctx, SCMP_ARCH_X86);
+		if (r == -EEXIST || r == -EINVAL)
+			r = 0; /* native already, or not this machine's pair */
+	}
+	/* Packet sockets send below the cgroup's egress hook and the connect checks;
+	 * SOCK_PACKET of any family is one (the kernel turns it into AF_PACKET). */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, packet_action, SCMP_SYS(socket), 1,
-				     SCMP_A0(SCMP_CMP_EQ, AF_PACKET));
+				     SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffff, AF_PACKET));
+	if (r == 0)
+		r = seccomp_rule_add(ctx, packet_action, SCMP_SYS(socket), 1,
+				     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_PACKET));
 	/* setns(fd, 0) joins whatever FD is, a cgroup namespace included. */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(setns), 1,
-				     SCMP_A1(SCMP_CMP_EQ, 0));
+				     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffff, 0));
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(setns), 1,
 				     SCMP_A1(SCMP_CMP_MASKED_EQ, CLONE_NEWCGROUP, CLONE_NEWCGROUP));
 	/* io_uring creates sockets that seccomp never sees; ENOSYS makes users fall back. */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_setup), 0);
+	/* The proxy's own sockets (its upstreams) are outside the guard: no taking them. */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(pidfd_getfd), 0);
 	return r;
 }
 
@@ -208,6 +228,8 @@ int job_notify_handle(int fd, const struct job_notify_ctx *ctx)
 
 	if (!req && (r = seccomp_notify_alloc(&req, &resp)) < 0)
 		return r;
+	/* The kernel refuses (EINVAL) a receive buffer that is not zeroed. */
+	memset(req, 0, sizeof(*req));
 	r = seccomp_notify_receive(fd, req);
 	if (r < 0)
 		return r == -ENOENT || r == -EINTR ? 0 : r; /* the caller died meanwhile */
@@ -216,11 +238,14 @@ int job_notify_handle(int fd, const struct job_notify_ctx *ctx)
 	logfmt_quote(cmd, sizeof(cmd), pi.cmd, pi.cmd_len);
 	logfmt_quote(anc, sizeof(anc), pi.ancestry, pi.ancestry_len);
 	log_msg(LOG_WARN,
-		"PACKET BLOCKED reason=RawSocket blocked=%s blockedAt=socket family=packet "
+		"PACKET BLOCKED reason=RawSocket blocked=%s blockedAt=socket family=%s "
 		"protocol=%u pid=%u cmd=%s firewallMethod=%s policy=%s ancestry=%s %s=%s",
-		audit ? "false" : "true", (unsigned)ntohs((uint16_t)req->data.args[2]),
-		(unsigned)req->pid, cmd, ctx->mode ?: "?", ctx->policy ?: "?", anc, ctx->id_key,
-		ctx->id);
+		audit ? "false" : "true",
+		req->data.nr == SCMP_SYS(socket) && (uint32_t)req->data.args[0] == AF_PACKET
+		    ? "packet"
+		    : "packet-compat",
+		(unsigned)ntohs((uint16_t)req->data.args[2]), (unsigned)req->pid, cmd,
+		ctx->mode ?: "?", ctx->policy ?: "?", anc, ctx->id_key, ctx->id);
 	resp->id = req->id;
 	resp->val = 0;
 	resp->error = audit ? 0 : -EPERM;

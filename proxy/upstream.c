@@ -320,6 +320,13 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 		engine_reply(e, &client, buf, n);
 		goto out;
 	}
+	/*
+	 * A nested run forwards through the enclosing guard: a REFUSED from it is
+	 * that guard's block (its own line names our forwarder), so ours names the
+	 * process that asked.
+	 */
+	if (e->opts.nested && DNS_RCODE(m->flags) == DNS_RCODE_REFUSED)
+		engine_log_event(e, &client, m, EV_ENCLOSING);
 	if (enforce_wants_answers(e, client.g))
 		enforce_answer(e, client.g, buf, len, m);
 	len = engine_adapt_answer(buf, len, m, client_edns, client.udp_limit);

@@ -285,3 +285,90 @@ inh_wait_unregistered()
 	done
 	return 1
 }
+
+# --------------------------------------- control socket and forged hooks
+#
+# Cases 5 and 6 of t_escape_nest.sh: what a guarded job may ask of
+# depfenced's control socket (docs/design.md, "Control protocol").
+#
+#   ESC_PY                 esc.py (its ctl, cgsub and cgback steps); not
+#                          lib_escape.sh's ESC, which here is the catcher
+#                          (the test exports ESC_DIR=$T for its files)
+#   nest_step NAME WHAT    what follows WHAT on NAME's last output line
+#                          starting with it (esc.py prints one per step)
+#   expect_step NAME WHAT ERE DESC
+#   ctl_json FILE KEY=VALUE...   a request line in $T/FILE (VALUE a number
+#                          stays one); esc.py's ctl step sends it
+#   victim_start           VCG: a cgroup outside every guard made by the
+#                          test, with one process (VPID, in a network
+#                          namespace of its own); victim_stop removes both
+#   run_id_of CGROUP       the id of the daemon's run guard on CGROUP
+
+ESC_PY=$E2E_DIR/esc.py
+
+nest_step()
+{
+	local line
+	line=$(awk -v p="$2 " 'index($0, p) == 1' "$(rf "$1" out)" 2>/dev/null | tail -n 1)
+	printf '%s' "${line#"$2 "}"
+}
+
+expect_step()
+{
+	local got
+	got=$(nest_step "$1" "$2")
+	if [[ $got =~ $3 ]]; then
+		pass "$1: $4 ($2: $got)"
+	else
+		fail "$1: $4" "step: $2" "expected to match: $3" "seen: ${got:-(no such step)}" \
+			"output:" "$(_show "$(rf "$1" out)" 20)" "stderr:" "$(_show "$(rf "$1" err)")"
+	fi
+}
+
+ctl_json()
+{
+	local f=$1
+	shift
+	"$PY" -c 'import json, sys
+r = {}
+for kv in sys.argv[2:]:
+    k, v = kv.split("=", 1)
+    r[k] = int(v) if v.isdigit() else v
+open(sys.argv[1], "w").write(json.dumps(r) + "\n")' "$T/$f" "$@"
+}
+
+victim_start()
+{
+	local i
+	VICTIM=dfe2e-victim-$$
+	VCG=$CG_ROOT/$VICTIM
+	# e2e_cleanup kills what is left in an instance's cgroup and removes it.
+	E2E_INSTANCES+=("$VICTIM")
+	mkdir -p "$VCG" || die "victim cgroup $VCG made"
+	# shellcheck disable=SC2016 # expanded by that shell
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec unshare -n sleep 60' "$VCG" &
+	VPID=$!
+	E2E_PIDS+=("$VPID")
+	for ((i = 0; i < 50; i++)); do
+		[ "$(sed -n 's/^0:://p' "/proc/$VPID/cgroup" 2>/dev/null)" = "/$VICTIM" ] &&
+			[ "$(readlink "/proc/$VPID/ns/net")" != "$(readlink /proc/self/ns/net)" ] &&
+			return 0
+		sleep 0.05
+	done
+	die "the victim process runs in $VCG with a network namespace of its own"
+}
+
+victim_stop()
+{
+	_stop_pid "$VPID"
+	wait "$VPID" 2>/dev/null
+	_remove_cgroup "$VCG"
+}
+
+run_id_of()
+{
+	"$DEPFENCE" status --state-dir "$T/dstate" --json 2>>"$T/status.err" | "$PY" -c 'import json, sys
+for g in json.load(sys.stdin):
+    if g.get("kind") == "run" and g.get("cgroup") == sys.argv[1]:
+        print(g.get("id"))' "$1"
+}

@@ -131,7 +131,7 @@ assert_gone "pb" "$ID_B"
 
 # createRuntime, with a pid namespace of its own: the block line has host
 # pids (the nslookup's own, and its parent's in ancestry), not the
-# container's.
+# container's; nspid= says the container's own.
 MODE=createRuntime
 ct_script crt <<'EOF'
 wait_go
@@ -159,6 +159,8 @@ if wait_line "container=$ID"; then
 	else
 		fail "crt: block line pid is a host pid, not the container's $NSPID" "$BLOCK_LINE"
 	fi
+	assert_eq "crt: nspid= is the pid in the container's own namespace" "$NSPID" \
+		"${LF[nspid]:-}"
 else
 	fail "crt: a block line with container=$ID" "$(grep -a 'DNS BLOCKED' "$T/daemon.log" | tail -n 4)"
 fi

@@ -30,6 +30,26 @@
 #     refused by depfence (EACCES from net.ipv4.ping_group_range is fine; in
 #     a private netns that lets root's group ping, it must be created).
 #     Control: unguarded, all three raw sockets are created.
+#  5. the job's seccomp filter (embedded and daemon), where the filter is
+#     what stops it (no cgroup hook sees these) and each system call is made
+#     whole (ctypes syscall(), 64-bit registers):
+#     - socket(AF_INET, SOCK_PACKET, htons(ETH_P_ALL)) (the kernel makes it an
+#       AF_PACKET socket) fails with EPERM, with a reason=RawSocket
+#       family=packet-compat line on depfence run's stderr (the supervisor of
+#       the filter is depfence run, in both modes); socket(1<<32 | AF_PACKET,
+#       SOCK_RAW, ...) (the kernel reads the family as an int) fails with
+#       EPERM, with a family=packet line;
+#     - three AF_PACKET sockets in a row each fail with EPERM (not ENOSYS: the
+#       supervisor must go on answering after the first), three RawSocket lines;
+#     - setns(a cgroup namespace fd, 1<<32) (the kernel reads the flags as an
+#       int: 0, any namespace) fails with EPERM; then a fresh cgroup2 mount
+#       (rooted at the job's cgroup namespace) and a write of its pid to that
+#       mount's root cgroup.procs leave the process in its run's cgroup;
+#     - pidfd_getfd() of the socket fds of its parent, the `depfence` process
+#       (an embedded run's proxy: its upstream sockets, outside the guard),
+#       fails with EPERM.
+#     Control: unguarded, the SOCK_PACKET and 1<<32 | AF_PACKET sockets are
+#     created.
 #
 # Field names that the new lines are expected to carry are set once below.
 # shellcheck source=lib.sh
@@ -270,15 +290,107 @@ raw_control()
 	expect_esc u-raw "sock packet raw all" '^OK$' "control: unguarded, an AF_PACKET socket is created"
 }
 
+# ------------------------------------------------- 5. the job's seccomp filter
+
+# The cgroup namespace setns() is tried with: PID 1's, or where that cannot
+# be opened (a sandbox's PID 1), this test's own (the one the job left).
+CG_NS=/proc/1/ns/cgroup
+readlink "$CG_NS" >/dev/null 2>&1 || CG_NS=/proc/$$/ns/cgroup
+
+# seccomp_lines NAME: the PACKET BLOCKED reason=RawSocket lines of NAME's
+# client on depfence run's stderr, where the filter's supervisor logs.
+seccomp_lines()
+{
+	grep -a "^WARN PACKET BLOCKED reason=$RAW_REASON " "$(rf "$1" err)" 2>/dev/null |
+		grep -F " pid=$CPID "
+}
+
+seccomp_case()
+{
+	local n ps cg run s
+	# a. SOCK_PACKET of AF_INET; AF_PACKET with bit 32 of the family set.
+	esc_client pktc -- rsock,inet,packet,all rsock,0x100000011,raw,all
+	expect_esc pktc "rsock inet packet all" '^EPERM$' \
+		"socket(AF_INET, SOCK_PACKET, htons(ETH_P_ALL)) fails with EPERM"
+	expect_esc pktc "rsock 0x100000011 raw all" '^EPERM$' \
+		"socket(1<<32 | AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)) by syscall() fails with EPERM"
+	BLOCK_LOG_FILE=$(rf pktc err) expect_line \
+		"PACKET BLOCKED reason=$RAW_REASON family=packet-compat on depfence run's stderr" PACKET \
+		pktc "$(refused "$(esc_step pktc "rsock inet packet all")")" pid="$CPID" \
+		reason="$RAW_REASON" blocked=true blockedAt=socket family=packet-compat protocol=3 \
+		"cmd=$(logq "$(cat "$(rf pktc cmd)")")"
+	BLOCK_LOG_FILE=$(rf pktc err) expect_line \
+		"PACKET BLOCKED reason=$RAW_REASON family=packet for the 1<<32 | AF_PACKET socket" PACKET \
+		pktc "$(refused "$(esc_step pktc "rsock 0x100000011 raw all")")" pid="$CPID" \
+		reason="$RAW_REASON" blocked=true family=packet
+
+	# b. Three AF_PACKET sockets in a row: the supervisor answers each.
+	esc_client pkt3 -- sock,packet,raw,all sock,packet,dgram,all rsock,packet,raw,all
+	expect_esc pkt3 "sock packet raw all" '^EPERM$' "1st AF_PACKET socket fails with EPERM"
+	expect_esc pkt3 "sock packet dgram all" '^EPERM$' "2nd AF_PACKET socket fails with EPERM (not ENOSYS)"
+	expect_esc pkt3 "rsock packet raw all" '^EPERM$' "3rd AF_PACKET socket fails with EPERM (not ENOSYS)"
+	n=$(seccomp_lines pkt3 | grep -c ' family=packet ')
+	assert_eq "pkt3: three reason=$RAW_REASON family=packet lines on depfence run's stderr" 3 "$n"
+
+	# c. setns() into a cgroup namespace with bit 32 of the flags set, then
+	# a move to the root of a fresh cgroup2 mount. The process waits so its
+	# cgroup is read from here, in the namespace the test (and depfence) sees.
+	rm -f "$T/$MODE-cgns-done" "$T/$MODE-cgns-go"
+	guarded_bg cgns -- "$PY" "$ESC" "setns,$CG_NS,0x100000000" "cgleave,$MODE-cgmnt" \
+		"touch,$MODE-cgns-done" "wait,$MODE-cgns-go,10"
+	ps=$BG_PID
+	if esc_wait_file "$T/$MODE-cgns-done" 10; then
+		CPID=$(cat "$(rf cgns pid)")
+		cg=$CG_ROOT$(sed -n 's/^0:://p' "/proc/$CPID/cgroup" 2>/dev/null)
+		run=$(run_cgroups "$STATE")
+		if [ "$(wc -l <<<"$run")" = 1 ] && [ -n "$run" ] &&
+			{ [ "$cg" = "$run" ] || [[ $cg == "$run"/* ]]; }; then
+			pass "cgns: still in its run's cgroup after setns and the move ($cg)"
+		else
+			fail "cgns: still in its run's cgroup after setns and the move" \
+				"its cgroup: $cg" "run cgroups: ${run:-(none)}"
+		fi
+	else
+		fail "cgns: the client got to its check point" "$(_show "$(rf cgns err)")"
+	fi
+	touch "$T/$MODE-cgns-go"
+	bg_wait "$ps" 10 || fail "cgns: the run ended"
+	expect_esc cgns "setns $CG_NS 0x100000000" '^EPERM$' \
+		"setns(a cgroup namespace, 1<<32) by syscall() fails with EPERM"
+	# (The mount itself must work, or the move was never tried.)
+	expect_esc cgns "cgleave $MODE-cgmnt" '^[A-Z]+$' \
+		"a fresh cgroup2 mount was made and its root cgroup.procs written"
+
+	# d. pidfd_getfd() on the depfence process (the proxy's upstream sockets
+	# when embedded). A query first, so the proxy has asked upstream.
+	uniq_name allowed.test
+	esc_client getfd -- "dns,127.0.0.53,53,$UNAME" "getfd,$DNS_PORT"
+	expect_esc getfd "dns 127.0.0.53 53 $UNAME" '^NOERROR ' "the client's query is answered"
+	expect_esc getfd getfd '^parent=depfence tried=[1-9][0-9]* EPERM$' \
+		"pidfd_getfd() of every socket of its parent, depfence, fails with EPERM"
+}
+
+seccomp_control()
+{
+	MODE=
+	esc_unguarded u-pkt rsock,inet,packet,all rsock,0x100000011,raw,all
+	expect_esc u-pkt "rsock inet packet all" '^OK$' \
+		"control: unguarded, socket(AF_INET, SOCK_PACKET, htons(ETH_P_ALL)) is created"
+	expect_esc u-pkt "rsock 0x100000011 raw all" '^OK$' \
+		"control: unguarded, socket(1<<32 | AF_PACKET, SOCK_RAW) is created"
+}
+
 per_mode()
 {
 	raw_case
+	seccomp_case
 	mapped_case
 	nscd_case
 }
 
 nscd_controls
 raw_control
+seccomp_control
 for_each_mode per_mode
 unspec_case
 MODE=

@@ -48,6 +48,25 @@
 #      not choose policy"), deploy (the job's) is guarded as above.
 #    - unannotated, started by an unguarded process: it starts, the daemon
 #      never registers it, nothing answers it at 127.0.0.53.
+# 5. The control socket, from inside a guarded job (raw requests, esc.py):
+#    - daemon-mode job (--policy deploy): a "register" of a container whose
+#      id is the job's own run id, on a sub-cgroup of the job (the client
+#      moved itself there) with "policy": "observe" (audit) is refused; the
+#      client's github.com is still REFUSED with a line policy=deploy, before
+#      and after it moved back; a "register" of a cgroup the test made outside
+#      every guard (policy observe) is refused, "outside the requester's
+#      guard"; depfence run exits 0, depfenced still runs (a SAN build
+#      reports the use of a run guard freed under its connection), and
+#      neither id is left registered; the outside cgroup is untouched.
+#    - embedded job: the same outside "register" is refused likewise.
+# 6. Forged poststop: a runc container annotated io.depfence.policy=deploy,
+#    started by the test (unguarded), is registered. From inside a daemon-mode
+#    job, then an embedded one, `depfence-hook poststop` is fed the OCI state
+#    of that container (status stopped): the hook fails ("outside the
+#    requester's guard"), the container stays registered (status, pins,
+#    programs, saved registration), and its nslookup github.com is REFUSED
+#    with a line policy=deploy container=<id>. Its own poststop (runc, at its
+#    end) still unregisters it.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=lib_containers.sh
@@ -60,6 +79,7 @@ esc_start
 printf 'mode blocklist\nblock github.com\nblock-ip 127.0.0.6/32\n' >"$CONF/policies/deploy.policy"
 printf 'mode audit\nblock github.com\nblock other.test\n' >"$CONF/policies/watch.policy"
 printf 'mode blocklist\nblock other.test\n' >"$CONF/policies/watchbl.policy"
+printf 'mode audit\nblock github.com\n' >"$CONF/policies/observe.policy"
 use_mode embedded # registers the embedded instance for cleanup
 daemon_start
 nest_scripts
@@ -103,6 +123,10 @@ nested()
 	expect_dig "$name-ok" NOERROR 127.0.0.3
 	[ "$ipol" = watchbl ] && expect_dig "$name-other" REFUSED
 	expect_conn "$name-ip" EPERM
+	# The inner run names the dig itself: the enclosing line names its forwarder.
+	assert_file_has "$name: the inner run logs reason=FromEnclosingGuard for github.com" \
+		'DNS BLOCKED reason=FromEnclosingGuard blocked=true blockedAt=dns domain=github\.com pid=[0-9]+ cmd="dig ' \
+		"$(rf "$name" err)"
 }
 
 # nest_pair OUTER INNER: both inner policies, outer in state dir OUTER, inner
@@ -409,4 +433,123 @@ ct_no_block ctl gh
 assert_file_lacks "ctl: the daemon never registered it" "container registered id=$(re_quote "$CTL_ID")" \
 	"$T/daemon.log"
 assert_gone ctl "$CTL_ID"
+
+# ---------------------------------------------------- 5. the control socket
+
+SOCK=$T/dstate/depfenced.sock
+export ESC_DIR=$T
+victim_start
+ctl_json reg-out.json op=register kind=container id="$VICTIM" policy=observe pid="$VPID" \
+	cgroup="$VCG" netns="/proc/$VPID/ns/net"
+
+# ctl_daemon: inside a daemon-mode job, the client waits until the test
+# wrote its request (its run id and pid are known only then), moves to a
+# sub-cgroup, asks, looks up github.com, asks for the outside cgroup, moves
+# back, looks up github.com again.
+ctl_daemon()
+{
+	local job jcg rid i
+	use_mode daemon
+	rm -f "$T/reg-up" "$T/reg-go" "$T/reg-self.json"
+	nest_mark
+	guarded_bg reg --policy deploy -- "$PY" "$ESC_PY" touch,reg-up wait,reg-go,20 cgsub,esc \
+		"ctl,$SOCK,reg-self.json" "dns,$ESC,53,github.com" "ctl,$SOCK,reg-out.json" \
+		cgback,esc "cdns,$ESC,53,github.com"
+	job=$BG_PID
+	for ((i = 0; i < 200; i++)); do
+		[ -e "$T/reg-up" ] && break
+		sleep 0.05
+	done
+	[ -e "$T/reg-up" ] || fail "reg: the client came up within 10 s" "$(_show "$(rf reg err)")"
+	CPID=$(cat "$(rf reg pid)" 2>/dev/null)
+	jcg=$(inh_host_cg "${CPID:-0}")
+	rid=$(run_id_of "$jcg")
+	assert_match "reg: the daemon lists the job's run (cgroup $jcg)" '^run-' "$rid"
+	ctl_json reg-self.json op=register kind=container id="$rid" policy=observe \
+		pid="${CPID:-0}" cgroup="$jcg/esc" netns="/proc/${CPID:-0}/ns/net"
+	touch "$T/reg-go"
+	bg_wait "$job" 20
+	assert_eq "reg: depfence run ends normally (exit 0)" 0 "$RC"
+	expect_step reg "cgsub esc" '^OK$' "the client moved to a sub-cgroup of the job"
+	expect_step reg "ctl reg-self.json" '^ok=false ' \
+		"a register of its own run id ($rid) on that sub-cgroup with policy observe is refused"
+	expect_step reg "dns $ESC 53 github.com" "^REFUSED from=$(re_quote "$ESC")#53\$" \
+		"github.com is still REFUSED for it afterwards"
+	nest_line "reg" "$(status_wait "$(nest_step reg "dns $ESC 53 github.com" | cut -d' ' -f1)")" \
+		github.com deploy "$(rf reg err)" "${CPID:-0}"
+	expect_step reg "ctl reg-out.json" "^ok=false error=.*outside the requester's guard" \
+		"a register of a cgroup outside the job is refused"
+	expect_step reg "cgback esc" '^OK$' "the client moved back"
+	expect_step reg "cdns $ESC 53 github.com" "^REFUSED " "github.com is REFUSED once back"
+	if kill -0 "$DAEMON_PID" 2>/dev/null; then
+		pass "reg: depfenced still running"
+	else
+		fail "reg: depfenced still running" "$(tail -n 12 "$T/daemon.log")"
+	fi
+	assert_eq "reg: neither id is registered" "" \
+		"$(ct_status | grep -F -e "$rid " -e "$VICTIM ")"
+	assert_eq "reg: no saved registration" "" "$(ls "$T/dstate/guards"/*.json 2>/dev/null)"
+	# Whatever a regression registered goes, so later cases start clean.
+	ctl_json unreg-1.json op=unregister id="$rid"
+	"$PY" "$ESC_PY" "ctl,$SOCK,unreg-1.json" >/dev/null 2>&1
+}
+
+ctl_embedded()
+{
+	use_mode embedded
+	guarded reg-e --policy deploy -- "$PY" "$ESC_PY" "ctl,$SOCK,reg-out.json" \
+		"dns,$ESC,53,github.com"
+	expect_step reg-e "ctl reg-out.json" "^ok=false error=.*outside the requester's guard" \
+		"from an embedded run, a register of a cgroup outside the job is refused"
+	expect_step reg-e "dns $ESC 53 github.com" '^REFUSED ' "github.com is REFUSED"
+}
+
+ctl_daemon
+ctl_embedded
+MODE=ctl-victim
+assert_untouched victim "$VICTIM" "$VCG"
+ctl_json unreg-2.json op=unregister id="$VICTIM"
+"$PY" "$ESC_PY" "ctl,$SOCK,unreg-2.json" >/dev/null 2>&1
+victim_stop
+
+# -------------------------------------------------- 6. forged poststop
+
+forged_poststop()
+{
+	local ct id cg m
+	# A daemon that case 5 brought down is said so, and started again.
+	use_mode daemon
+	_daemon_check
+	MODE=forged-poststop
+	ct_script fp <<'EOF2'
+wait_go
+q gh nslookup github.com 127.0.0.53
+EOF2
+	runc_bundle fp net=own policy=deploy
+	runc_start fp
+	ct=$BG_PID
+	id=$CT_LAST_ID
+	cg=$(ct_cgroup fp)
+	assert_guarded "fp (registered)" "$id" deploy "$cg"
+	printf '{"ociVersion":"1.0.2","id":"%s","status":"stopped","pid":0,"bundle":"%s"}\n' \
+		"$id" "$(ct_dir fp)/bundle" >"$T/fp-state.json"
+	for m in daemon embedded; do
+		use_mode "$m"
+		# shellcheck disable=SC2016 # expanded by that shell
+		guarded fp-hook --policy deploy -- sh -c 'exec "$0" --state-dir "$1" poststop <"$2"' \
+			"$HOOK_BIN" "$T/dstate" "$T/fp-state.json"
+		assert_match "fp-hook: the forged poststop fails" '^[1-9][0-9]*$' "$RC"
+		assert_file_has "fp-hook: the hook says why" \
+			"depfence-hook: $(re_quote "$id"): .*outside the requester's guard" "$(rf fp-hook err)"
+		assert_guarded "fp (after it)" "$id" deploy "$cg"
+	done
+	MODE=forged-poststop
+	ct_go fp "$ct"
+	assert_ran fp
+	expect_refused fp gh github.com
+	ct_block fp gh github.com policy=deploy container="$id"
+	inh_wait_unregistered "$id"
+	assert_gone fp "$id"
+}
+forged_poststop
 e2e_done
