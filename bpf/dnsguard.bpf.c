@@ -274,9 +274,10 @@ static __always_inline struct upid *upid_at(struct pid *p, unsigned int i)
  * innermost: a container's) and in the proxy's (the level of its struct pid
  * whose namespace is the one the loader wrote to config; 0 where the proxy
  * cannot see it). Read with CO-RE: bpf_get_ns_current_pid_tgid() answers
- * only for the caller's own namespace, not for an ancestor.
+ * only for the caller's own namespace, not for an ancestor. A global
+ * function: the verifier walks its loop once per program, not per call site.
  */
-static __always_inline void who_am_i(struct df_pids *who)
+__noinline int who_am_i(struct df_pids *who)
 {
 	struct task_struct *t = (void *)bpf_get_current_task();
 	struct pid *p = BPF_CORE_READ(t, group_leader, thread_pid);
@@ -285,13 +286,15 @@ static __always_inline void who_am_i(struct df_pids *who)
 	__u32 zero = 0;
 	int nr = 0;
 
+	if (!who)
+		return 0;
 	who->pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_probe_read_kernel(&nr, sizeof(nr), &upid_at(p, level)->nr);
 	who->nspid = nr > 0 ? nr : who->pid;
 	who->vpid = who->pid;
 	cfg = bpf_map_lookup_elem(&config, &zero);
 	if (!cfg || !cfg->pidns_ino)
-		return;
+		return 0;
 	who->vpid = 0;
 	for (i = 0; i < DF_MAX_PIDNS_LEVEL; i++) {
 		struct upid *u;
@@ -306,6 +309,7 @@ static __always_inline void who_am_i(struct df_pids *who)
 			break;
 		}
 	}
+	return 0;
 }
 
 static __always_inline void publish(struct df_sock *s, __u16 local_port)
@@ -829,6 +833,19 @@ struct bpf_sock_addr_kern {
 
 #define UNIX_PATH_MAX 108
 
+/* Scratch room for a relative path with its directory in front (helpers may write
+ * at a variable offset into a map value, not into the stack). */
+struct unix_scratch {
+	char buf[2 * DF_UNIX_KEY];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct unix_scratch);
+} unix_scratch SEC(".maps");
+
 /* The lengths of the unix_deny suffixes, set by the loader (0 ends the list). */
 const volatile __u32 unix_suffix_len[8] = {};
 
@@ -837,9 +854,10 @@ int df_connect_unix(struct bpf_sock_addr *ctx)
 {
 	struct bpf_sock_addr_kern *sa = bpf_cast_to_kern_ctx(ctx);
 	struct df_unix_key key;
-	char path[128] = {};
+	char path[128] = {}, *str = path;
+	struct unix_scratch *sc;
 	struct df_event *ev;
-	__u32 len = sa->uaddrlen, i, j, n, found = 0;
+	__u32 len = sa->uaddrlen, j, n, found = 0, zero = 0;
 	__u64 cgid = 0;
 	__u8 none[16] = {};
 
@@ -855,15 +873,19 @@ int df_connect_unix(struct bpf_sock_addr *ctx)
 	if (n - 1 < len)
 		len = n - 1;
 	/*
-	 * A relative path ("socket" from cwd /var/run/nscd): put the name of the
-	 * working directory in front, so its last two components are matched
-	 * too. ("../nscd/socket" needs nothing: its suffix is whole.)
+	 * A short relative path ("socket" from cwd /var/run/nscd): the name of the
+	 * working directory, '/', then the path, so its last two components are
+	 * matched too. ("../nscd/socket" needs nothing: its suffix is whole.)
+	 * Copies go through bpf_probe_read_kernel() with bounded sizes, not
+	 * byte loops, so the verifier walks this once (a loop costs it 100 ms).
 	 */
-	if (path[0] != '/') {
+	sc = bpf_map_lookup_elem(&unix_scratch, &zero);
+	if (path[0] != '/' && sc) {
 		struct task_struct *t = (void *)bpf_get_current_task();
 		struct dentry *d = BPF_CORE_READ(t, fs, pwd.dentry);
 		struct vfsmount *vm = BPF_CORE_READ(t, fs, pwd.mnt);
-		const unsigned char *cwd;
+		__u32 skip = path[0] == '.' && path[1] == '/' ? 2 : 0, rl = len - skip;
+		long k;
 
 		/* The root of a mount is named "/": its name is the mountpoint's. */
 		if (d == BPF_CORE_READ(vm, mnt_root)) {
@@ -872,41 +894,29 @@ int df_connect_unix(struct bpf_sock_addr *ctx)
 
 			d = BPF_CORE_READ(m, mnt_mountpoint);
 		}
-		cwd = BPF_CORE_READ(d, d_name.name);
-		char dir[DF_UNIX_KEY] = {};
-		__u32 skip = path[0] == '.' && path[1] == '/' ? 2 : 0;
-		long k = bpf_probe_read_kernel_str(dir, sizeof(dir), cwd) - 1;
-
-		/* k: the name's length, a range to the verifier, not one state per byte. */
-		if (k > 0 && k < DF_UNIX_KEY) {
-			if (k + 1 + len - skip <= UNIX_PATH_MAX) {
-				for (i = UNIX_PATH_MAX; i > 0; i--)
-					if (i - 1 >= skip && i - 1 < len)
-						path[(i - 1 - skip + k + 1) & 127] =
-						    path[(i - 1) & 127];
-				for (i = 0; i < DF_UNIX_KEY - 1; i++)
-					if (i < k)
-						path[i & 127] = dir[i & (DF_UNIX_KEY - 1)];
-				path[k & 127] = '/';
-				len = k + 1 + len - skip;
-			}
+		k = bpf_probe_read_kernel_str(sc->buf, DF_UNIX_KEY, BPF_CORE_READ(d, d_name.name)) -
+		    1;
+		if (k > 0 && k < DF_UNIX_KEY && len > skip && rl < DF_UNIX_KEY) {
+			/* Bounds the verifier can see on the registers (clang may drop the tests).
+			 */
+			asm volatile("%0 &= 63" : "+r"(rl));
+			asm volatile("%0 &= 63" : "+r"(k));
+			sc->buf[k] = '/';
+			bpf_probe_read_kernel(sc->buf + k + 1, rl, path + skip);
+			len = k + 1 + rl;
+			str = sc->buf;
 		}
 	}
-	/*
-	 * Each suffix length the map holds: the path's last N bytes, after a '/',
-	 * are a key. No loop here branches on the path's bytes, so the verifier
-	 * walks it once.
-	 */
+	/* Each suffix length the map holds: the string's last N bytes, after a '/', are a key. */
 	for (j = 0; j < 8 && !found; j++) {
 		n = unix_suffix_len[j];
 		if (!n || n >= DF_UNIX_KEY)
 			break;
-		if (len < n || (len > n && path[(len - n - 1) & 127] != '/'))
+		if (len < n || (len > n && str[(len - n - 1) & 127] != '/'))
 			continue;
 		__builtin_memset(&key, 0, sizeof(key));
-		for (i = 0; i < DF_UNIX_KEY - 1; i++)
-			if (i < n)
-				key.path[i] = path[(len - n + i) & 127];
+		asm volatile("%0 &= 63" : "+r"(n));
+		bpf_probe_read_kernel(key.path, n, str + ((len - n) & 127));
 		found = bpf_map_lookup_elem(&unix_deny, &key) != NULL;
 	}
 	if (!found)

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
@@ -78,18 +78,19 @@ static int set_pidns(struct guard_bpf *g)
 				    BPF_ANY);
 }
 
-/* connect_unix and the kfunc that reads its path arrived together (6.7). */
+/*
+ * connect_unix and the kfuncs the program needs are in 6.7 and later. Asked
+ * of uname, not of the kernel's BTF: parsing that twice (libbpf does once for
+ * CO-RE) would double a run's start-up.
+ */
 static bool kernel_has_unix_hooks(void)
 {
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	bool ok;
+	struct utsname u;
+	unsigned major, minor;
 
-	if (!vmlinux)
+	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
 		return false;
-	ok = btf__find_by_name_kind(vmlinux, "bpf_sock_addr_set_sun_path", BTF_KIND_FUNC) > 0 &&
-	     btf__find_by_name_kind(vmlinux, "bpf_cast_to_kern_ctx", BTF_KIND_FUNC) > 0;
-	btf__free(vmlinux);
-	return ok;
+	return major > 6 || (major == 6 && minor >= 7);
 }
 
 static int set_local_resolvers(struct guard_bpf *g)
