@@ -202,7 +202,7 @@ static void drop_foreign_pins(struct guard_bpf *g, const char *pin_dir, __u64 ve
 	snprintf(path, sizeof(path), "%s/maps", pin_dir);
 	if (have == version || (have == 0 && access(path, F_OK) < 0))
 		return;
-	remove_tree(pin_dir);
+	guard_bpf__remove_pins(pin_dir);
 	g->replaced_pins = true;
 }
 
@@ -284,7 +284,17 @@ fail:
 
 void guard_bpf__remove_pins(const char *pin_dir)
 {
-	remove_tree(pin_dir);
+	char path[PATH_MAX];
+
+	/*
+	 * The daemon's own pins only: embedded/ holds the links of embedded runs,
+	 * which guard their jobs whatever a daemon of the same instance does.
+	 */
+	snprintf(path, sizeof(path), "%s/maps", pin_dir);
+	remove_tree(path);
+	snprintf(path, sizeof(path), "%s/links", pin_dir);
+	remove_tree(path);
+	rmdir(pin_dir); /* only if nothing else is left in it */
 }
 
 bool guard_bpf__replaced_pins(const struct guard_bpf *g)

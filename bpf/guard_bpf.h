@@ -28,7 +28,10 @@ void guard_bpf__destroy(struct guard_bpf *g);
  * were removed, every link with them, and the caller must attach again.
  */
 bool guard_bpf__replaced_pins(const struct guard_bpf *g);
-/* Remove PIN_DIR and every pin below it (maps, links: attached links detach). */
+/*
+ * Remove the daemon's pins below PIN_DIR (maps/, links/: attached links
+ * detach), never embedded runs' (embedded/), and PIN_DIR if then empty.
+ */
 void guard_bpf__remove_pins(const char *pin_dir);
 
 /*

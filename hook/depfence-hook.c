@@ -239,7 +239,9 @@ int main(int argc, char **argv)
 	policy = st.policy;
 	if (!policy && !st.has_annotations && st.bundle) {
 		if (oci_bundle_policy(st.bundle, &bundle_policy, &err) < 0) {
-			r = fail(st.id, "%s", err.msg);
+			/* poststop is idempotent: the bundle may be gone already. */
+			r = registering ? fail(st.id, "%s", err.msg)
+					: unregister_quiet(state_dir, &st);
 			goto out;
 		}
 		policy = bundle_policy;

@@ -434,6 +434,26 @@ case_poststop_unannotated() {
 	expect_no_stderr
 	expect_no_request
 }
+# poststop is idempotent: the bundle is gone (runc deleted it); the container
+# was registered (the daemon saved guards/<id>.json): unregister, exit 0.
+case_poststop_bundle_gone() {
+	start_daemon || return
+	mkdir -p "$state/guards"
+	printf '{}' >"$state/guards/t-gone.json"
+	run_hook poststop "$(oci_state t-gone stopped "" "$tmp/bundle-deleted")"
+	rm -f "$state/guards/t-gone.json"
+	expect_rc 0
+	expect_no_stderr
+	expect_requests '[{"op":"unregister","id":"t-gone"}]'
+}
+# ... and never registered: nothing to say, exit 0.
+case_poststop_bundle_gone_unknown() {
+	start_daemon || return
+	run_hook poststop "$(oci_state t-gone2 stopped "" "$tmp/bundle-deleted")"
+	expect_rc 0
+	expect_no_stderr
+	expect_no_request
+}
 case_poststop_no_daemon() {
 	no_daemon
 	run_hook poststop "$(oci_state t1 stopped "" "$tmp/bundle-plain" "$POLICY")"
@@ -508,6 +528,8 @@ t "poststop with pid 0: unregister by id" case_poststop_pid0
 t "poststop of an unknown id: exit 0" case_poststop_unknown
 t "poststop, policy from config.json: unregister" case_poststop_bundle_policy
 t "poststop unannotated: nothing sent" case_poststop_unannotated
+t "poststop, bundle gone, registered: unregister, exit 0" case_poststop_bundle_gone
+t "poststop, bundle gone, not registered: exit 0, nothing sent" case_poststop_bundle_gone_unknown
 t "poststop, no daemon: exit 0" case_poststop_no_daemon
 t "unknown stage: exit 2" case_unknown_stage
 t "no stage: usage, exit 2" case_no_stage
