@@ -118,7 +118,12 @@ struct df_pids {
 struct df_config {
 	__u64 pidns_dev;
 	__u64 pidns_ino;
+	__u32 policy_id_next; /* the first policy id no daemon of these maps used yet */
+	__u32 pad;
 };
+
+/* Policy ids each daemon reserves (guard_bpf__reserve_policy_ids). */
+#define DF_POLICY_ID_RANGE (1u << 20)
 
 struct df_event {
 	__u64 cgid;	  /* the task's own cgroup */

@@ -70,6 +70,8 @@ static int set_pidns(struct guard_bpf *g)
 	struct stat st;
 	__u32 zero = 0;
 
+	/* Pinned: keep what an earlier daemon reserved (policy_id_next). */
+	bpf_map__lookup_elem(g->skel->maps.config, &zero, sizeof(zero), &cfg, sizeof(cfg), 0);
 	if (stat("/proc/self/ns/pid", &st) == 0) {
 		cfg.pidns_dev = st.st_dev;
 		cfg.pidns_ino = st.st_ino;
@@ -280,6 +282,74 @@ int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *
 fail:
 	dnsguard_bpf__destroy(g->skel);
 	return r;
+}
+
+int guard_bpf__reserve_policy_ids(struct guard_bpf *g, __u32 *ret_base)
+{
+	struct df_config cfg = {0};
+	__u32 zero = 0;
+	int r;
+
+	r = bpf_map__lookup_elem(g->skel->maps.config, &zero, sizeof(zero), &cfg, sizeof(cfg), 0);
+	if (r < 0)
+		return r;
+	/* Range 0 is the embedded runs' (private maps); wrap past it. */
+	if (cfg.policy_id_next < DF_POLICY_ID_RANGE)
+		cfg.policy_id_next = DF_POLICY_ID_RANGE;
+	*ret_base = cfg.policy_id_next;
+	cfg.policy_id_next += DF_POLICY_ID_RANGE;
+	return bpf_map__update_elem(g->skel->maps.config, &zero, sizeof(zero), &cfg, sizeof(cfg),
+				    BPF_ANY);
+}
+
+int guard_bpf__purge_policies(struct guard_bpf *g, const __u32 *keep, int n_keep)
+{
+	struct bpf_map *cm = g->skel->maps.cidrs, *lm = g->skel->maps.learned;
+	struct df_cidr_key ck, cnext;
+	struct df_addr_key lk, lnext;
+	int n = 0, i, r;
+	bool kept;
+
+	r = bpf_map__get_next_key(cm, NULL, &cnext, sizeof(cnext));
+	while (r == 0) {
+		ck = cnext;
+		r = bpf_map__get_next_key(cm, &ck, &cnext, sizeof(cnext));
+		for (i = 0, kept = false; i < n_keep && !kept; i++)
+			kept = ck.policy_id == keep[i];
+		if (!kept && bpf_map__delete_elem(cm, &ck, sizeof(ck), 0) == 0)
+			n++;
+	}
+	r = bpf_map__get_next_key(lm, NULL, &lnext, sizeof(lnext));
+	while (r == 0) {
+		lk = lnext;
+		r = bpf_map__get_next_key(lm, &lk, &lnext, sizeof(lnext));
+		for (i = 0, kept = false; i < n_keep && !kept; i++)
+			kept = lk.id == keep[i];
+		if (!kept && bpf_map__delete_elem(lm, &lk, sizeof(lk), 0) == 0)
+			n++;
+	}
+	return n;
+}
+
+int guard_bpf__copy_learned(struct guard_bpf *g, __u32 from_id, __u32 to_id)
+{
+	struct bpf_map *m = g->skel->maps.learned;
+	struct df_addr_key k, next, nk;
+	struct df_expiry v;
+	int n = 0, r;
+
+	r = bpf_map__get_next_key(m, NULL, &next, sizeof(next));
+	while (r == 0) {
+		k = next;
+		r = bpf_map__get_next_key(m, &k, &next, sizeof(next));
+		if (k.id != from_id || bpf_map__lookup_elem(m, &k, sizeof(k), &v, sizeof(v), 0))
+			continue;
+		nk = k;
+		nk.id = to_id;
+		if (bpf_map__update_elem(m, &nk, sizeof(nk), &v, sizeof(v), BPF_ANY) == 0)
+			n++;
+	}
+	return n;
 }
 
 void guard_bpf__remove_pins(const char *pin_dir)

@@ -69,6 +69,15 @@ int guard_bpf__del_cidr(struct guard_bpf *g, __u32 policy_id, int family, const 
 /* An address handed to cgroup CGID (MAP "handed") or learned for a policy ("learned"). */
 int guard_bpf__set_addr(struct guard_bpf *g, bool learned, __u64 id, int family, const void *addr,
 			__u64 expires_ns);
+/*
+ * Reserve a range of policy ids (DF_POLICY_ID_RANGE) that no earlier daemon of
+ * these pinned maps used: RET_BASE for policy__set_id_base().
+ */
+int guard_bpf__reserve_policy_ids(struct guard_bpf *g, __u32 *ret_base);
+/* Delete the cidrs and learned entries of every policy id not in KEEP. Returns how many. */
+int guard_bpf__purge_policies(struct guard_bpf *g, const __u32 *keep, int n_keep);
+/* Copy policy FROM_ID's learned addresses to TO_ID (a reload keeps them). Returns how many. */
+int guard_bpf__copy_learned(struct guard_bpf *g, __u32 from_id, __u32 to_id);
 /* Delete every entry of the handed or learned map whose id is ID. Returns how many. */
 int guard_bpf__purge_addrs(struct guard_bpf *g, bool learned, __u64 id);
 /* Delete the clients and cg_guard entries that point at guard cgroup CGID. */

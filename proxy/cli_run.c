@@ -133,6 +133,10 @@ struct runner {
 	struct ev_source ctl;	 /* daemon mode: EOF means the daemon went away */
 	struct ev_source notify; /* the job's seccomp notifications (AF_PACKET sockets) */
 	struct job_notify_ctx nctx;
+	const char *state_dir; /* daemon mode: where to find depfenced again */
+	char run_id[128];
+	bool lost;	/* daemon mode: depfenced went away; adopt the run again */
+	bool ctl_owned; /* ctl.fd is an adoption's (ours to close), not the caller's */
 	pid_t child;
 	int status;
 	bool done;
@@ -171,8 +175,40 @@ static void on_ctl_hup(struct ev_source *src, uint32_t events)
 
 	if (read(src->fd, buf, sizeof(buf)) > 0)
 		return;
-	log_msg(LOG_WARN, "depfenced went away: DNS of this run now fails closed");
+	log_msg(LOG_WARN, "depfenced went away: DNS of this run fails closed until it is back");
 	loop__del(rn->loop, src);
+	if (rn->ctl_owned)
+		close(src->fd);
+	src->fd = -1;
+	rn->lost = true;
+}
+
+/*
+ * A restarted depfenced restores the run from its saved record; this client
+ * takes it back (run-adopt), so the run still ends with its command. Until
+ * then the job's DNS fails closed, never open.
+ */
+static void try_adopt(struct runner *rn)
+{
+	_cleanup_json_ json_object *req = json_object_new_object(), *reply = NULL;
+	struct df_err err = {0};
+	json_object *ok;
+	int fd = -1;
+
+	if (ctl_connect(rn->state_dir, &fd) < 0)
+		return;
+	json_object_object_add(req, "op", json_object_new_string("run-adopt"));
+	json_object_object_add(req, "id", json_object_new_string(rn->run_id));
+	if (ctl_call(fd, req, 2000, &reply, &err) < 0 ||
+	    !json_object_object_get_ex(reply, "ok", &ok) || !json_object_get_boolean(ok)) {
+		close(fd); /* not restored (yet): try again */
+		return;
+	}
+	rn->ctl.fd = fd;
+	rn->ctl_owned = true;
+	loop__add(rn->loop, &rn->ctl, EPOLLIN);
+	rn->lost = false;
+	log_msg(LOG_INFO, "depfenced is back: run %s guarded again", rn->run_id);
 }
 
 static const int fwd_signals[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -251,9 +287,13 @@ static int runner_start(struct runner *rn, const char *cgroup, char **cmd, struc
 	if (r < 0)
 		return r;
 	while (!rn->done) {
-		loop__run_once(rn->loop, engine ? engine__next_timeout(engine) : -1);
+		loop__run_once(rn->loop, engine	    ? engine__next_timeout(engine)
+					 : rn->lost ? 200
+						    : -1);
 		if (engine)
 			engine__tick(engine);
+		else if (rn->lost && !rn->done)
+			try_adopt(rn);
 		log_flush();
 	}
 	return 0;
@@ -460,6 +500,8 @@ static int run_with_daemon(struct run_opts *o, int fd)
 	rn.ctl.fd = fd;
 	rn.ctl.on_ready = on_ctl_hup;
 	loop__add(rn.loop, &rn.ctl, EPOLLIN);
+	rn.state_dir = o->state_dir;
+	snprintf(rn.run_id, sizeof(rn.run_id), "%s", ctl_get_str(reply, "id") ?: "");
 	rn.nctx = (struct job_notify_ctx){
 	    .policy = ctl_get_str(reply, "policy"),
 	    .mode = ctl_get_str(reply, "mode"),
@@ -476,7 +518,11 @@ static int run_with_daemon(struct run_opts *o, int fd)
 	cgroup_kill_and_remove(cg, 2000);
 	stop = json_object_new_object();
 	json_object_object_add(stop, "op", json_object_new_string("run-stop"));
-	ctl_call(fd, stop, 2000, &stop_reply, &err);
+	/* The connection that holds the run now: the first, or an adoption's. */
+	if (rn.ctl.fd >= 0)
+		ctl_call(rn.ctl.fd, stop, 2000, &stop_reply, &err);
+	if (rn.ctl_owned)
+		closep(&rn.ctl.fd);
 	closep(&rn.sigfd.fd);
 	closep(&rn.notify.fd);
 	loop__free(rn.loop);

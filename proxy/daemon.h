@@ -58,6 +58,18 @@ json_object *daemon_container_unregister(struct daemon *d, json_object *req, con
  * proxy guards it), 0 if it is unguarded, -errno if PID cannot be placed.
  */
 int daemon_peer_scope(struct daemon *d, pid_t pid, char *scope, size_t cap);
+/* STATEDIR/guards/<id>.json: what a restarted daemon restores. */
+void daemon_registration_save(struct daemon *d, const char *id, json_object *rec);
+void daemon_registration_forget(struct daemon *d, const char *id);
+/*
+ * A run saved by a previous daemon (REC: its run-start request with id and
+ * cgroup): guarded again with its policy and listeners in the netns of PID,
+ * one of its processes (0: none, the run ended while no daemon ran: cleared),
+ * until its `depfence run` adopts it (run-adopt) or its cgroup empties.
+ */
+void daemon_run_restore(struct daemon *d, json_object *rec, pid_t pid);
+/* Runs no client owns whose cgroup has no process left: removed. Called about once a second. */
+void daemon_reap_orphan_runs(struct daemon *d);
 /*
  * After a restart (even kill -9): re-register every container saved in
  * STATEDIR/guards whose cgroup still has processes; forget the rest.

@@ -36,7 +36,7 @@ static void registration_path(struct daemon *d, const char *id, char *buf, size_
 	snprintf(buf, cap, "%s/guards/%s.json", d->state_dir, name);
 }
 
-static void registration_save(struct daemon *d, const char *id, json_object *req)
+void daemon_registration_save(struct daemon *d, const char *id, json_object *req)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 160];
 
@@ -47,7 +47,7 @@ static void registration_save(struct daemon *d, const char *id, json_object *req
 		log_msg(LOG_WARN, "cannot save registration path=%s", path);
 }
 
-static void registration_forget(struct daemon *d, const char *id)
+void daemon_registration_forget(struct daemon *d, const char *id)
 {
 	char path[PATH_MAX + 160];
 
@@ -168,6 +168,17 @@ json_object *daemon_container_register(struct daemon *d, json_object *req, bool 
 	    cg[strlen(d->cgroup_root)] != '/' || strstr(cg, "/../"))
 		return ctl_error("cgroup %s is not below the cgroup v2 mount %s", cg,
 				 d->cgroup_root);
+	/* Never the daemon's own cgroup or one above it: that would guard the guard. */
+	{
+		char own[PATH_MAX], own_cg[PATH_MAX * 2];
+
+		if (cgroup_of_pid(getpid(), own, sizeof(own), NULL) == 0) {
+			snprintf(own_cg, sizeof(own_cg), "%s%s", d->cgroup_root,
+				 strcmp(own, "/") ? own : "");
+			if (below(own_cg, cg))
+				return ctl_error("cgroup %s holds depfenced itself", cg);
+		}
+	}
 	/* A guarded job may guard what it starts, never touch another workload. */
 	if (scope && !below(cg, scope))
 		return ctl_error("cgroup %s is outside the requester's guard %s", cg, scope);
@@ -227,7 +238,7 @@ json_object *daemon_container_register(struct daemon *d, json_object *req, bool 
 		return ctl_error("register %s: %s", id, err.msg);
 	}
 	if (!restoring)
-		registration_save(d, id, req);
+		daemon_registration_save(d, id, req);
 	log_msg(LOG_INFO, "container %s id=%s policy=%s cgroup=%s",
 		restoring ? "restored" : "registered", id, pname, cg);
 	return ctl_ok();
@@ -253,7 +264,7 @@ json_object *daemon_container_unregister(struct daemon *d, json_object *req, con
 		return ctl_error("container %s is outside the requester's guard %s", id, scope);
 	container_pin_dir(d, id, pins, sizeof(pins));
 	guard_unpin(pins);
-	registration_forget(d, id);
+	daemon_registration_forget(d, id);
 	reply = ctl_ok();
 	if (!g || guard__kind(g) != GUARD_CONTAINER) {
 		json_object_object_add(reply, "unknown", json_object_new_boolean(1));
@@ -307,6 +318,12 @@ static void restore_one(struct daemon *d, const char *file)
 		return;
 	}
 	pid = live_pid(cg, 0);
+	/* A run of a previous daemon: its `depfence run` adopts it again (run-adopt). */
+	if (ctl_get_str(req, "kind") && strcmp(ctl_get_str(req, "kind"), "run") == 0) {
+		daemon_run_restore(d, req, pid);
+		json_object_put(req);
+		return;
+	}
 	if (pid <= 0 && access(cg, F_OK) == 0) {
 		/* Its cgroup is still there but we found no process: keep it closed. */
 		uint64_t cgid;

@@ -16,6 +16,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "ctl_proto.h"
+#include "guard_bpf.h"
 #include "log.h"
 
 struct ctl_client {
@@ -25,6 +26,7 @@ struct ctl_client {
 	struct guard *run; /* the run this connection registered, removed on close */
 	char run_cgroup[PATH_MAX];
 	pid_t peer; /* SO_PEERCRED: who is asking (register/unregister are scoped by it) */
+	uid_t uid;
 	char buf[CTL_MAX_LINE];
 	size_t len;
 	bool broken; /* a reply did not go out whole: close after this read */
@@ -36,10 +38,13 @@ static void run_end(struct ctl_client *c)
 
 	if (c->run) {
 		log_msg(LOG_INFO, "run ended id=%s", guard__id(c->run));
-		/* A daemon that stops leaves the job running (its DNS now fails closed);
-		 * only a client that went away ends it, before its guard goes. */
-		if (!d->stop)
+		/* A daemon that stops leaves the job running (its DNS now fails closed,
+		 * the next daemon restores it); only a client that went away ends it,
+		 * before its guard goes. */
+		if (!d->stop) {
 			cgroup_kill_and_remove(c->run_cgroup, 1000);
+			daemon_registration_forget(d, guard__id(c->run));
+		}
 		engine__remove_guard(d->engine, c->run);
 		c->run = NULL;
 	}
@@ -119,17 +124,118 @@ static json_object *resolve_policy(struct daemon *d, json_object *req, struct po
 	return NULL;
 }
 
+/* A client that owns guard G (the run it started or adopted), or NULL. */
+static struct ctl_client *owner_of(struct daemon *d, const struct guard *g)
+{
+	int i;
+
+	for (i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (d->clients[i] && d->clients[i]->run == g)
+			return d->clients[i];
+	return NULL;
+}
+
+void daemon_run_restore(struct daemon *d, json_object *rec, pid_t pid)
+{
+	const char *id = ctl_get_str(rec, "id"), *cg = ctl_get_str(rec, "cgroup");
+	struct guard_spec spec = {.kind = GUARD_RUN, .id = id, .cgroup_path = cg};
+	struct df_err err = {0};
+	char netns[64];
+	json_object *bad;
+	uint64_t cgid;
+
+	if (pid <= 0) {
+		/* It ended while no daemon ran: its empty cgroup and record go. */
+		cgroup_kill_and_remove(cg, 500);
+		daemon_registration_forget(d, id);
+		log_msg(LOG_INFO, "run gone while stopped, forgotten id=%s", id);
+		return;
+	}
+	bad = resolve_policy(d, rec, &spec.policy, &spec.owns_policy);
+	if (bad) {
+		if (cgroup_id_of(cg, &cgid) == 0)
+			guard_bpf__set_closed(d->bpf, cgid);
+		log_msg(LOG_ERROR, "cannot restore run id=%s: %s (its DNS fails closed)", id,
+			ctl_get_str(bad, "error"));
+		json_object_put(bad);
+		return;
+	}
+	snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)pid);
+	spec.netns_path = netns;
+	if (engine__add_guard(d->engine, &spec, NULL, &err) < 0) {
+		if (spec.owns_policy)
+			policy__free(spec.policy);
+		if (cgroup_id_of(cg, &cgid) == 0)
+			guard_bpf__set_closed(d->bpf, cgid);
+		log_msg(LOG_ERROR, "cannot restore run id=%s: %s (its DNS fails closed)", id,
+			err.msg);
+		return;
+	}
+	log_msg(LOG_INFO, "run restored id=%s policy=%s cgroup=%s", id, policy__name(spec.policy),
+		cg);
+}
+
+void daemon_reap_orphan_runs(struct daemon *d)
+{
+	struct guard *g, *next;
+	char procs[PATH_MAX + 16];
+	_cleanup_free_ char *text = NULL;
+
+	for (g = engine__first_guard(d->engine); g; g = next) {
+		next = engine__next_guard(d->engine, g);
+		if (guard__kind(g) != GUARD_RUN || owner_of(d, g))
+			continue;
+		/* Populated anywhere in its subtree: cgroup.events says so for all of it. */
+		snprintf(procs, sizeof(procs), "%s/cgroup.events", guard__cgroup(g));
+		free(text);
+		text = NULL;
+		if (read_file(procs, &text, NULL, 4096) == 0 && strstr(text, "populated 1"))
+			continue;
+		log_msg(LOG_INFO, "run ended id=%s (no client came back, no process left)",
+			guard__id(g));
+		cgroup_kill_and_remove(guard__cgroup(g), 500);
+		daemon_registration_forget(d, guard__id(g));
+		engine__remove_guard(d->engine, g);
+	}
+}
+
+/* A `depfence run` whose daemon restarted takes its run back: it ends it when it ends. */
+static json_object *op_run_adopt(struct ctl_client *c, json_object *req)
+{
+	const char *id = ctl_get_str(req, "id");
+	struct guard *g;
+	char scope[PATH_MAX];
+
+	if (c->run)
+		return ctl_error("this connection already has a run");
+	if (!id || !(g = engine__find_guard(c->d->engine, id)) || guard__kind(g) != GUARD_RUN)
+		return ctl_error("no run '%s' here", id ? id : "");
+	if (owner_of(c->d, g))
+		return ctl_error("run '%s' has its client", id);
+	/* Its client is outside every guard; a job must not take over a run to end it. */
+	if (daemon_peer_scope(c->d, c->peer, scope, sizeof(scope)) != 0)
+		return ctl_error("run-adopt from inside a guard");
+	c->run = g;
+	snprintf(c->run_cgroup, sizeof(c->run_cgroup), "%s", guard__cgroup(g));
+	log_msg(LOG_INFO, "run adopted id=%s", id);
+	return ctl_ok();
+}
+
 static json_object *op_run_start(struct ctl_client *c, json_object *req)
 {
 	struct daemon *d = c->d;
 	struct guard_spec spec = {.kind = GUARD_RUN};
 	struct df_err err = {0};
 	json_object *reply;
-	char id[64];
+	char id[64], scope[PATH_MAX];
 	int r;
 
 	if (c->run)
 		return ctl_error("this connection already started a run");
+	/* A job would get a laxer guard beside its own: a nested run guards itself. */
+	if (daemon_peer_scope(d, c->peer, scope, sizeof(scope)) != 0)
+		return ctl_error("run-start from inside a guard (a nested depfence run runs "
+				 "embedded, inside it)");
 	reply = resolve_policy(d, req, &spec.policy, &spec.owns_policy);
 	if (reply)
 		return reply;
@@ -150,6 +256,11 @@ static json_object *op_run_start(struct ctl_client *c, json_object *req)
 	}
 	log_msg(LOG_INFO, "run started id=%s policy=%s cgroup=%s", id, policy__name(spec.policy),
 		c->run_cgroup);
+	/* Saved, so a daemon restarted under it guards it again (its rules, not a name). */
+	json_object_object_add(req, "kind", json_object_new_string("run"));
+	json_object_object_add(req, "id", json_object_new_string(id));
+	json_object_object_add(req, "cgroup", json_object_new_string(c->run_cgroup));
+	daemon_registration_save(d, id, req);
 	reply = ctl_ok();
 	json_object_object_add(reply, "id", json_object_new_string(id));
 	json_object_object_add(reply, "cgroup", json_object_new_string(c->run_cgroup));
@@ -198,12 +309,16 @@ static void on_line(void *ctx, char *line)
 		reply = ctl_error("request is not a JSON object");
 	else if (!(op = ctl_get_str(req, "op")))
 		reply = ctl_error("request has no \"op\"");
+	else if (c->uid != 0)
+		reply = ctl_error("only root may use depfenced's control socket");
 	else if (strcmp(op, "ping") == 0)
 		reply = ctl_ok();
 	else if (strcmp(op, "run-start") == 0)
 		reply = op_run_start(c, req);
 	else if (strcmp(op, "run-stop") == 0)
 		run_end(c), reply = ctl_ok();
+	else if (strcmp(op, "run-adopt") == 0)
+		reply = op_run_adopt(c, req);
 	else if (strcmp(op, "register") == 0 || strcmp(op, "unregister") == 0) {
 		char scope[PATH_MAX];
 		int r = daemon_peer_scope(c->d, c->peer, scope, sizeof(scope));
@@ -276,7 +391,12 @@ static void on_accept(struct ev_source *src, uint32_t events)
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
 
-		c->peer = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+			c->peer = cred.pid;
+			c->uid = cred.uid;
+		} else {
+			c->uid = (uid_t)-1;
+		}
 	}
 	c->src.fd = fd;
 	c->src.on_ready = on_client;

@@ -140,6 +140,15 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 			"replaced BPF pins of another depfence build pins=%s: guarded "
 			"cgroups are attached again below",
 			d->pin_dir);
+	/* Policy ids no earlier daemon used: its leftovers never apply to our policies. */
+	{
+		__u32 base;
+
+		r = guard_bpf__reserve_policy_ids(d->bpf, &base);
+		if (r < 0)
+			return df_err_set(err, r, "reserve policy ids: %s", strerror(-r));
+		policy__set_id_base(base);
+	}
 	r = cgroup_v2_root(d->cgroup_root, sizeof(d->cgroup_root), err);
 	if (r < 0)
 		return r;
@@ -176,6 +185,9 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	 * anything else a previous daemon left registered is closed, not served. */
 	daemon_restore(d);
 	daemon_close_unknown(d);
+	r = engine__purge_stale_policies(d->engine);
+	if (r > 0)
+		log_msg(LOG_INFO, "deleted %d map entries of policies a previous daemon used", r);
 	return daemon_ctl_listen(d, err);
 }
 
@@ -264,9 +276,22 @@ int main(int argc, char **argv)
 	log_msg(LOG_INFO, "depfenced ready socket=%s policies=%d upstreams=%d cgroup=%s",
 		d.sock_path, d.policies.n, eo.n_upstreams, d.runs_parent);
 	log_flush();
+	uint64_t reaped_at = now_ms();
+
 	while (!d.stop) {
-		loop__run_once(d.loop, engine__next_timeout(d.engine));
+		int t = engine__next_timeout(d.engine);
+		uint64_t now;
+
+		/* Restored runs whose client never came back are reaped about once a second. */
+		if (t < 0 || t > 1000)
+			t = 1000;
+		loop__run_once(d.loop, t);
 		engine__tick(d.engine);
+		now = now_ms();
+		if (now - reaped_at >= 1000) {
+			daemon_reap_orphan_runs(&d);
+			reaped_at = now;
+		}
 		log_flush();
 	}
 	r = 0;

@@ -335,7 +335,12 @@ void enforce_guard_removed(struct engine *e, struct guard *g)
 	policy_unref(e, g->policy);
 }
 
-/* Called before the guards are moved to NEW_P; OLD may be freed after. */
+/*
+ * A reload, in the order that leaves no instant without rules: NEW_P's CIDRs
+ * go in and OLD's learned addresses are copied to it (enforce_policy_swapped),
+ * the guards switch their entries to NEW_P (the caller), and only then are
+ * OLD's entries deleted (enforce_policy_retired).
+ */
 void enforce_policy_swapped(struct engine *e, struct policy *old, struct policy *new_p)
 {
 	struct policy_use *u = use_of(e->enf, old);
@@ -344,9 +349,29 @@ void enforce_policy_swapped(struct engine *e, struct policy *old, struct policy 
 	if (!u)
 		return;
 	refs = u->refs;
-	policy_drop(e, u);
-	policy_ref(e, new_p);
+	if (policy_ref(e, new_p) < 0)
+		return; /* no slot: the guards keep OLD, which stays in use */
 	use_of(e->enf, new_p)->refs += refs - 1;
+	guard_bpf__copy_learned(e->opts.bpf, policy__id(old), policy__id(new_p));
+}
+
+void enforce_policy_retired(struct engine *e, struct policy *old)
+{
+	struct policy_use *u = use_of(e->enf, old);
+
+	if (u)
+		policy_drop(e, u);
+}
+
+int enforce_purge_stale(struct engine *e)
+{
+	struct enforce *en = e->enf;
+	__u32 keep[MAX_POLICIES_USED];
+	int i;
+
+	for (i = 0; i < en->n_used; i++)
+		keep[i] = policy__id(en->used[i].p);
+	return guard_bpf__purge_policies(e->opts.bpf, keep, en->n_used);
 }
 
 /* ---- learning the addresses of blocked names ------------------------------------------ */

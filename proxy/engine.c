@@ -334,6 +334,12 @@ void engine__replace_policy(struct engine *e, struct policy *old, struct policy 
 		g->policy = new_p;
 		guard_publish(e, g, NULL); /* new policy id and mode for the BPF side */
 	}
+	enforce_policy_retired(e, old);
+}
+
+int engine__purge_stale_policies(struct engine *e)
+{
+	return enforce_purge_stale(e);
 }
 
 int engine__next_timeout(struct engine *e)

@@ -77,6 +77,11 @@ const char *guard__policy_name(const struct guard *g);
 struct policy *guard__policy(const struct guard *g);
 time_t guard__since(const struct guard *g);
 uint64_t guard__cgroup_id(const struct guard *g);
+/*
+ * Delete map entries (CIDR rules, learned addresses) of every policy no guard
+ * uses: what a crashed daemon left. Returns how many.
+ */
+int engine__purge_stale_policies(struct engine *e);
 /* Swap the policy of every guard that uses one named NAME (SIGHUP reload). */
 void engine__replace_policy(struct engine *e, struct policy *old, struct policy *new_p);
 

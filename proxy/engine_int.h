@@ -176,6 +176,8 @@ void enforce_fini(struct engine *e);
 int enforce_guard_added(struct engine *e, struct guard *g);
 void enforce_guard_removed(struct engine *e, struct guard *g);
 void enforce_policy_swapped(struct engine *e, struct policy *old, struct policy *new_p);
+void enforce_policy_retired(struct engine *e, struct policy *old);
+int enforce_purge_stale(struct engine *e);
 void enforce_blocked_query(struct engine *e, struct guard *g, const uint8_t *q, size_t len,
 			   const struct dns_msg *m);
 void enforce_learned_answer(struct engine *e, uint32_t policy_id, const uint8_t *buf, size_t len,

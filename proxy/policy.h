@@ -65,6 +65,14 @@ size_t policy__rule_count(const struct policy *p);
 /* Unique per policy object for the life of the process (a reloaded file gets a new one). */
 uint32_t policy__id(const struct policy *p);
 /*
+ * Offset every id by BASE: a daemon reserves a range no earlier daemon used
+ * (guard_bpf__reserve_policy_ids), so entries a crashed one left in the pinned
+ * maps never apply to another policy. Set before any id is written to a map.
+ */
+void policy__set_id_base(uint32_t base);
+/* FNV-1a of the file the policy was loaded from: a reload skips unchanged files. */
+uint64_t policy__source_hash(const struct policy *p);
+/*
  * Up to MAX names of exact `block NAME` rules (not `*.NAME`), pointers into the
  * policy (not NUL-terminated: see RET_LENS). The proxy resolves them to learn
  * the addresses to refuse.

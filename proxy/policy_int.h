@@ -52,6 +52,7 @@ struct name_table {
 struct policy {
 	char *name;
 	uint32_t id; /* unique for the process's life: keys the BPF cidrs and learned maps */
+	uint64_t source_hash; /* FNV-1a of the file it was loaded from (0: not from a file) */
 	enum policy_mode mode;
 	int refuse_rcode;
 	size_t rule_count;

@@ -418,6 +418,7 @@ int policy__load_file(struct policy *p, const char *path, struct df_err *err)
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ char *buf = NULL;
 	size_t have = 0, total = 0;
+	uint64_t h = 1469598103934665603ULL;
 	bool eof = false;
 
 	if (fd < 0)
@@ -446,10 +447,18 @@ int policy__load_file(struct policy *p, const char *path, struct df_err *err)
 		rc = parse_text(&c, buf, done);
 		if (rc)
 			return rc;
+		for (size_t i = 0; i < done; i++)
+			h = (h ^ (uint8_t)buf[i]) * 1099511628211ULL;
 		memmove(buf, buf + done, have - done);
 		have -= done;
 	}
+	p->source_hash = h;
 	return 0;
+}
+
+uint64_t policy__source_hash(const struct policy *p)
+{
+	return p->source_hash;
 }
 
 int policy__add_rule(struct policy *p, const char *kind, const char *name, struct df_err *err)
@@ -467,7 +476,12 @@ int policy__add_rule(struct policy *p, const char *kind, const char *name, struc
 	return apply(&c, d, (struct tok){name, strlen(name)});
 }
 
-static uint32_t next_id;
+static uint32_t next_id, id_base;
+
+void policy__set_id_base(uint32_t base)
+{
+	id_base = base;
+}
 
 struct policy *policy__new(const char *name)
 {
@@ -488,7 +502,7 @@ struct policy *policy__new(const char *name)
 
 uint32_t policy__id(const struct policy *p)
 {
-	return p->id;
+	return id_base + p->id;
 }
 
 void policy__free(struct policy *p)

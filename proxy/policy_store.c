@@ -98,6 +98,11 @@ static int reload_one(struct policy_store *s, const char *file,
 		return 1;
 	}
 	old = policy_store__find(s, name);
+	/* Unchanged: keep the policy in place (its id, rules and learned addresses). */
+	if (old && policy__source_hash(old) == policy__source_hash(p)) {
+		policy__free(p);
+		return 0;
+	}
 	if (!old) {
 		if (s->n >= POLICY_STORE_MAX) {
 			on_error(ctx, "too many policies");

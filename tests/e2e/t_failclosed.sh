@@ -21,11 +21,12 @@
 #     connect succeeds), nothing arrives at a socket bound on its old proxy
 #     port, `depfence run` warns, and once the job ends no run cgroup and no
 #     process is left.
-#  4. daemon-kill: depfenced killed with -9 under a run: while none runs and
-#     after a new one started (which logs that it closed the leftover guard
-#     entry, now no ports and allowlist), the job's DNS and connects fail and
-#     a socket user nobody bound on the dead proxy's UDP port receives
-#     nothing; a new run through the new daemon works.
+#  4. daemon-kill: depfenced killed with -9 under a run: while none runs the
+#     job's DNS fails and a socket user nobody bound on the dead proxy's UDP
+#     port receives nothing; a new daemon restores the run from its saved
+#     record (new listener ports, its policy), `depfence run` adopts it back,
+#     and the job's DNS is answered through the proxy again (never by the
+#     server it asked, never at the dead proxy's port); a new run works too.
 #  The dead proxy's port checks of 2 and 4 hold because the redirect goes only
 #  to a socket the proxy marked as its own (proxy_socks): the mark died with it.
 #  5. reregister: runc container X with a prestart hook and no poststop ends
@@ -215,7 +216,7 @@ daemon_stop_case()
 	assert_not_upstream "$n2" "daemon stopped: dnsmasq never saw the query"
 	assert_sink_quiet "daemon stopped: the query did not reach the server it asked ($SINK)"
 	assert_file_has "depfence run warns that depfenced went away" \
-		"^WARN depfenced went away: DNS of this run now fails closed" "$(rf job err)"
+		"^WARN depfenced went away: DNS of this run fails closed until it is back" "$(rf job err)"
 
 	touch "$T/s-end"
 	bg_wait "$df" 10
@@ -239,7 +240,7 @@ daemon_stop_case()
 
 daemon_kill_case()
 {
-	local df jpid cg p port closed seen n1 n2 n3 n4 n5
+	local df jpid cg p port nport seen n1 n2 n3 n4 n5
 	use_mode daemon
 	MODE=daemon-kill
 	p=$(cat "$T/listen-host.port")
@@ -277,26 +278,33 @@ daemon_kill_case()
 
 	seen=$(fc_caught k)
 	daemon_start
-	if wait_log "closed guard entries left by a previous daemon count=[1-9]" "$T/daemon.log" 3; then
-		pass "the new daemon logs that it closed the leftover guard entry"
+	if wait_log "run restored id=" "$T/daemon.log" 3; then
+		pass "the new daemon restores the run from its saved record"
 	else
-		fail "the new daemon logs that it closed the leftover guard entry" \
+		fail "the new daemon restores the run from its saved record" \
 			"$(tail -n 5 "$T/daemon.log")"
 	fi
-	closed=$(fc_guard_ports pinned "$GUARDS_MAP" "$CGID")
-	assert_eq "the job's guards entry is closed: no ports, allowlist" "0 0 0 0 1" "$closed"
+	wait_log "run adopted id=" "$T/daemon.log" 5 ||
+		fail "depfence run adopts its run back" "$(tail -n 5 "$T/daemon.log")"
+	read -r nport _ < <(fc_guard_ports pinned "$GUARDS_MAP" "$CGID")
+	if [[ ${nport:-} =~ ^[1-9][0-9]*$ ]] && [ "$nport" != "$port" ]; then
+		pass "the job's guards entry points at the new daemon's listener ($nport, was $port)"
+	else
+		fail "the job's guards entry points at a new listener" "now ${nport:-none}, was $port"
+	fi
 	touch "$T/k-go2"
 	pk_wait_file "$T/k-a2" 5 || fail "job: asked a third time within 5 s" "$(_show "$(rf job out)")"
-	expect_step job "dns $SINK $n3" "$NO_ANSWER" "new daemon: the orphan's query gets no answer"
-	expect_step job "tcp 127.0.0.2 $p" '^EPERM$' "new daemon: the orphan's connect fails with EPERM"
-	expect_step job "dns 127.9.9.9 $n4" "$NO_ANSWER" "new daemon: the orphan's query to 127.9.9.9 gets no answer"
+	expect_step job "dns $SINK $n3" '^NOERROR 127\.0\.0\.3$' "new daemon: answered through the proxy again"
+	expect_step job "tcp 127.0.0.2 $p" '^OK$' "new daemon: the host 127.0.0.2 is reachable again"
+	expect_step job "dns 127.9.9.9 $n4" '^NOERROR 127\.0\.0\.3$' "new daemon: a query to 127.9.9.9 too"
 	assert_caught_nothing k "$seen" \
 		"new daemon: the socket on the dead proxy's port 127.0.0.1:$port got nothing"
-	assert_not_upstream "$n3" "new daemon: dnsmasq never saw the orphan's query"
-	assert_not_upstream "$n4" "new daemon: dnsmasq never saw the orphan's second query"
-	assert_sink_quiet "the orphan's queries did not reach the server they asked ($SINK)"
+	assert_dns_saw A "$n3"
+	assert_sink_quiet "the job's queries did not reach the server they asked ($SINK)"
 	assert_file_has "depfence run warns that depfenced went away" \
-		"^WARN depfenced went away: DNS of this run now fails closed" "$(rf job err)"
+		"^WARN depfenced went away: DNS of this run fails closed until it is back" "$(rf job err)"
+	assert_file_has "depfence run says the run is guarded again" \
+		"^INFO depfenced is back: run .* guarded again" "$(rf job err)"
 
 	# Controls: the catcher hears what is sent to it; the new daemon serves.
 	seen=$(fc_caught k)
