@@ -526,9 +526,11 @@ static void learn_one(void *ctx, int family, const uint8_t *addr, uint32_t ttl)
 	struct learned_addr *s = set_slot(lc->e->enf, lc->policy_id, family, addr);
 	uint32_t t = clamp_ttl(ttl, LEARNED_FLOOR_S, LEARNED_MAX_S);
 
+	/* The cgroups it was handed to keep it first: a connect between the two
+	 * writes must not see it learned and not yet shared. */
+	share_handed(lc->e, lc->policy_id, family, addr, lc->now_ms);
 	guard_bpf__set_addr(lc->e->opts.bpf, true, lc->policy_id, family, addr,
 			    lc->now_ns + (uint64_t)t * 1000000000ULL);
-	share_handed(lc->e, lc->policy_id, family, addr, lc->now_ms);
 	s->policy_id = lc->policy_id;
 	s->family = family;
 	memset(s->addr, 0, sizeof(s->addr));

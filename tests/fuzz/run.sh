@@ -16,6 +16,7 @@ for f in "$top"/tests/fuzz/fuzz_*.c; do
 	extra= libs=
 	case $name in
 	fuzz_oci_state) extra=$top/oci/oci_state.c libs=-ljson-c ;;
+	fuzz_ctl) extra=$top/proxy/ctl_proto.c libs=-ljson-c ;;
 	esac
 	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 		-I"$top/proxy" -I"$top/oci" -I"$top/build" "$f" $srcs $extra $libs -o "$out/$name"

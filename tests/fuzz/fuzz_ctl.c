@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * libFuzzer target for the control protocol as depfenced reads it: bytes
+ * from a peer split into lines (ctl_take_lines, with the daemon's buffer
+ * limit), each line parsed as JSON and its fields read the way the handlers
+ * read them (ctl_get_str, arrays of strings, booleans, ints). What must hold:
+ * no crash, no leak, a line never longer than the buffer, the unconsumed tail
+ * smaller than the input, and every field a handler gets is a C string of
+ * the JSON string's length (no embedded NUL cut short).
+ *   tests/fuzz/run.sh 600
+ */
+#include <json-c/json.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_proto.h"
+
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "fuzz: %s:%d: %s\n", __FILE__, __LINE__, #c);              \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+static void read_fields(json_object *req)
+{
+	static const char *const strs[] = {"op", "id", "policy", "mode", "cgroup", "netns", "kind"};
+	static const char *const arrays[] = {"block", "allow"};
+	json_object *v;
+	size_t i;
+	int j, n;
+
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		const char *s = ctl_get_str(req, strs[i]);
+
+		if (s)
+			CHECK(json_object_object_get_ex(req, strs[i], &v) &&
+			      json_object_is_type(v, json_type_string));
+	}
+	for (i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++) {
+		if (!json_object_object_get_ex(req, arrays[i], &v) ||
+		    !json_object_is_type(v, json_type_array))
+			continue;
+		n = (int)json_object_array_length(v);
+		for (j = 0; j < n && j < 256; j++) {
+			json_object *e = json_object_array_get_idx(v, j);
+
+			if (json_object_is_type(e, json_type_string))
+				(void)strlen(json_object_get_string(e));
+		}
+	}
+	if (json_object_object_get_ex(req, "pid", &v))
+		(void)json_object_get_int(v);
+	if (json_object_object_get_ex(req, "inherit", &v))
+		(void)json_object_get_boolean(v);
+}
+
+static void on_line(void *ctx, char *line)
+{
+	json_object *req;
+
+	CHECK(strlen(line) < CTL_MAX_LINE);
+	req = json_tokener_parse(line);
+	if (req && json_object_is_type(req, json_type_object))
+		read_fields(req);
+	json_object_put(req);
+	(*(int *)ctx)++;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char buf[CTL_MAX_LINE];
+	size_t len = 0, off = 0;
+	int lines = 0;
+	long left;
+
+	/* As the daemon reads: into a fixed buffer, the tail kept for the next read. */
+	while (off < size) {
+		size_t n = size - off < sizeof(buf) - len ? size - off : sizeof(buf) - len;
+
+		memcpy(buf + len, data + off, n);
+		off += n;
+		left = ctl_take_lines(buf, len + n, on_line, &lines);
+		if (left < 0)
+			return 0; /* over the limit: the daemon drops the client */
+		CHECK((size_t)left <= len + n);
+		len = (size_t)left;
+		if (len == sizeof(buf))
+			return 0;
+	}
+	return 0;
+}
