@@ -436,6 +436,18 @@ bg_wait()
 	RC=$?
 }
 
+# wait_exists FILE SECONDS: until FILE exists (hand-shake files are empty,
+# which wait_file does not count).
+wait_exists()
+{
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # wait_file FILE SECONDS: until FILE exists and is not empty.
 wait_file()
 {

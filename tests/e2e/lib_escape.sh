@@ -74,15 +74,7 @@ expect_esc()
 
 # esc_wait_file FILE SECONDS: until FILE exists (esc.py's hand-shake files are
 # empty, which lib.sh's wait_file does not count).
-esc_wait_file()
-{
-	local i
-	for ((i = 0; i < $2 * 20; i++)); do
-		[ -e "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
+esc_wait_file() { wait_exists "$@"; }
 
 # esc_find_line KIND FILE TRIES KEY=VALUE...: the first "WARN KIND BLOCKED"
 # line of FILE whose fields are all as given (a VALUE ~ERE is matched instead of

@@ -410,15 +410,7 @@ EOF
 
 # pk_wait_file FILE SECONDS: until FILE exists (the clients' hand-shake files
 # are empty, which lib.sh's wait_file does not count).
-pk_wait_file()
-{
-	local i
-	for ((i = 0; i < $2 * 20; i++)); do
-		[ -e "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
+pk_wait_file() { wait_exists "$@"; }
 
 # pk_steps NAME: what run NAME's client printed, times left out, one string
 # "STEP | STEP | ...".
