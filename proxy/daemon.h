@@ -71,6 +71,11 @@ void daemon_run_restore(struct daemon *d, json_object *rec, pid_t pid);
 /* Runs no client owns whose cgroup has no process left: removed. Called about once a second. */
 void daemon_reap_orphan_runs(struct daemon *d);
 /*
+ * After set-up: no_new_privs, and only the capabilities registrations need
+ * (daemon_privs.c), in the effective, permitted and bounding sets.
+ */
+int daemon_drop_privileges(struct df_err *err);
+/*
  * After a restart (even kill -9): re-register every container saved in
  * STATEDIR/guards whose cgroup still has processes; forget the rest.
  */

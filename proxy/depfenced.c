@@ -273,6 +273,12 @@ int main(int argc, char **argv)
 		r = 1;
 		goto out;
 	}
+	r = daemon_drop_privileges(&err);
+	if (r < 0) {
+		log_msg(LOG_ERROR, "depfenced: %s", err.msg);
+		r = 1;
+		goto out;
+	}
 	log_msg(LOG_INFO, "depfenced ready socket=%s policies=%d upstreams=%d cgroup=%s",
 		d.sock_path, d.policies.n, eo.n_upstreams, d.runs_parent);
 	log_flush();

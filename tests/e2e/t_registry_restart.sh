@@ -19,6 +19,18 @@ esc_start
 printf 'mode blocklist\nblock github.com\n' >"$CONF/policies/deploy.policy"
 use_mode daemon # starts depfenced
 
+# The daemon parses every job's DNS: once set up it cannot gain privileges and
+# keeps only the capabilities registrations need (proxy/daemon_privs.c).
+assert_eq "depfenced runs with no_new_privs" 1 \
+	"$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$DAEMON_PID/status")"
+eff=$((16#$(awk '/^CapEff:/ { print $2 }' "/proc/$DAEMON_PID/status")))
+bnd=$((16#$(awk '/^CapBnd:/ { print $2 }' "/proc/$DAEMON_PID/status")))
+for cap in 7:setuid 16:sys_module 22:sys_boot 25:sys_time 27:mknod; do
+	assert_eq "depfenced has no cap_${cap#*:} (effective or bounding)" 0 \
+		$(((eff | bnd) >> ${cap%%:*} & 1))
+done
+assert_eq "depfenced keeps cap_sys_admin (setns into a container's netns)" 1 $((eff >> 21 & 1))
+
 # The job: until stop-N exists, one line per try: "T allowed-answer gh-status".
 cat >"$T/job.sh" <<EOF
 #!/bin/sh
