@@ -40,11 +40,25 @@ void daemon_registration_save(struct daemon *d, const char *id, json_object *req
 {
 	char dir[PATH_MAX], path[PATH_MAX + 160];
 
+	const char *text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	char tmp[PATH_MAX + 200];
+	int fd;
+
 	snprintf(dir, sizeof(dir), "%s/guards", d->state_dir);
 	mkdir(dir, 0700);
 	registration_path(d, id, path, sizeof(path));
-	if (json_object_to_file_ext(path, req, JSON_C_TO_STRING_PLAIN) < 0)
-		log_msg(LOG_WARN, "cannot save registration path=%s", path);
+	/* Written whole under a temporary name, never through a link, then renamed:
+	 * a restarted daemon reads the old record or the new one, nothing between. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || write_full(fd, text, strlen(text)) < 0 || fsync(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		log_msg(LOG_WARN, "cannot save registration path=%s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	if (fd >= 0)
+		close(fd);
 }
 
 void daemon_registration_forget(struct daemon *d, const char *id)

@@ -114,6 +114,33 @@ static void on_signal(struct ev_source *src, uint32_t events)
 	}
 }
 
+/*
+ * The state directory holds what a restarted daemon trusts (registrations)
+ * and the control socket: root's alone. Made 0700 if missing; one that
+ * another user owns, that is a symlink, or that others may write to, is
+ * refused (they could have planted records); a readable one is made 0700.
+ */
+static int state_dir_check(const char *dir, struct df_err *err)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return df_err_set(err, -errno, "state dir %s: %s", dir, strerror(errno));
+	if (lstat(dir, &st) < 0)
+		return df_err_set(err, -errno, "state dir %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return df_err_set(err, -ENOTDIR, "state dir %s: not a directory (a symlink?)", dir);
+	if (st.st_uid != 0 || (st.st_mode & 022))
+		return df_err_set(err, -EPERM,
+				  "state dir %s: owned by uid %u, mode %04o: must be root's and "
+				  "writable by root alone",
+				  dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	if ((st.st_mode & 07777) != 0700 && chmod(dir, 0700) < 0)
+		return df_err_set(err, -errno, "state dir %s: chmod 0700: %s", dir,
+				  strerror(errno));
+	return 0;
+}
+
 /* Everything up to serving: bpffs, BPF object, runs parent cgroup, engine, socket. */
 static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 {
@@ -124,8 +151,9 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	r = policy_store__load(&d->policies, d->config_dir, err);
 	if (r < 0)
 		return r;
-	if (mkdir(d->state_dir, 0755) < 0 && errno != EEXIST)
-		return df_err_set(err, -errno, "state dir %s: %s", d->state_dir, strerror(errno));
+	r = state_dir_check(d->state_dir, err);
+	if (r < 0)
+		return r;
 	instance_name(d->state_dir, d->instance, sizeof(d->instance));
 	snprintf(d->sock_path, sizeof(d->sock_path), "%s/%s", d->state_dir, CTL_SOCKET_NAME);
 	r = bpffs_ensure(BPFFS_ROOT, err);

@@ -30,6 +30,16 @@ for cap in 7:setuid 16:sys_module 22:sys_boot 25:sys_time 27:mknod; do
 		$(((eff | bnd) >> ${cap%%:*} & 1))
 done
 assert_eq "depfenced keeps cap_sys_admin (setns into a container's netns)" 1 $((eff >> 21 & 1))
+assert_eq "the state dir is root's alone (made 0700)" "700 0" "$(stat -c '%a %u' "$T/dstate")"
+
+# A state dir others may write to could hold planted records: refused.
+mkdir -p "$T/bad"
+chmod 0777 "$T/bad"
+timeout 10 "$DEPFENCED" --state-dir "$T/bad" --config-dir "$CONF" --upstream "$UPSTREAM" \
+	>"$T/bad.out" 2>&1
+assert_eq "depfenced refuses a world-writable state dir (exit 1)" 1 "$?"
+assert_file_has "and says why" "state dir $T/bad: owned by uid 0, mode 0777: must be root's" \
+	"$T/bad.out"
 
 # The job: until stop-N exists, one line per try: "T allowed-answer gh-status".
 cat >"$T/job.sh" <<EOF
@@ -78,6 +88,23 @@ restart()
 	assert_file_has "$how: its client adopted it" "run adopted id=" "$T/daemon.log"
 }
 
+# While a run is registered its record is a 0600 file, written whole (no .tmp left).
+record_mode()
+{
+	rm -f "$T/stop"
+	guarded_bg rec --policy deploy -- "$T/job.sh"
+	for ((n = 0; n < 100; n++)); do
+		ls "$T/dstate/guards/"run-*.json >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	assert_eq "the run's record is a 0600 file" 600 \
+		"$(stat -c %a "$T"/dstate/guards/run-*.json 2>/dev/null | head -n 1)"
+	assert_eq "no temporary record left" "" "$(ls "$T/dstate/guards/" | grep '\.tmp$')"
+	touch "$T/stop"
+	bg_wait "$BG_PID" 20
+}
+
+record_mode
 restart KILL
 restart TERM
 daemon_stop
