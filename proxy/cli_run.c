@@ -237,7 +237,7 @@ static int spawn(struct runner *rn, const char *cgroup, char **cmd, const sigset
 		}
 		/* Never run the command half-confined: it could leave the guard. */
 		close(sv[0]);
-		if (job_confine(sv[1], &err) < 0) {
+		if (job_confine(sv[1], rn->state_dir, &err) < 0) {
 			fprintf(stderr, "depfence: %s\n", err.msg);
 			_exit(126);
 		}
@@ -415,6 +415,7 @@ static int run_embedded(struct run_opts *o, const char *nested_in)
 	spec.owns_policy = true;
 	if (engine__add_guard(engine, &spec, NULL, &err) < 0)
 		goto fail_cg;
+	rn.state_dir = o->state_dir;
 	rn.nctx = (struct job_notify_ctx){
 	    .policy = policy__name(spec.policy),
 	    .mode = policy_mode_str(policy__mode(spec.policy)),

@@ -193,15 +193,28 @@ json_object *daemon_container_register(struct daemon *d, json_object *req, bool 
 				return ctl_error("cgroup %s holds depfenced itself", cg);
 		}
 	}
-	/* A guarded job may guard what it starts, never touch another workload. */
-	if (scope && !below(cg, scope))
+	/* A guarded job may guard what it starts (strictly below it), nothing else. */
+	if (scope && (!below(cg, scope) || strcmp(cg, scope) == 0))
 		return ctl_error("cgroup %s is outside the requester's guard %s", cg, scope);
+	if (!restoring && strncmp(id, "run-", 4) == 0)
+		return ctl_error("container id '%s': run-* ids are the daemon's", id);
+	/* What is saved is a container record, whatever the request said it was. */
+	json_object_object_add(req, "kind", json_object_new_string("container"));
 	r = cgroup_id_of(cg, &cgid);
 	if (r < 0)
 		return ctl_error("cgroup %s: %s", cg, strerror(-r));
 	g = engine__find_guard(d->engine, id);
 	if (g && guard__kind(g) != GUARD_CONTAINER)
 		return ctl_error("id '%s' belongs to a run, not a container", id);
+	/* One guard per cgroup: a second registration would replace its policy. */
+	{
+		struct guard *o;
+
+		for (o = engine__first_guard(d->engine); o; o = engine__next_guard(d->engine, o))
+			if (o != g && guard__cgroup_id(o) == cgid)
+				return ctl_error("cgroup %s is guarded already (%s)", cg,
+						 guard__id(o));
+	}
 	if (g && guard__cgroup_id(g) == cgid)
 		return ctl_ok(); /* prestart and createRuntime both configured: once is enough */
 	if (g) {
@@ -318,7 +331,7 @@ static pid_t live_pid(const char *cg, int depth)
 	return pid;
 }
 
-static void restore_one(struct daemon *d, const char *file)
+static void restore_one(struct daemon *d, const char *file, bool runs)
 {
 	json_object *req = json_object_from_file(file), *reply;
 	const char *id, *cg;
@@ -331,9 +344,14 @@ static void restore_one(struct daemon *d, const char *file)
 		json_object_put(req);
 		return;
 	}
+	/* Runs first, then containers: a container inside a run finds its guard. */
+	if ((ctl_get_str(req, "kind") && strcmp(ctl_get_str(req, "kind"), "run") == 0) != runs) {
+		json_object_put(req);
+		return;
+	}
 	pid = live_pid(cg, 0);
 	/* A run of a previous daemon: its `depfence run` adopts it again (run-adopt). */
-	if (ctl_get_str(req, "kind") && strcmp(ctl_get_str(req, "kind"), "run") == 0) {
+	if (runs) {
 		daemon_run_restore(d, req, pid);
 		json_object_put(req);
 		return;
@@ -373,19 +391,24 @@ void daemon_restore(struct daemon *d)
 	struct dirent *de;
 	DIR *dh;
 
-	snprintf(dir, sizeof(dir), "%s/guards", d->state_dir);
-	dh = opendir(dir);
-	if (!dh)
-		return;
-	while ((de = readdir(dh))) {
-		size_t n = strlen(de->d_name);
+	int pass;
 
-		if (n <= 5 || strcmp(de->d_name + n - 5, ".json") != 0)
-			continue;
-		snprintf(file, sizeof(file), "%s/%s", dir, de->d_name);
-		restore_one(d, file);
+	snprintf(dir, sizeof(dir), "%s/guards", d->state_dir);
+	/* Runs first: a container a run started is restored inside its guard. */
+	for (pass = 0; pass < 2; pass++) {
+		dh = opendir(dir);
+		if (!dh)
+			return;
+		while ((de = readdir(dh))) {
+			size_t n = strlen(de->d_name);
+
+			if (n <= 5 || strcmp(de->d_name + n - 5, ".json") != 0)
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", dir, de->d_name);
+			restore_one(d, file, pass == 0);
+		}
+		closedir(dh);
 	}
-	closedir(dh);
 }
 
 void daemon_close_unknown(struct daemon *d)

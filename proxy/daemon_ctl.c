@@ -196,6 +196,8 @@ void daemon_reap_orphan_runs(struct daemon *d)
 		cgroup_kill_and_remove(guard__cgroup(g), 500);
 		daemon_registration_forget(d, guard__id(g));
 		engine__remove_guard(d->engine, g);
+		/* Its removal may take containers sharing its policy: walk again. */
+		next = engine__first_guard(d->engine);
 	}
 }
 
@@ -239,11 +241,14 @@ static json_object *op_run_start(struct ctl_client *c, json_object *req)
 	reply = resolve_policy(d, req, &spec.policy, &spec.owns_policy);
 	if (reply)
 		return reply;
-	snprintf(id, sizeof(id), "run-%lu-%d", ++d->run_seq, (int)getpid());
-	snprintf(c->run_cgroup, sizeof(c->run_cgroup), "%s/%s", d->runs_parent, id);
+	/* A fresh cgroup: a restored run of an earlier daemon with our pid may hold the name. */
+	do {
+		snprintf(id, sizeof(id), "run-%lu-%d", ++d->run_seq, (int)getpid());
+		snprintf(c->run_cgroup, sizeof(c->run_cgroup), "%s/%s", d->runs_parent, id);
+		r = mkdir(c->run_cgroup, 0755) < 0 ? -errno : 0;
+	} while (r == -EEXIST && d->run_seq % 1000);
 	spec.id = id;
 	spec.cgroup_path = c->run_cgroup;
-	r = cgroup_mkdir_p(c->run_cgroup);
 	if (r < 0) {
 		reply = ctl_error("create cgroup %s: %s", c->run_cgroup, strerror(-r));
 		goto fail;

@@ -54,7 +54,8 @@ struct enforce {
 	struct ev_source src;
 	struct engine *e;
 	struct ring_buffer *rb;
-	struct policy_use used[MAX_POLICIES_USED];
+	/* One more than registrations may take: a reload holds old and new at once. */
+	struct policy_use used[MAX_POLICIES_USED + 1];
 	int n_used;
 	struct {
 		uint32_t policy_id;
@@ -279,7 +280,7 @@ static struct policy_use *use_of(struct enforce *en, const struct policy *p)
 	return NULL;
 }
 
-static int policy_ref(struct engine *e, struct policy *p)
+static int policy_ref(struct engine *e, struct policy *p, bool reload)
 {
 	struct enforce *en = e->enf;
 	struct policy_use *u = use_of(en, p);
@@ -288,7 +289,7 @@ static int policy_ref(struct engine *e, struct policy *p)
 		u->refs++;
 		return 0;
 	}
-	if (en->n_used >= MAX_POLICIES_USED)
+	if (en->n_used >= MAX_POLICIES_USED + (reload ? 1 : 0))
 		return -E2BIG; /* its rules could not be enforced: refuse the registration */
 	en->used[en->n_used++] = (struct policy_use){.p = p, .refs = 1};
 	write_cidrs(e, p, true);
@@ -317,7 +318,7 @@ static void policy_unref(struct engine *e, struct policy *p)
 
 int enforce_guard_added(struct engine *e, struct guard *g)
 {
-	int r = policy_ref(e, g->policy);
+	int r = policy_ref(e, g->policy, false);
 
 	if (r < 0)
 		return r;
@@ -349,8 +350,9 @@ void enforce_policy_swapped(struct engine *e, struct policy *old, struct policy 
 	if (!u)
 		return;
 	refs = u->refs;
-	if (policy_ref(e, new_p) < 0)
-		return; /* no slot: the guards keep OLD, which stays in use */
+	/* The spare slot: never full here, as OLD leaves right after the switch. */
+	if (policy_ref(e, new_p, true) < 0)
+		return;
 	use_of(e->enf, new_p)->refs += refs - 1;
 	guard_bpf__copy_learned(e->opts.bpf, policy__id(old), policy__id(new_p));
 }
@@ -366,7 +368,7 @@ void enforce_policy_retired(struct engine *e, struct policy *old)
 int enforce_purge_stale(struct engine *e)
 {
 	struct enforce *en = e->enf;
-	__u32 keep[MAX_POLICIES_USED];
+	__u32 keep[MAX_POLICIES_USED + 1];
 	int i;
 
 	for (i = 0; i < en->n_used; i++)

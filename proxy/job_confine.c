@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -177,7 +178,26 @@ static int add_filter(int notify_sock, struct df_err *err)
 	return 0;
 }
 
-int job_confine(int notify_sock, struct df_err *err)
+/*
+ * The daemon's saved registrations are what a restarted daemon trusts: in the
+ * job's mount namespace an empty read-only tmpfs covers them, so a job
+ * running as root cannot plant a record with a laxer policy for itself.
+ */
+static int hide_records(const char *state_dir, struct df_err *err)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/guards", state_dir);
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	if (mount("tmpfs", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "size=4k,mode=0500") < 0)
+		return df_err_set(err, -errno, "hide %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+int job_confine(int notify_sock, const char *state_dir, struct df_err *err)
 {
 	int r;
 
@@ -188,6 +208,8 @@ int job_confine(int notify_sock, struct df_err *err)
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
 		return df_err_set(err, -errno, "make mounts private: %s", strerror(errno));
 	r = remount_cgroup2(err);
+	if (r == 0 && state_dir)
+		r = hide_records(state_dir, err);
 	if (r == 0)
 		r = add_filter(notify_sock, err);
 	return r;

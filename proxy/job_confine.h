@@ -23,7 +23,7 @@
  * With nsdelegate on the host's cgroup2 (cgroup_ns_delegate()), even root in
  * the job cannot move a process out of the subtree. Returns 0 or -errno.
  */
-int job_confine(int notify_sock, struct df_err *err);
+int job_confine(int notify_sock, const char *state_dir, struct df_err *err);
 
 /* Receive the notification fd job_confine() sent on SOCK: the fd, or -1 if none came. */
 int job_notify_recv(int sock);

@@ -452,8 +452,10 @@ ctl_daemon()
 	use_mode daemon
 	rm -f "$T/reg-up" "$T/reg-go" "$T/reg-self.json"
 	nest_mark
-	guarded_bg reg --policy deploy -- "$PY" "$ESC_PY" touch,reg-up wait,reg-go,20 cgsub,esc \
+	guarded_bg reg --policy deploy -- "$PY" "$ESC_PY" touch,reg-up wait,reg-go,20 \
+		"ctl,$SOCK,reg-own.json" cgsub,esc \
 		"ctl,$SOCK,reg-self.json" "dns,$ESC,53,github.com" "ctl,$SOCK,reg-out.json" \
+		"ctl,$SOCK,reg-kind.json" \
 		cgback,esc "cdns,$ESC,53,github.com"
 	job=$BG_PID
 	for ((i = 0; i < 200; i++)); do
@@ -467,6 +469,12 @@ ctl_daemon()
 	assert_match "reg: the daemon lists the job's run (cgroup $jcg)" '^run-' "$rid"
 	ctl_json reg-self.json op=register kind=container id="$rid" policy=observe \
 		pid="${CPID:-0}" cgroup="$jcg/esc" netns="/proc/${CPID:-0}/ns/net"
+	# Its own run cgroup again, under a container id and a laxer policy.
+	ctl_json reg-own.json op=register kind=container id=own-x policy=observe \
+		pid="$(cat "$(rf reg pid)" 2>/dev/null || echo 0)" cgroup="$jcg" netns="/proc/${CPID:-0}/ns/net"
+	# A record that says it is a run (a restarted daemon would rebuild its mode).
+	ctl_json reg-kind.json op=register kind=run id=kind-x policy=deploy mode=audit \
+		pid="${CPID:-0}" cgroup="$jcg/esc" netns="/proc/${CPID:-0}/ns/net"
 	touch "$T/reg-go"
 	bg_wait "$job" 20
 	assert_eq "reg: depfence run ends normally (exit 0)" 0 "$RC"
@@ -479,6 +487,15 @@ ctl_daemon()
 		github.com deploy "$(rf reg err)" "${CPID:-0}"
 	expect_step reg "ctl reg-out.json" "^ok=false error=.*outside the requester's guard" \
 		"a register of a cgroup outside the job is refused"
+	expect_step reg "ctl reg-own.json" "^ok=false error=.*outside the requester's guard" \
+		"a register of the job's own run cgroup (another policy for itself) is refused"
+	expect_step reg "ctl reg-kind.json" '^ok=' "a register that says kind=run gets an answer"
+	if [ -e "$T/dstate/guards/kind-x.json" ]; then
+		assert_match "reg: what it saved is a container record, not a run's" '"kind":"container"' \
+			"$(cat "$T/dstate/guards/kind-x.json")"
+	fi
+	ctl_json unreg-k.json op=unregister id=kind-x
+	"$PY" "$ESC_PY" "ctl,$SOCK,unreg-k.json" >/dev/null 2>&1
 	expect_step reg "cgback esc" '^OK$' "the client moved back"
 	expect_step reg "cdns $ESC 53 github.com" "^REFUSED " "github.com is REFUSED once back"
 	if kill -0 "$DAEMON_PID" 2>/dev/null; then
