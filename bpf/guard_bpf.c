@@ -72,7 +72,10 @@ static int set_pidns(struct guard_bpf *g)
 
 	/* Pinned: keep what an earlier daemon reserved (policy_id_next). */
 	bpf_map__lookup_elem(g->skel->maps.config, &zero, sizeof(zero), &cfg, sizeof(cfg), 0);
-	if (stat("/proc/self/ns/pid", &st) == 0) {
+	/* In the host's namespace (PROC_PID_INIT_INO) the host pid is ours: 0 tells the
+	 * programs to skip the walk, which runs on every DNS send otherwise. */
+	cfg.pidns_dev = cfg.pidns_ino = 0;
+	if (stat("/proc/self/ns/pid", &st) == 0 && st.st_ino != 0xEFFFFFFCU) {
 		cfg.pidns_dev = st.st_dev;
 		cfg.pidns_ino = st.st_ino;
 	}
@@ -302,54 +305,86 @@ int guard_bpf__reserve_policy_ids(struct guard_bpf *g, __u32 *ret_base)
 				    BPF_ANY);
 }
 
-int guard_bpf__purge_policies(struct guard_bpf *g, const __u32 *keep, int n_keep)
+/*
+ * Call FN for every key of M (KSZ bytes, at most 64); FN may delete the key it
+ * is given (the cursor has moved past it). Returns how many calls returned true.
+ */
+static int map_each(struct bpf_map *m, size_t ksz,
+		    bool (*fn)(void *ctx, struct bpf_map *m, const void *key), void *ctx)
 {
-	struct bpf_map *cm = g->skel->maps.cidrs, *lm = g->skel->maps.learned;
-	struct df_cidr_key ck, cnext;
-	struct df_addr_key lk, lnext;
-	int n = 0, i, r;
-	bool kept;
+	unsigned char k[64], next[64];
+	int n = 0, r;
 
-	r = bpf_map__get_next_key(cm, NULL, &cnext, sizeof(cnext));
+	if (ksz > sizeof(k))
+		return -EINVAL;
+	r = bpf_map__get_next_key(m, NULL, next, ksz);
 	while (r == 0) {
-		ck = cnext;
-		r = bpf_map__get_next_key(cm, &ck, &cnext, sizeof(cnext));
-		for (i = 0, kept = false; i < n_keep && !kept; i++)
-			kept = ck.policy_id == keep[i];
-		if (!kept && bpf_map__delete_elem(cm, &ck, sizeof(ck), 0) == 0)
-			n++;
-	}
-	r = bpf_map__get_next_key(lm, NULL, &lnext, sizeof(lnext));
-	while (r == 0) {
-		lk = lnext;
-		r = bpf_map__get_next_key(lm, &lk, &lnext, sizeof(lnext));
-		for (i = 0, kept = false; i < n_keep && !kept; i++)
-			kept = lk.id == keep[i];
-		if (!kept && bpf_map__delete_elem(lm, &lk, sizeof(lk), 0) == 0)
-			n++;
+		memcpy(k, next, ksz);
+		r = bpf_map__get_next_key(m, k, next, ksz);
+		n += fn(ctx, m, k);
 	}
 	return n;
 }
 
+struct keep_ids {
+	const __u32 *ids;
+	int n;
+};
+
+static bool kept_id(const struct keep_ids *kp, __u64 id)
+{
+	int i;
+
+	for (i = 0; i < kp->n; i++)
+		if (kp->ids[i] == id)
+			return true;
+	return false;
+}
+
+static bool purge_cidr(void *ctx, struct bpf_map *m, const void *key)
+{
+	const struct df_cidr_key *k = key;
+
+	return !kept_id(ctx, k->policy_id) && bpf_map__delete_elem(m, k, sizeof(*k), 0) == 0;
+}
+
+static bool purge_learned(void *ctx, struct bpf_map *m, const void *key)
+{
+	const struct df_addr_key *k = key;
+
+	return !kept_id(ctx, k->id) && bpf_map__delete_elem(m, k, sizeof(*k), 0) == 0;
+}
+
+int guard_bpf__purge_policies(struct guard_bpf *g, const __u32 *keep, int n_keep)
+{
+	struct keep_ids kp = {.ids = keep, .n = n_keep};
+
+	return map_each(g->skel->maps.cidrs, sizeof(struct df_cidr_key), purge_cidr, &kp) +
+	       map_each(g->skel->maps.learned, sizeof(struct df_addr_key), purge_learned, &kp);
+}
+
+struct id_pair {
+	__u64 from, to;
+};
+
+static bool copy_one(void *ctx, struct bpf_map *m, const void *key)
+{
+	const struct id_pair *ids = ctx;
+	struct df_addr_key k;
+	struct df_expiry v;
+
+	memcpy(&k, key, sizeof(k));
+	if (k.id != ids->from || bpf_map__lookup_elem(m, &k, sizeof(k), &v, sizeof(v), 0))
+		return false;
+	k.id = ids->to;
+	return bpf_map__update_elem(m, &k, sizeof(k), &v, sizeof(v), BPF_ANY) == 0;
+}
+
 int guard_bpf__copy_learned(struct guard_bpf *g, __u32 from_id, __u32 to_id)
 {
-	struct bpf_map *m = g->skel->maps.learned;
-	struct df_addr_key k, next, nk;
-	struct df_expiry v;
-	int n = 0, r;
+	struct id_pair ids = {.from = from_id, .to = to_id};
 
-	r = bpf_map__get_next_key(m, NULL, &next, sizeof(next));
-	while (r == 0) {
-		k = next;
-		r = bpf_map__get_next_key(m, &k, &next, sizeof(next));
-		if (k.id != from_id || bpf_map__lookup_elem(m, &k, sizeof(k), &v, sizeof(v), 0))
-			continue;
-		nk = k;
-		nk.id = to_id;
-		if (bpf_map__update_elem(m, &nk, sizeof(nk), &v, sizeof(v), BPF_ANY) == 0)
-			n++;
-	}
-	return n;
+	return map_each(g->skel->maps.learned, sizeof(struct df_addr_key), copy_one, &ids);
 }
 
 void guard_bpf__remove_pins(const char *pin_dir)
@@ -579,22 +614,17 @@ int guard_bpf__set_addr(struct guard_bpf *g, bool learned, __u64 id, int family,
 	return bpf_map__update_elem(m, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
 }
 
+static bool purge_id(void *ctx, struct bpf_map *m, const void *key)
+{
+	const struct df_addr_key *k = key;
+
+	return k->id == *(const __u64 *)ctx && bpf_map__delete_elem(m, k, sizeof(*k), 0) == 0;
+}
+
 int guard_bpf__purge_addrs(struct guard_bpf *g, bool learned, __u64 id)
 {
-	struct bpf_map *m = learned ? g->skel->maps.learned : g->skel->maps.handed;
-	struct df_addr_key k, next;
-	int n = 0, r;
-
-	/* Restart from the first key after each delete: deleting the cursor's key
-	 * would make the next lookup start over anyway. */
-	r = bpf_map__get_next_key(m, NULL, &next, sizeof(next));
-	while (r == 0) {
-		k = next;
-		r = bpf_map__get_next_key(m, &k, &next, sizeof(next));
-		if (k.id == id && bpf_map__delete_elem(m, &k, sizeof(k), 0) == 0)
-			n++;
-	}
-	return n;
+	return map_each(learned ? g->skel->maps.learned : g->skel->maps.handed,
+			sizeof(struct df_addr_key), purge_id, &id);
 }
 
 void guard_bpf__purge_guard(struct guard_bpf *g, __u64 cgid)

@@ -68,21 +68,21 @@ static bool reply_ok(json_object *reply)
 static int do_register(const char *state_dir, struct oci_state *st, const char *policy)
 {
 	_cleanup_json_ json_object *req = NULL, *reply = NULL;
-	char root[PATH_MAX], rel[PATH_MAX], cgroup[PATH_MAX + PATH_MAX], netns[64];
+	char cgroup[PATH_MAX], netns[64];
 	struct df_err err = {0};
 	struct stat sb;
+	int root;
 
 	if (!st->pid)
 		return fail(st->id, "OCI state has no \"pid\": cannot find the container");
 	if (kill(st->pid, 0) < 0 && errno == ESRCH)
 		return fail(st->id, "pid %d from the OCI state does not exist", (int)st->pid);
-	if (cgroup_v2_root(root, sizeof(root), &err) < 0 ||
-	    cgroup_of_pid(st->pid, rel, sizeof(rel), &err) < 0)
+	root = cgroup_path_of_pid(st->pid, cgroup, sizeof(cgroup), &err);
+	if (root < 0)
 		return fail(st->id, "%s", err.msg);
-	snprintf(cgroup, sizeof(cgroup), "%s%s", root, strcmp(rel, "/") ? rel : "");
 	if (stat(cgroup, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		return fail(st->id, "cgroup v2 %s of pid %d not found", cgroup, (int)st->pid);
-	if (strcmp(rel, "/") == 0)
+	if (root)
 		return fail(st->id, "pid %d is in the root cgroup: refusing to guard the host",
 			    (int)st->pid);
 	snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)st->pid);
@@ -129,12 +129,10 @@ static bool same_netns(pid_t pid)
  */
 static int guard_if_inside(const char *state_dir, struct oci_state *st)
 {
-	char root[PATH_MAX], rel[PATH_MAX], cgroup[PATH_MAX + PATH_MAX];
+	char cgroup[PATH_MAX];
 
-	if (!st->pid || cgroup_v2_root(root, sizeof(root), NULL) < 0 ||
-	    cgroup_of_pid(st->pid, rel, sizeof(rel), NULL) < 0)
+	if (!st->pid || cgroup_path_of_pid(st->pid, cgroup, sizeof(cgroup), NULL) < 0)
 		return 0;
-	snprintf(cgroup, sizeof(cgroup), "%s%s", root, strcmp(rel, "/") ? rel : "");
 	if (!guard_bpf__cgroup_guarded(cgroup))
 		return 0;
 	if (same_netns(st->pid)) {
@@ -166,13 +164,10 @@ static int do_unregister(const char *state_dir, struct oci_state *st)
 /* Is this hook (and so the runtime that runs it) inside a guarded job? */
 static bool self_guarded(void)
 {
-	char root[PATH_MAX], rel[PATH_MAX], cg[PATH_MAX * 2];
+	char cg[PATH_MAX];
 
-	if (cgroup_v2_root(root, sizeof(root), NULL) < 0 ||
-	    cgroup_of_pid(getpid(), rel, sizeof(rel), NULL) < 0)
-		return false;
-	snprintf(cg, sizeof(cg), "%s%s", root, strcmp(rel, "/") ? rel : "");
-	return guard_bpf__cgroup_guarded(cg);
+	return cgroup_path_of_pid(getpid(), cg, sizeof(cg), NULL) >= 0 &&
+	       guard_bpf__cgroup_guarded(cg);
 }
 
 /*

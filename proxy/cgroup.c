@@ -11,29 +11,84 @@
 #include <sys/stat.h>
 #include <time.h>
 
-int cgroup_v2_root(char *buf, size_t cap, struct df_err *err)
+/*
+ * Call FN for every cgroup2 mount in /proc/self/mountinfo, with its mount
+ * point and superblock options, until FN returns non-zero (returned).
+ * 0 when FN never stopped, -errno when the file cannot be read.
+ */
+static int each_cgroup2(int (*fn)(void *ctx, const char *mnt, const char *sb_opts), void *ctx)
 {
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
 	_cleanup_free_ char *line = NULL;
 	size_t n = 0;
+	int r;
 
 	if (!f)
-		return df_err_set(err, -errno, "open /proc/self/mountinfo: %s", strerror(errno));
+		return -errno;
 	while (getline(&line, &n, f) > 0) {
 		/* id parent major:minor root mountpoint opts [optional...] - fstype src opts */
-		char *sep = strstr(line, " - ");
-		char mnt[PATH_MAX];
+		char *sep = strstr(line, " - "), mnt[PATH_MAX];
 
 		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
 			continue;
 		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
 			continue;
-		if (strlen(mnt) >= cap)
-			return df_err_set(err, -ENAMETOOLONG, "cgroup2 mount path too long");
-		strcpy(buf, mnt);
-		return 0;
+		r = fn(ctx, mnt, sep + 3);
+		if (r)
+			return r;
 	}
-	return df_err_set(err, -ENOENT, "no cgroup2 filesystem in /proc/self/mountinfo");
+	return 0;
+}
+
+struct mounts_ctx {
+	char (*mnts)[PATH_MAX];
+	int n, max;
+};
+
+static int add_mount(void *ctx, const char *mnt, const char *sb_opts)
+{
+	struct mounts_ctx *mc = ctx;
+
+	snprintf(mc->mnts[mc->n++], PATH_MAX, "%s", mnt);
+	return mc->n == mc->max;
+}
+
+int cgroup2_mounts(char mnts[][PATH_MAX], int max, struct df_err *err)
+{
+	struct mounts_ctx mc = {.mnts = mnts, .max = max};
+	int r = max > 0 ? each_cgroup2(add_mount, &mc) : 0;
+
+	if (r < 0)
+		return df_err_set(err, r, "read /proc/self/mountinfo: %s", strerror(-r));
+	return mc.n;
+}
+
+int cgroup_v2_root(char *buf, size_t cap, struct df_err *err)
+{
+	char mnt[1][PATH_MAX];
+	int n = cgroup2_mounts(mnt, 1, err);
+
+	if (n < 0)
+		return n;
+	if (n == 0)
+		return df_err_set(err, -ENOENT, "no cgroup2 filesystem in /proc/self/mountinfo");
+	if (strlen(mnt[0]) >= cap)
+		return df_err_set(err, -ENAMETOOLONG, "cgroup2 mount path too long");
+	strcpy(buf, mnt[0]);
+	return 0;
+}
+
+int cgroup_path_of_pid(pid_t pid, char *buf, size_t cap, struct df_err *err)
+{
+	char root[PATH_MAX], rel[PATH_MAX];
+	int r = cgroup_v2_root(root, sizeof(root), err);
+
+	if (r == 0)
+		r = cgroup_of_pid(pid, rel, sizeof(rel), err);
+	if (r < 0)
+		return r;
+	snprintf(buf, cap, "%s%s", root, strcmp(rel, "/") ? rel : "");
+	return strcmp(rel, "/") == 0;
 }
 
 const char *cgroup_below_root(const char *path)
@@ -81,25 +136,18 @@ int cgroup_of_pid(pid_t pid, char *buf, size_t cap, struct df_err *err)
 	return df_err_set(err, -ENOENT, "%s: no cgroup v2 (0::) line", path);
 }
 
+/* 1 + nsdelegate: the options of the cgroup2 mount at ROOT (CTX) say whether it is on. */
+static int nsdelegate_of(void *ctx, const char *mnt, const char *sb_opts)
+{
+	return strcmp(mnt, ctx) ? 0 : 1 + (strstr(sb_opts, "nsdelegate") != NULL);
+}
+
 /* Is nsdelegate among the superblock options of the cgroup2 mount at ROOT? */
 static int has_nsdelegate(const char *root)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	_cleanup_free_ char *line = NULL;
-	size_t n = 0;
+	int r = each_cgroup2(nsdelegate_of, (void *)root);
 
-	if (!f)
-		return -errno;
-	while (getline(&line, &n, f) > 0) {
-		char *sep = strstr(line, " - "), mnt[PATH_MAX];
-
-		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 || strcmp(mnt, root) != 0)
-			continue;
-		return strstr(sep, "nsdelegate") != NULL;
-	}
-	return -ENOENT;
+	return r <= 0 ? (r ?: -ENOENT) : r - 1;
 }
 
 int cgroup_ns_delegate(const char *root, struct df_err *err)

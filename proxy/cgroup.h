@@ -3,6 +3,7 @@
 #ifndef DEPFENCE_CGROUP_H
 #define DEPFENCE_CGROUP_H
 
+#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -18,6 +19,13 @@ int cgroup_v2_root(char *buf, size_t cap, struct df_err *err);
  * root), pointing into PATH; PATH itself if it is not below the root.
  */
 const char *cgroup_below_root(const char *path);
+/* Every cgroup2 mount point (at most MAX, first the one cgroup_v2_root names): how many. */
+int cgroup2_mounts(char mnts[][PATH_MAX], int max, struct df_err *err);
+/*
+ * The absolute path of PID's v2 cgroup in this process's view (the v2 root
+ * for the root cgroup). Returns 1 if it is the root cgroup, 0 otherwise.
+ */
+int cgroup_path_of_pid(pid_t pid, char *buf, size_t cap, struct df_err *err);
 /* The cgroup id the kernel's BPF helpers return: the directory's inode number. */
 int cgroup_id_of(const char *path, uint64_t *ret_id);
 /* PID's v2 cgroup relative to the root ("/a/b"), from the 0:: line of /proc/PID/cgroup. */

@@ -538,13 +538,8 @@ static int run_with_daemon(struct run_opts *o, int fd)
  */
 static bool nested_guard(char *ret_cg, size_t cap)
 {
-	char root[PATH_MAX], rel[PATH_MAX];
-
-	if (cgroup_v2_root(root, sizeof(root), NULL) < 0 ||
-	    cgroup_of_pid(getpid(), rel, sizeof(rel), NULL) < 0)
-		return false;
-	snprintf(ret_cg, cap, "%s%s", root, strcmp(rel, "/") == 0 ? "" : rel);
-	return guard_bpf__cgroup_guarded(ret_cg);
+	return cgroup_path_of_pid(getpid(), ret_cg, cap, NULL) >= 0 &&
+	       guard_bpf__cgroup_guarded(ret_cg);
 }
 
 /*

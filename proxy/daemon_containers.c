@@ -107,16 +107,15 @@ static struct guard *enclosing_guard(struct daemon *d, const char *cg, const cha
 static int cgroup_from_pid(struct daemon *d, json_object *req, char *buf, size_t cap)
 {
 	json_object *v;
-	char rel[PATH_MAX];
-	int pid;
+	int pid, root;
 
 	if (!json_object_object_get_ex(req, "pid", &v) || (pid = json_object_get_int(v)) <= 0)
 		return 0;
-	if (cgroup_of_pid(pid, rel, sizeof(rel), NULL) < 0)
+	root = cgroup_path_of_pid(pid, buf, cap, NULL);
+	if (root < 0)
 		return -ESRCH;
-	if (strcmp(rel, "/") == 0)
+	if (root)
 		return -EPERM;
-	snprintf(buf, cap, "%s%s", d->cgroup_root, rel);
 	json_object_object_add(req, "cgroup", json_object_new_string(buf));
 	return 1;
 }
@@ -131,16 +130,15 @@ static bool below(const char *cg, const char *scope)
 
 int daemon_peer_scope(struct daemon *d, pid_t pid, char *scope, size_t cap)
 {
-	char rel[PATH_MAX], cg[PATH_MAX * 2];
+	char cg[PATH_MAX];
 	struct guard *g;
 	int r;
 
 	if (pid <= 0)
 		return -ESRCH;
-	r = cgroup_of_pid(pid, rel, sizeof(rel), NULL);
+	r = cgroup_path_of_pid(pid, cg, sizeof(cg), NULL);
 	if (r < 0)
 		return r;
-	snprintf(cg, sizeof(cg), "%s%s", d->cgroup_root, strcmp(rel, "/") ? rel : "");
 	g = enclosing_guard(d, cg, "");
 	if (g) {
 		snprintf(scope, cap, "%s", guard__cgroup(g));
@@ -184,14 +182,10 @@ json_object *daemon_container_register(struct daemon *d, json_object *req, bool 
 				 d->cgroup_root);
 	/* Never the daemon's own cgroup or one above it: that would guard the guard. */
 	{
-		char own[PATH_MAX], own_cg[PATH_MAX * 2];
+		char own[PATH_MAX];
 
-		if (cgroup_of_pid(getpid(), own, sizeof(own), NULL) == 0) {
-			snprintf(own_cg, sizeof(own_cg), "%s%s", d->cgroup_root,
-				 strcmp(own, "/") ? own : "");
-			if (below(own_cg, cg))
-				return ctl_error("cgroup %s holds depfenced itself", cg);
-		}
+		if (cgroup_path_of_pid(getpid(), own, sizeof(own), NULL) >= 0 && below(own, cg))
+			return ctl_error("cgroup %s holds depfenced itself", cg);
 	}
 	/* A guarded job may guard what it starts (strictly below it), nothing else. */
 	if (scope && (!below(cg, scope) || strcmp(cg, scope) == 0))

@@ -22,27 +22,6 @@
 
 #define MAX_CG2_MOUNTS 8
 
-/* Every cgroup2 mount point in this mount namespace (pure v2, hybrid, extra binds). */
-static int cgroup2_mounts(char mnts[][PATH_MAX], int max, struct df_err *err)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	_cleanup_free_ char *line = NULL;
-	size_t n = 0;
-	int count = 0;
-
-	if (!f)
-		return df_err_set(err, -errno, "open /proc/self/mountinfo: %s", strerror(errno));
-	while (count < max && getline(&line, &n, f) > 0) {
-		char *sep = strstr(line, " - ");
-
-		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnts[count]) == 1)
-			count++;
-	}
-	return count;
-}
-
 /*
  * Replace each cgroup2 mount by a fresh one, which in our new cgroup
  * namespace is rooted at the job's cgroup. The old mount is detached first,

@@ -436,25 +436,16 @@ bg_wait()
 	RC=$?
 }
 
-# wait_exists FILE SECONDS: until FILE exists (hand-shake files are empty,
-# which wait_file does not count).
-wait_exists()
-{
-	local i
-	for ((i = 0; i < $2 * 20; i++)); do
-		[ -e "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # wait_file FILE SECONDS: until FILE exists and is not empty.
-wait_file()
+# wait_exists FILE SECONDS: until FILE exists (hand-shake files are empty).
+_wait_test()
 {
 	local i
-	for ((i = 0; i < $2 * 20; i++)); do
-		[ -s "$1" ] && return 0
+	for ((i = 0; i < $3 * 20; i++)); do
+		test "$1" "$2" && return 0
 		sleep 0.05
 	done
 	return 1
 }
+wait_file() { _wait_test -s "$@"; }
+wait_exists() { _wait_test -e "$@"; }

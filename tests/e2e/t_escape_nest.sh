@@ -489,11 +489,10 @@ ctl_daemon()
 		"a register of a cgroup outside the job is refused"
 	expect_step reg "ctl reg-own.json" "^ok=false error=.*outside the requester's guard" \
 		"a register of the job's own run cgroup (another policy for itself) is refused"
-	expect_step reg "ctl reg-kind.json" '^ok=' "a register that says kind=run gets an answer"
-	if [ -e "$T/dstate/guards/kind-x.json" ]; then
-		assert_match "reg: what it saved is a container record, not a run's" '"kind":"container"' \
-			"$(cat "$T/dstate/guards/kind-x.json")"
-	fi
+	# Same policy as its guard, strictly below it: registered, and saved as what it is.
+	expect_step reg "ctl reg-kind.json" '^ok=true ' "a register that says kind=run is taken as a container's"
+	assert_match "reg: what it saved is a container record, not a run's" '"kind":"container"' \
+		"$(cat "$T/dstate/guards/kind-x.json" 2>&1)"
 	ctl_json unreg-k.json op=unregister id=kind-x
 	"$PY" "$ESC_PY" "ctl,$SOCK,unreg-k.json" >/dev/null 2>&1
 	expect_step reg "cgback esc" '^OK$' "the client moved back"
