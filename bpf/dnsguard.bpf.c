@@ -102,6 +102,7 @@ struct task_struct {
 	struct fs_struct *fs;
 	struct task_struct *group_leader;
 	struct pid *thread_pid;
+	__u64 self_exec_id;
 } __attribute__((preserve_access_index));
 
 struct {
@@ -289,6 +290,7 @@ __noinline int who_am_i(struct df_pids *who)
 	if (!who)
 		return 0;
 	who->pid = bpf_get_current_pid_tgid() >> 32;
+	who->exec_id = (__u32)BPF_CORE_READ(t, group_leader, self_exec_id);
 	bpf_probe_read_kernel(&nr, sizeof(nr), &upid_at(p, level)->nr);
 	who->nspid = nr > 0 ? nr : who->pid;
 	who->vpid = who->pid;

@@ -106,12 +106,16 @@ enum df_event_reason {
  * Who a process is, in each pid namespace that matters: the host's (what the
  * logs say), its own (a container's or a pid-namespaced job's, logged as
  * nspid= where it differs) and the proxy's (where the proxy finds it in
- * /proc; 0 if it cannot see the process).
+ * /proc; 0 if it cannot see the process). exec_id is the low half of the
+ * thread group leader's self_exec_id, which every execve() bumps: the proxy
+ * memoises command lines per pid, and `sh -c 'lookup; exec tool'` keeps the pid
+ * but changes the command line.
  */
 struct df_pids {
 	__u32 pid;
 	__u32 nspid;
 	__u32 vpid;
+	__u32 exec_id;
 };
 
 /* config[0]: the proxy's pid namespace (st_dev, st_ino of /proc/self/ns/pid), set by the loader. */
@@ -189,7 +193,6 @@ struct df_client_key {
 struct df_client {
 	__u64 guard_cgid;
 	struct df_pids who;
-	__u32 pad;
 };
 
 /* counters (per-CPU array), read by `depfence status` and the metrics endpoint. */

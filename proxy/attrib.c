@@ -8,8 +8,9 @@
  * call and a /proc walk each:
  *  - the map lookup, for the rest of one receive batch (the entry can change
  *    only when the socket sends again, which a batch already read cannot see);
- *  - the quoted command line and ancestry, per pid and guard, for one second
- *    (procinfo's own lifetime: a pid is not reused that fast).
+ *  - the quoted command line and ancestry, per pid, exec generation and guard,
+ *    for one second (procinfo's own lifetime: a pid is not reused that fast,
+ *    but `sh -c 'lookup; exec tool'` execs at once).
  */
 #include "engine_int.h"
 
@@ -121,8 +122,8 @@ static const struct attrib *attrib_of(struct engine *e, const struct client_ref 
 	uint64_t now = now_ms();
 	struct procinfo pi;
 
-	if (at->who.pid == who.pid && at->guard_serial == c->g->serial &&
-	    now - at->at_ms < ATTRIB_MS)
+	if (at->who.pid == who.pid && at->who.exec_id == who.exec_id &&
+	    at->guard_serial == c->g->serial && now - at->at_ms < ATTRIB_MS)
 		return at;
 	at->who = who;
 	at->guard_serial = c->g->serial;
@@ -134,7 +135,7 @@ static const struct attrib *attrib_of(struct engine *e, const struct client_ref 
 		return at;
 	}
 	/* /proc is in our pid namespace: the process is vpid there. */
-	procinfo_get(who.vpid, c->g->cgroup_rel, &pi);
+	procinfo_get(who.vpid, who.exec_id, c->g->cgroup_rel, &pi);
 	logfmt_quote(at->cmd, sizeof(at->cmd), pi.cmd, pi.cmd_len);
 	logfmt_quote(at->anc, sizeof(at->anc), pi.ancestry, pi.ancestry_len);
 	return at;

@@ -155,10 +155,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (ev->reason == DF_EV_LOCAL_RESOLVER && g->resolver_logged && !log_enabled(LOG_DEBUG))
 		return 0;
 	inet_ntop(ev->family == DF_AF_INET6 ? AF_INET6 : AF_INET, ev->addr, ip, sizeof(ip));
-	/* Gone, or a zombie with no cmdline left: use what the kernel sent along. */
 	/* /proc is in our pid namespace (vpid); gone, invisible to us, or a zombie with no
 	 * cmdline left: use what the kernel sent along. */
-	if (!ev->who.vpid || procinfo_get(ev->who.vpid, g->cgroup_rel, &pi) < 0 ||
+	if (!ev->who.vpid || procinfo_get(ev->who.vpid, ev->who.exec_id, g->cgroup_rel, &pi) < 0 ||
 	    (pi.cmd[0] == '[' && ev->args_len))
 		event_cmd(ev, &pi);
 	if (ev->who.nspid && ev->who.nspid != ev->who.pid)

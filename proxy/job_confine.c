@@ -234,8 +234,9 @@ int job_notify_handle(int fd, const struct job_notify_ctx *ctx)
 	r = seccomp_notify_receive(fd, req);
 	if (r < 0)
 		return r == -ENOENT || r == -EINTR ? 0 : r; /* the caller died meanwhile */
-	/* The process waits in socket() until we answer: /proc/PID is surely its. */
-	procinfo_get(req->pid, ctx->cgroup_rel, &pi);
+	/* The process waits in socket() until we answer: /proc/PID is surely its.
+	 * Its exec generation is not in the notification: read afresh. */
+	procinfo_get(req->pid, PROCINFO_EXEC_UNKNOWN, ctx->cgroup_rel, &pi);
 	logfmt_quote(cmd, sizeof(cmd), pi.cmd, pi.cmd_len);
 	logfmt_quote(anc, sizeof(anc), pi.ancestry, pi.ancestry_len);
 	log_msg(LOG_WARN,

@@ -28,6 +28,7 @@
 struct cache_entry {
 	bool valid;
 	bool has_stop;
+	uint64_t exec_id;
 	unsigned long long at_ms;
 	char stop[PROCINFO_CACHE_STOP_MAX];
 	struct procinfo info;
@@ -216,21 +217,23 @@ static struct cache_entry *cache_slot(pid_t pid)
 	return &cache[(h >> 24) & (PROCINFO_CACHE_SLOTS - 1)];
 }
 
-static bool cache_matches(const struct cache_entry *e, pid_t pid, const char *stop,
-			  unsigned long long now)
+static bool cache_matches(const struct cache_entry *e, pid_t pid, uint64_t exec_id,
+			  const char *stop, unsigned long long now)
 {
-	if (!e->valid || e->info.pid != pid || now - e->at_ms >= PROCINFO_CACHE_TTL_MS)
+	if (!e->valid || e->info.pid != pid || e->exec_id != exec_id ||
+	    now - e->at_ms >= PROCINFO_CACHE_TTL_MS)
 		return false;
 	if (!stop)
 		return !e->has_stop;
 	return e->has_stop && strcmp(e->stop, stop) == 0;
 }
 
-static void cache_store(struct cache_entry *e, const char *stop, const struct procinfo *info,
-			unsigned long long now)
+static void cache_store(struct cache_entry *e, uint64_t exec_id, const char *stop,
+			const struct procinfo *info, unsigned long long now)
 {
-	if (stop && strlen(stop) >= sizeof(e->stop))
+	if (exec_id == PROCINFO_EXEC_UNKNOWN || (stop && strlen(stop) >= sizeof(e->stop)))
 		return;
+	e->exec_id = exec_id;
 	e->has_stop = stop != NULL;
 	if (stop)
 		strcpy(e->stop, stop);
@@ -239,13 +242,13 @@ static void cache_store(struct cache_entry *e, const char *stop, const struct pr
 	e->valid = true;
 }
 
-int procinfo_get(pid_t pid, const char *stop_cgroup, struct procinfo *ret_info)
+int procinfo_get(pid_t pid, uint64_t exec_id, const char *stop_cgroup, struct procinfo *ret_info)
 {
 	struct cache_entry *e = cache_slot(pid);
 	unsigned long long now = now_ms();
 	int r;
 
-	if (cache_matches(e, pid, stop_cgroup, now)) {
+	if (exec_id != PROCINFO_EXEC_UNKNOWN && cache_matches(e, pid, exec_id, stop_cgroup, now)) {
 		*ret_info = e->info;
 		return 0;
 	}
@@ -256,6 +259,6 @@ int procinfo_get(pid_t pid, const char *stop_cgroup, struct procinfo *ret_info)
 	if (r < 0)
 		return r;
 	read_ancestry(pid, stop_cgroup, ret_info);
-	cache_store(e, stop_cgroup, ret_info, now);
+	cache_store(e, exec_id, stop_cgroup, ret_info, now);
 	return 0;
 }

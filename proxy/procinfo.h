@@ -2,13 +2,15 @@
 /*
  * Who sent a query: command line and ancestry of a host pid, from /proc.
  * Called on the block/audit path only, before the refusal is sent, so the
- * querying process is still alive. A small cache keyed by pid (entries live one
- * second) keeps a storm of blocked queries from one process cheap.
+ * querying process is still alive. A small cache keyed by pid and exec
+ * generation (entries live one second) keeps a storm of blocked queries from one
+ * process cheap without naming a process by what it ran before its last execve().
  */
 #ifndef DEPFENCE_PROCINFO_H
 #define DEPFENCE_PROCINFO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define PROCINFO_CMD_MAX      1024
@@ -31,8 +33,16 @@ struct procinfo {
 
 /* PROC_ROOT is "/proc" except in tests. */
 void procinfo_set_root(const char *proc_root);
-/* Fill INFO for PID. Returns 0, or -ESRCH if the process is gone (cmd is then "?"). */
-int procinfo_get(pid_t pid, const char *stop_cgroup, struct procinfo *ret_info);
+/* An exec generation nobody knows: read /proc afresh and cache nothing. */
+#define PROCINFO_EXEC_UNKNOWN UINT64_MAX
+
+/*
+ * Fill INFO for PID, whose exec generation (df_pids.exec_id, or
+ * PROCINFO_EXEC_UNKNOWN) tells a cached entry of the same process from one
+ * written before it exec'd. Returns 0, or -ESRCH if the process is gone (cmd is
+ * then "?").
+ */
+int procinfo_get(pid_t pid, uint64_t exec_id, const char *stop_cgroup, struct procinfo *ret_info);
 /* Drop the cache (tests). */
 void procinfo_cache_clear(void);
 

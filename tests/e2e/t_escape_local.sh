@@ -277,7 +277,9 @@ raw_case()
 		"$PY" "$ESC"
 	expect_esc ping "sock inet dgram icmp" '^OK$' \
 		"socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP) is created where ping_group_range allows it"
-	s=$(grep -a "^WARN PACKET BLOCKED " "$(block_log ping)" 2>/dev/null | grep -F " pid=$CPID ")
+	# (nscd's socket is refused whenever $HOME or $SHELL is unset: not this check's business)
+	s=$(grep -a "^WARN PACKET BLOCKED " "$(block_log ping)" 2>/dev/null | grep -F " pid=$CPID " |
+		grep -v ' reason=LocalResolver ')
 	assert_eq "ping: no PACKET BLOCKED line for the ping socket" "" "$s"
 }
 

@@ -208,7 +208,7 @@ static void test_table(void **state)
 
 		procinfo_cache_clear();
 		memset(&info, 0xaa, sizeof(info));
-		r = procinfo_get(c->pid, c->stop, &info);
+		r = procinfo_get(c->pid, 1, c->stop, &info);
 		if (r != c->ret || strcmp(info.cmd, c->cmd) != 0 ||
 		    strcmp(info.ancestry, c->ancestry) != 0)
 			fail_msg("%s: got %d '%s' '%s', want %d '%s' '%s'", c->name, r, info.cmd,
@@ -223,7 +223,7 @@ static void test_long_cmdline_cut(void **state)
 {
 	size_t i;
 
-	assert_int_equal(procinfo_get(105, NULL, &info), 0);
+	assert_int_equal(procinfo_get(105, 1, NULL, &info), 0);
 	assert_int_equal(info.cmd_len, PROCINFO_CMD_MAX - 1);
 	assert_int_equal(strlen(info.cmd), PROCINFO_CMD_MAX - 1);
 	for (i = 0; i < info.cmd_len; i++)
@@ -234,7 +234,7 @@ static void test_ancestor_cmd_cut(void **state)
 {
 	char want[200];
 
-	assert_int_equal(procinfo_get(500, NULL, &info), 0);
+	assert_int_equal(procinfo_get(500, 1, NULL, &info), 0);
 	memset(want, 'y', sizeof(want));
 	memcpy(want, "501:", 4);
 	want[4 + 128] = '\0';
@@ -243,7 +243,7 @@ static void test_ancestor_cmd_cut(void **state)
 
 static void test_ancestry_field_full(void **state)
 {
-	assert_int_equal(procinfo_get(600, "/j", &info), 0);
+	assert_int_equal(procinfo_get(600, 1, "/j", &info), 0);
 	assert_int_equal(info.ancestry_len, PROCINFO_ANCESTRY_MAX - 1);
 	assert_int_equal(strlen(info.ancestry), PROCINFO_ANCESTRY_MAX - 1);
 	assert_memory_equal(info.ancestry, "601:zzz", 7);
@@ -255,44 +255,71 @@ static void test_cache_hit(void **state)
 {
 	char path[256];
 
-	assert_int_equal(procinfo_get(700, NULL, &info), -ESRCH);
+	assert_int_equal(procinfo_get(700, 1, NULL, &info), -ESRCH);
 	mkproc(700, ARGV("first\0"), "first", 1, "/c");
 	/* A failure is not cached: the pid is found once it exists. */
-	assert_int_equal(procinfo_get(700, "/c", &info), 0);
+	assert_int_equal(procinfo_get(700, 1, "/c", &info), 0);
 	assert_string_equal(info.cmd, "first");
 
 	mkproc(700, ARGV("second\0"), "second", 1, "/c");
-	assert_int_equal(procinfo_get(700, "/c", &info), 0);
+	assert_int_equal(procinfo_get(700, 1, "/c", &info), 0);
 	assert_string_equal(info.cmd, "first");
 
 	/* Another stop cgroup is another answer. */
-	assert_int_equal(procinfo_get(700, "/d", &info), 0);
+	assert_int_equal(procinfo_get(700, 1, "/d", &info), 0);
 	assert_string_equal(info.cmd, "second");
-	assert_int_equal(procinfo_get(700, NULL, &info), 0);
+	assert_int_equal(procinfo_get(700, 1, NULL, &info), 0);
 	assert_string_equal(info.cmd, "second");
 
 	/* Even a pid gone from /proc is served from the cache: proof that it is not read. */
 	snprintf(path, sizeof(path), "%s/700", root);
 	assert_int_equal(nftw(path, rm_entry, 4, FTW_DEPTH | FTW_PHYS), 0);
-	assert_int_equal(procinfo_get(700, NULL, &info), 0);
+	assert_int_equal(procinfo_get(700, 1, NULL, &info), 0);
 	assert_string_equal(info.cmd, "second");
 
 	procinfo_cache_clear();
-	assert_int_equal(procinfo_get(700, NULL, &info), -ESRCH);
+	assert_int_equal(procinfo_get(700, 1, NULL, &info), -ESRCH);
 	assert_string_equal(info.cmd, "?");
 }
 
 static void test_cache_expires(void **state)
 {
 	mkproc(701, ARGV("old\0"), "old", 1, "/c");
-	assert_int_equal(procinfo_get(701, NULL, &info), 0);
+	assert_int_equal(procinfo_get(701, 1, NULL, &info), 0);
 	assert_string_equal(info.cmd, "old");
 	mkproc(701, ARGV("new\0"), "new", 1, "/c");
-	assert_int_equal(procinfo_get(701, NULL, &info), 0);
+	assert_int_equal(procinfo_get(701, 1, NULL, &info), 0);
 	assert_string_equal(info.cmd, "old");
 	usleep(1100 * 1000);
-	assert_int_equal(procinfo_get(701, NULL, &info), 0);
+	assert_int_equal(procinfo_get(701, 1, NULL, &info), 0);
 	assert_string_equal(info.cmd, "new");
+}
+
+/*
+ * `sh -c 'lookup; exec tool'`: the pid stays, the exec generation moves on,
+ * and the line must name the tool, not the shell (a shell's refused nscd
+ * connect once named every process it exec'd into for a second).
+ */
+static void test_cache_exec_generation(void **state)
+{
+	mkproc(702, ARGV("sh\0-c\0lookup\0"), "sh", 1, "/c");
+	assert_int_equal(procinfo_get(702, 7, NULL, &info), 0);
+	assert_string_equal(info.cmd, "sh -c lookup");
+	mkproc(702, ARGV("tool\0"), "tool", 1, "/c");
+	assert_int_equal(procinfo_get(702, 8, NULL, &info), 0);
+	assert_string_equal(info.cmd, "tool");
+	/* The new generation is what the cache holds now. */
+	mkproc(702, ARGV("later\0"), "later", 1, "/c");
+	assert_int_equal(procinfo_get(702, 8, NULL, &info), 0);
+	assert_string_equal(info.cmd, "tool");
+	/* Unknown: always read, never stored. */
+	assert_int_equal(procinfo_get(702, PROCINFO_EXEC_UNKNOWN, NULL, &info), 0);
+	assert_string_equal(info.cmd, "later");
+	mkproc(702, ARGV("last\0"), "last", 1, "/c");
+	assert_int_equal(procinfo_get(702, PROCINFO_EXEC_UNKNOWN, NULL, &info), 0);
+	assert_string_equal(info.cmd, "last");
+	assert_int_equal(procinfo_get(702, 8, NULL, &info), 0);
+	assert_string_equal(info.cmd, "tool");
 }
 
 /* More pids than slots: colliding pids must never be mistaken for each other. */
@@ -309,7 +336,7 @@ static void test_cache_collisions(void **state)
 	for (round = 0; round < 2; round++) {
 		for (pid = 1000; pid < 1300; pid++) {
 			snprintf(cmd, sizeof(cmd), "p%d", pid);
-			assert_int_equal(procinfo_get(pid, "/c", &info), 0);
+			assert_int_equal(procinfo_get(pid, 1, "/c", &info), 0);
 			assert_int_equal(info.pid, pid);
 			assert_string_equal(info.cmd, cmd);
 		}
@@ -321,7 +348,7 @@ static void test_real_proc_self(void **state)
 	char want[32];
 
 	procinfo_set_root(NULL);
-	assert_int_equal(procinfo_get(getpid(), NULL, &info), 0);
+	assert_int_equal(procinfo_get(getpid(), 1, NULL, &info), 0);
 	assert_int_equal(info.pid, getpid());
 	assert_non_null(strstr(info.cmd, program_invocation_short_name));
 	assert_int_equal(info.cmd_len, strlen(info.cmd));
@@ -330,9 +357,9 @@ static void test_real_proc_self(void **state)
 		assert_memory_equal(info.ancestry, want, strlen(want));
 	}
 	/* No parent lives in a cgroup that does not exist. */
-	assert_int_equal(procinfo_get(getpid(), "/depfence-test-no-such-cgroup", &info), 0);
+	assert_int_equal(procinfo_get(getpid(), 1, "/depfence-test-no-such-cgroup", &info), 0);
 	assert_string_equal(info.ancestry, "");
-	assert_int_equal(procinfo_get(0, NULL, &info), -ESRCH);
+	assert_int_equal(procinfo_get(0, 1, NULL, &info), -ESRCH);
 }
 
 int main(void)
@@ -344,6 +371,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_ancestry_field_full, clear_cache),
 	    cmocka_unit_test_setup(test_cache_hit, clear_cache),
 	    cmocka_unit_test_setup(test_cache_expires, clear_cache),
+	    cmocka_unit_test_setup(test_cache_exec_generation, clear_cache),
 	    cmocka_unit_test_setup(test_cache_collisions, clear_cache),
 	    cmocka_unit_test_setup(test_real_proc_self, clear_cache),
 	};
