@@ -15,21 +15,20 @@
 
 #include "dnsguard.skel.h"
 
-struct guard_bpf {
-	struct dnsguard_bpf *skel;
-	int nr_cpus;
-	bool replaced_pins;
-	bool has_unix; /* the kernel has cgroup/connect_unix (6.7+) */
-};
-
 #define NR_PROGS 9
 /* The last program is optional: kernels before 6.7 have no connect_unix hook. */
 #define PROG_UNIX (NR_PROGS - 1)
 /* Not in Debian 12's uapi headers: enum bpf_attach_type's value in 6.7+. */
 #define DF_BPF_CGROUP_UNIX_CONNECT 49
 
-struct guard_attach {
-	struct bpf_link *links[NR_PROGS];
+struct guard_bpf {
+	struct dnsguard_bpf *skel;
+	int nr_cpus;
+	/* PIN_DIR held another build's maps: ours are private until guard_bpf__take_over(). */
+	bool upgrading;
+	bool has_unix;		  /* the kernel has cgroup/connect_unix (6.7+) */
+	__u32 prog_ids[NR_PROGS]; /* the kernel's ids of our programs: a link runs ours or not */
+	char pin_dir[PATH_MAX];
 };
 
 static struct bpf_program *prog_at(struct dnsguard_bpf *s, int i)
@@ -195,20 +194,19 @@ static void remove_tree(const char *path)
 }
 
 /*
- * Pins left by another version of this object (an upgrade) cannot be shared:
- * their maps differ and their programs are not ours. Remove them all; the
- * caller re-attaches what it guards.
+ * Pins of another build of this object (an upgrade): its maps differ, so ours
+ * stay private, and its links are switched to our programs in place
+ * (bpf_link_update) as each guard is restored; the old maps are replaced by
+ * ours only once every guard is ours (guard_bpf__take_over). Nothing is
+ * detached, ever: a cgroup that had a link keeps one throughout.
  */
-static void drop_foreign_pins(struct guard_bpf *g, const char *pin_dir, __u64 version)
+static bool foreign_pins(const char *pin_dir, __u64 version)
 {
 	char path[PATH_MAX];
 	__u64 have = pinned_version(pin_dir);
 
 	snprintf(path, sizeof(path), "%s/maps", pin_dir);
-	if (have == version || (have == 0 && access(path, F_OK) < 0))
-		return;
-	guard_bpf__remove_pins(pin_dir);
-	g->replaced_pins = true;
+	return have != version && (have != 0 || access(path, F_OK) == 0);
 }
 
 static int pin_maps(struct guard_bpf *g, const char *pin_dir, struct df_err *err)
@@ -258,15 +256,26 @@ int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *
 	else
 		bpf_program__set_autoload(g->skel->progs.df_connect_unix, false);
 	if (pin_dir) {
-		drop_foreign_pins(g, pin_dir, version);
-		r = pin_maps(g, pin_dir, err);
-		if (r < 0)
-			goto fail;
+		snprintf(g->pin_dir, sizeof(g->pin_dir), "%s", pin_dir);
+		g->upgrading = foreign_pins(pin_dir, version);
+		if (!g->upgrading) {
+			r = pin_maps(g, pin_dir, err);
+			if (r < 0)
+				goto fail;
+		}
 	}
 	r = dnsguard_bpf__load(g->skel);
 	if (r < 0) {
 		df_err_set(err, r, "load BPF programs: %s", strerror(-r));
 		goto fail;
+	}
+	for (i = 0; i < NR_PROGS; i++) {
+		struct bpf_prog_info info = {0};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog_at(g->skel, i));
+
+		if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+			g->prog_ids[i] = info.id;
 	}
 	bpf_map__update_elem(g->skel->maps.meta, &key, sizeof(key), &version, sizeof(version),
 			     BPF_ANY);
@@ -402,9 +411,9 @@ void guard_bpf__remove_pins(const char *pin_dir)
 	rmdir(pin_dir); /* only if nothing else is left in it */
 }
 
-bool guard_bpf__replaced_pins(const struct guard_bpf *g)
+bool guard_bpf__upgrading(const struct guard_bpf *g)
 {
-	return g->replaced_pins;
+	return g->upgrading;
 }
 
 void guard_bpf__destroy(struct guard_bpf *g)
@@ -415,114 +424,160 @@ void guard_bpf__destroy(struct guard_bpf *g)
 	free(g);
 }
 
-void guard_attach__free(struct guard_attach *a)
-{
-	int i;
-
-	if (!a)
-		return;
-	for (i = 0; i < NR_PROGS; i++)
-		bpf_link__destroy(a->links[i]);
-	free(a);
-}
-
 /* bpffs refuses names with a dot: one directory per attachment, one file per program. */
 static void pin_path(char *buf, size_t cap, const char *dir, int i)
 {
 	snprintf(buf, cap, "%s/%s", dir, prog_pin_names[i]);
 }
 
-int guard_bpf__attach(struct guard_bpf *g, int cgroup_fd, const char *pin_prefix,
-		      struct guard_attach **ret, struct df_err *err)
+/*
+ * The pin at PATH links program I to cgroup CGID: make it run our program
+ * (bpf_link_update swaps it atomically; the cgroup is never without one).
+ * Returns 1 if it did or already ran ours, 0 if PATH is no link of CGID (none,
+ * or an older cgroup that had the same path), or a negative errno.
+ */
+static int link_adopt(struct guard_bpf *g, const char *path, int i, __u64 cgid)
 {
-	struct guard_attach *a = calloc(1, sizeof(*a));
-	char path[PATH_MAX];
-	int i, r;
+	struct bpf_link_info info = {0};
+	__u32 len = sizeof(info);
+	_cleanup_close_ int fd = bpf_obj_get(path);
+	int r;
 
-	if (!a)
-		return df_err_set(err, -ENOMEM, "out of memory");
-	for (i = 0; i < NR_PROGS; i++) {
-		if (i == PROG_UNIX && !g->has_unix)
-			continue;
-		a->links[i] = bpf_program__attach_cgroup(prog_at(g->skel, i), cgroup_fd);
-		if (!a->links[i]) {
-			r = -errno;
-			df_err_set(err, r, "attach %s: %s", prog_pin_names[i], strerror(-r));
-			goto fail;
-		}
-		if (!pin_prefix)
-			continue;
-		if (i == 0 && (r = mkdir_p(pin_prefix, 0700)) < 0) {
-			df_err_set(err, r, "mkdir %s: %s", pin_prefix, strerror(-r));
-			goto fail;
-		}
-		pin_path(path, sizeof(path), pin_prefix, i);
-		unlink(path); /* a stale pin of a dead cgroup */
-		r = bpf_link__pin(a->links[i], path);
-		if (r < 0) {
-			df_err_set(err, r, "pin link %s: %s", path, strerror(-r));
-			goto fail;
-		}
-	}
-	*ret = a;
-	return 0;
-fail:
-	if (pin_prefix)
-		guard_unpin(pin_prefix);
-	guard_attach__free(a);
-	return r;
-}
-
-bool guard_pinned(const char *pin_prefix, __u64 cgid)
-{
-	char path[PATH_MAX];
-	int i;
-
-	for (i = 0; i < NR_PROGS; i++) {
-		struct bpf_link_info info = {0};
-		__u32 len = sizeof(info);
-		int fd, r;
-
-		pin_path(path, sizeof(path), pin_prefix, i);
-		fd = bpf_obj_get(path);
-		if (fd < 0 && i == PROG_UNIX && errno == ENOENT)
-			continue; /* a kernel without the hook: never pinned */
-		if (fd < 0)
-			return false;
-		/* A pin of the same name may hold a link to an older cgroup of that path. */
-		r = bpf_obj_get_info_by_fd(fd, &info, &len);
-		close(fd);
-		if (r < 0 || info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id != cgid)
-			return false;
-	}
-	return true;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	r = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (r < 0)
+		return r;
+	if (info.type != BPF_LINK_TYPE_CGROUP || (cgid && info.cgroup.cgroup_id != cgid))
+		return 0;
+	if (info.prog_id == g->prog_ids[i])
+		return 1;
+	r = bpf_link_update(fd, bpf_program__fd(prog_at(g->skel, i)), NULL);
+	return r < 0 ? r : 1;
 }
 
 int guard_bpf__attach_pinned(struct guard_bpf *g, const char *cgroup_path, const char *pin_prefix,
 			     struct df_err *err)
 {
-	struct guard_attach *att = NULL;
+	_cleanup_close_ int cgfd = -1;
+	char path[PATH_MAX];
 	struct stat st;
-	int cgfd, r;
+	int i, r;
 
 	cgfd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0)
 		return df_err_set(err, -errno, "open cgroup %s: %s", cgroup_path, strerror(errno));
-	if (fstat(cgfd, &st) < 0) {
-		r = df_err_set(err, -errno, "stat %s: %s", cgroup_path, strerror(errno));
-		goto out;
-	}
-	r = 0;
-	if (guard_pinned(pin_prefix, st.st_ino))
-		goto out;
-	guard_unpin(pin_prefix); /* pins of an older cgroup of that path, or partial */
-	r = guard_bpf__attach(g, cgfd, pin_prefix, &att, err);
+	if (fstat(cgfd, &st) < 0)
+		return df_err_set(err, -errno, "stat %s: %s", cgroup_path, strerror(errno));
+	r = mkdir_p(pin_prefix, 0700);
 	if (r < 0)
-		df_err_wrap(err, "cgroup %s", cgroup_path);
-	guard_attach__free(att); /* the pins hold the links */
-out:
-	close(cgfd);
+		return df_err_set(err, r, "mkdir %s: %s", pin_prefix, strerror(-r));
+	/*
+	 * Program by program: a link this cgroup already has (a restart, an
+	 * upgrade) is switched to our program in place; a missing one (first
+	 * registration, a program a new build added) is attached and pinned.
+	 */
+	for (i = 0; i < NR_PROGS; i++) {
+		struct bpf_link *link;
+
+		if (i == PROG_UNIX && !g->has_unix)
+			continue;
+		pin_path(path, sizeof(path), pin_prefix, i);
+		r = link_adopt(g, path, i, st.st_ino);
+		if (r < 0)
+			return df_err_set(err, r, "update link %s: %s", path, strerror(-r));
+		if (r > 0)
+			continue;
+		link = bpf_program__attach_cgroup(prog_at(g->skel, i), cgfd);
+		if (!link)
+			return df_err_set(err, -errno, "attach %s to %s: %s", prog_pin_names[i],
+					  cgroup_path, strerror(errno));
+		unlink(path); /* a pin of a dead cgroup that had this path */
+		r = bpf_link__pin(link, path);
+		bpf_link__destroy(link); /* the pin holds it now, or nothing does */
+		if (r < 0)
+			return df_err_set(err, r, "pin link %s: %s", path, strerror(-r));
+	}
+	return 0;
+}
+
+/* Every pinned link below DIR (recursively) made to run our programs. */
+static int adopt_tree(struct guard_bpf *g, const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int r = 0, i;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (de->d_type == DT_DIR) {
+			r = adopt_tree(g, path) ?: r;
+			continue;
+		}
+		for (i = 0; i < NR_PROGS; i++) {
+			if (strcmp(de->d_name, prog_pin_names[i]) == 0) {
+				int e = link_adopt(g, path, i, 0);
+
+				r = e < 0 ? e : r;
+				break;
+			}
+		}
+	}
+	closedir(d);
 	return r;
+}
+
+int guard_bpf__take_over(struct guard_bpf *g, struct df_err *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
+	struct bpf_map *map;
+	struct dirent *de;
+	DIR *d;
+	int r;
+
+	if (!g->upgrading)
+		return 0;
+	/* Links no registration claimed (their guard is gone): ours too, and closed. */
+	snprintf(dir, sizeof(dir), "%s/links", g->pin_dir);
+	r = adopt_tree(g, dir);
+	if (r < 0)
+		return df_err_set(err, r, "update links below %s: %s", dir, strerror(-r));
+	/* Our maps replace the old build's under the same names, each by one rename. */
+	snprintf(dir, sizeof(dir), "%s/maps", g->pin_dir);
+	r = mkdir_p(dir, 0700);
+	if (r < 0)
+		return df_err_set(err, r, "mkdir %s: %s", dir, strerror(-r));
+	bpf_object__for_each_map(map, g->skel->obj)
+	{
+		if (bpf_map__is_internal(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+		snprintf(tmp, sizeof(tmp), "%s/new_%s", dir, bpf_map__name(map));
+		unlink(tmp);
+		if (bpf_obj_pin(bpf_map__fd(map), tmp) < 0 || rename(tmp, path) < 0) {
+			r = -errno;
+			unlink(tmp);
+			return df_err_set(err, r, "pin map %s: %s", path, strerror(-r));
+		}
+	}
+	/* Maps the old build had and ours has not. */
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' ||
+		    bpf_object__find_map_by_name(g->skel->obj, de->d_name) != NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	g->upgrading = false;
+	return 0;
 }
 
 int guard_unpin(const char *pin_prefix)

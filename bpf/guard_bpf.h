@@ -14,7 +14,6 @@
 #include "util.h"
 
 struct guard_bpf;
-struct guard_attach;
 
 /*
  * Load the object. PIN_DIR NULL: private maps, gone with the process (the
@@ -24,10 +23,11 @@ struct guard_attach;
 int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *err);
 void guard_bpf__destroy(struct guard_bpf *g);
 /*
- * True if PIN_DIR held pins of another build of the object (an upgrade): they
- * were removed, every link with them, and the caller must attach again.
+ * True if PIN_DIR held pins of another build of the object (an upgrade). Our
+ * maps are then private; guard_bpf__attach_pinned switches each pinned link to
+ * our programs in place and guard_bpf__take_over pins our maps at the end.
  */
-bool guard_bpf__replaced_pins(const struct guard_bpf *g);
+bool guard_bpf__upgrading(const struct guard_bpf *g);
 /*
  * Remove the daemon's pins below PIN_DIR (maps/, links/: attached links
  * detach), never embedded runs' (embedded/), and PIN_DIR if then empty.
@@ -35,25 +35,20 @@ bool guard_bpf__replaced_pins(const struct guard_bpf *g);
 void guard_bpf__remove_pins(const char *pin_dir);
 
 /*
- * Attach every program to the cgroup open at CGROUP_FD (multi-attach, so other
- * programs on the cgroup keep working). PIN_PREFIX NULL: the links are owned
- * by the returned attachment and detach when it is freed or the process dies.
- * Otherwise each link is pinned at PIN_PREFIX/<program> and stays attached
- * until guard_unpin(PIN_PREFIX).
- */
-int guard_bpf__attach(struct guard_bpf *g, int cgroup_fd, const char *pin_prefix,
-		      struct guard_attach **ret, struct df_err *err);
-/*
  * Make sure the programs are attached to CGROUP_PATH with links pinned at
- * PIN_PREFIX: kept if the pins already link that very cgroup (a restart),
- * replaced if they link another one that had the same path.
+ * PIN_PREFIX/<program>, attached until guard_unpin(PIN_PREFIX). A pin that
+ * already links that very cgroup (a restart, an upgrade) is switched to our
+ * program in place with bpf_link_update, never detached; a pin of an older
+ * cgroup that had the same path is replaced; a missing one is attached.
  */
 int guard_bpf__attach_pinned(struct guard_bpf *g, const char *cgroup_path, const char *pin_prefix,
 			     struct df_err *err);
-/* Close our link fds; pinned links stay attached. NULL is fine. */
-void guard_attach__free(struct guard_attach *a);
-/* True if PIN_PREFIX/<program> pins exist for every program, linked to cgroup CGID. */
-bool guard_pinned(const char *pin_prefix, __u64 cgid);
+/*
+ * After an upgrade (guard_bpf__upgrading), once every guard is restored: the
+ * links nobody claimed run our programs too, and our maps replace the old
+ * build's pins. A no-op otherwise.
+ */
+int guard_bpf__take_over(struct guard_bpf *g, struct df_err *err);
 /* Remove the pins in directory PIN_PREFIX (and it), detaching those links. Missing is fine. */
 int guard_unpin(const char *pin_prefix);
 

@@ -218,8 +218,6 @@ json_object *daemon_container_register(struct daemon *d, json_object *req, bool 
 		engine__remove_guard(d->engine, g);
 	}
 	container_pin_dir(d, id, pins, sizeof(pins));
-	if (restoring && guard_bpf__attach_pinned(d->bpf, cg, pins, &err) < 0)
-		return ctl_error("attach to %s: %s", cg, err.msg);
 	/*
 	 * Started inside a guarded job: the job's policy goes with it. A policy of
 	 * its own would replace the job's for it (the nearest guard decides), so
@@ -246,11 +244,15 @@ json_object *daemon_container_register(struct daemon *d, json_object *req, bool 
 	}
 	spec.id = id;
 	spec.cgroup_path = cg;
-	if (!restoring && guard_bpf__attach_pinned(d->bpf, cg, pins, &err) < 0) {
-		guard_unpin(pins);
-		return ctl_error("attach to %s: %s", cg, err.msg);
+	/*
+	 * The guard's entry first, then the links: restored after an upgrade, the
+	 * links switch to programs whose maps already hold it (no instant closed).
+	 */
+	r = engine__add_guard(d->engine, &spec, &g, &err);
+	if (r == 0 && guard_bpf__attach_pinned(d->bpf, cg, pins, &err) < 0) {
+		engine__remove_guard(d->engine, g);
+		r = -1;
 	}
-	r = engine__add_guard(d->engine, &spec, NULL, &err);
 	if (r < 0) {
 		if (restoring)
 			guard_bpf__set_closed(d->bpf, cgid);

@@ -163,10 +163,10 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	r = guard_bpf__load(d->pin_dir, &d->bpf, err);
 	if (r < 0)
 		return r;
-	if (guard_bpf__replaced_pins(d->bpf))
+	if (guard_bpf__upgrading(d->bpf))
 		log_msg(LOG_WARN,
-			"replaced BPF pins of another depfence build pins=%s: guarded "
-			"cgroups are attached again below",
+			"upgrading BPF pins of another depfence build pins=%s: each guarded "
+			"cgroup's links switch to this build's programs in place",
 			d->pin_dir);
 	/* Policy ids no earlier daemon used: its leftovers never apply to our policies. */
 	{
@@ -185,11 +185,6 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	r = cgroup_mkdir_p(d->runs_parent);
 	if (r < 0)
 		return df_err_set(err, r, "create %s: %s", d->runs_parent, strerror(-r));
-	/* Attached once, pinned: every run below is covered from its first instruction. */
-	snprintf(pin_prefix, sizeof(pin_prefix), "%s/links/runs", d->pin_dir);
-	r = guard_bpf__attach_pinned(d->bpf, d->runs_parent, pin_prefix, err);
-	if (r < 0)
-		return r;
 	r = loop__new(&d->loop);
 	if (r < 0)
 		return df_err_set(err, r, "epoll: %s", strerror(-r));
@@ -213,6 +208,18 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	 * anything else a previous daemon left registered is closed, not served. */
 	daemon_restore(d);
 	daemon_close_unknown(d);
+	/*
+	 * Attached once, pinned: every run below is covered from its first
+	 * instruction. After the restore, so that an upgrade switches the
+	 * parent's links to programs whose maps already hold every run's guard.
+	 */
+	snprintf(pin_prefix, sizeof(pin_prefix), "%s/links/runs", d->pin_dir);
+	r = guard_bpf__attach_pinned(d->bpf, d->runs_parent, pin_prefix, err);
+	if (r < 0)
+		return r;
+	r = guard_bpf__take_over(d->bpf, err);
+	if (r < 0)
+		return r;
 	r = engine__purge_stale_policies(d->engine);
 	if (r > 0)
 		log_msg(LOG_INFO, "deleted %d map entries of policies a previous daemon used", r);

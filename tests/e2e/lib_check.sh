@@ -45,6 +45,16 @@ assert_lt()
 	fi
 }
 
+# assert_gt DESC MIN VALUE: VALUE is a number above MIN.
+assert_gt()
+{
+	if [[ $3 =~ ^[0-9]+$ ]] && [ "$3" -gt "$2" ]; then
+		pass "$1 ($3 > $2)"
+	else
+		fail "$1" "expected: > $2" "seen:     $3"
+	fi
+}
+
 # assert_file_has DESC ERE FILE
 assert_file_has()
 {

@@ -4,7 +4,7 @@
 # (issue 9): `depfence run` starts with no daemon (embedded proxy, links pinned
 # under /sys/fs/bpf/<instance>/embedded/), then depfenced starts on the same
 # state dir and stops again (SIGTERM, a clean stop that removes what guards
-# nothing), then starts as another build would (its pins replaced). After
+# nothing), then starts as another build would (it upgrades the pins in place). After
 # each, the job's lookup of github.com at a real resolver on port 53 (the
 # catcher) must still be refused by the embedded proxy, never answered by the
 # catcher. Before the fix the clean stop removed the whole pin tree, the
@@ -62,7 +62,7 @@ start_daemon_here
 daemon_stop
 ask 2 "after depfenced started and stopped on the same state dir"
 
-# A daemon of another build replaces the pins it finds: not the embedded ones.
+# A daemon of another build upgrades the pins it finds: not the embedded ones.
 # Another build's pins: a daemon killed with -9 (its pins stay) whose meta map
 # says another object made them.
 start_daemon_here
@@ -71,9 +71,9 @@ kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
 rm -f "$STATE/depfenced.sock"
 start_daemon_here
-assert_file_has "the next daemon saw another build's pins" "replaced BPF pins" "$T/daemon.log"
+assert_file_has "the next daemon saw another build's pins" "upgrading BPF pins" "$T/daemon.log"
 daemon_stop
-ask 3 "after a daemon of another build replaced the pins"
+ask 3 "after a daemon of another build upgraded the pins"
 
 bg_wait "$BG_PID" 10
 assert_eq "the embedded run ends normally" 0 "$RC"
