@@ -107,10 +107,17 @@ $(BUILD)/depfence-hook: $(call obj,$(HOOK_SRCS)) $(LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) $(LINK_LIBS) $(LDLIBS) -o $@
 
+# A unit test may watch calls one room makes into another, as cmocka's __wrap_
+# mocks do in facebook/bpfilter: WRAP_<test> names the symbols the linker
+# routes to the test's __wrap_<symbol> (__real_<symbol> reaches the original).
+comma := ,
+WRAP_test_reload := bpf_map__update_elem bpf_map__delete_elem
+
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) $< $(LINK_LIBS) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(LDFLAGS) $(addprefix -Wl$(comma)--wrap=,$(WRAP_$*)) $< $(LINK_LIBS) $(LDLIBS) \
+		-lcmocka -o $@
 
 $(BUILD):
 	$(Q)mkdir -p $@

@@ -616,6 +616,11 @@ int guard_bpf__lookup_client(struct guard_bpf *g, __u64 netns_cookie, __u8 proto
 	return bpf_map__lookup_elem(g->skel->maps.clients, &key, sizeof(key), ret, sizeof(*ret), 0);
 }
 
+struct bpf_map *guard_bpf__map(struct guard_bpf *g, const char *name)
+{
+	return bpf_object__find_map_by_name(g->skel->obj, name);
+}
+
 __u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which)
 {
 	__u64 vals[g->nr_cpus], sum = 0;

@@ -14,6 +14,7 @@
 #include "util.h"
 
 struct guard_bpf;
+struct bpf_map;
 
 /*
  * Load the object. PIN_DIR NULL: private maps, gone with the process (the
@@ -96,6 +97,13 @@ void guard_bpf__flush_cg_cache(struct guard_bpf *g);
 /* The events ring buffer, FN called per struct df_event. */
 struct ring_buffer *guard_bpf__events(struct guard_bpf *g,
 				      int (*fn)(void *ctx, void *data, size_t size), void *ctx);
+
+/*
+ * The loaded object's map NAME ("guards", "cidrs", "learned", ...), or NULL:
+ * for tests that read what the proxy wrote (tests/unit/test_reload.c). The
+ * proxy itself goes through the functions above.
+ */
+struct bpf_map *guard_bpf__map(struct guard_bpf *g, const char *name);
 
 /* Sum of the per-CPU counter WHICH. */
 __u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which);

@@ -38,6 +38,14 @@ struct daemon {
 	bool stop;
 };
 
+/*
+ * SIGHUP: read every policy file again (policy_store__reload); a changed one
+ * replaces its policy in every guard that uses it (engine__replace_policy),
+ * in an order that never leaves a guard without its rules. Logs the outcome;
+ * returns the number of files with errors.
+ */
+int daemon_reload_policies(struct daemon *d);
+
 /* Listen on STATEDIR/depfenced.sock (replacing a stale socket file). */
 int daemon_ctl_listen(struct daemon *d, struct df_err *err);
 void daemon_ctl_close(struct daemon *d);

@@ -83,18 +83,6 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opt
 	return -1;
 }
 
-static void swap_policy(void *ctx, struct policy *old, struct policy *new_p)
-{
-	struct daemon *d = ctx;
-
-	engine__replace_policy(d->engine, old, new_p);
-}
-
-static void reload_error(void *ctx, const char *msg)
-{
-	log_msg(LOG_ERROR, "policy reload: %s (keeping the previous version)", msg);
-}
-
 static void on_signal(struct ev_source *src, uint32_t events)
 {
 	struct daemon *d = container_of(src, struct daemon, sigfd);
@@ -105,11 +93,7 @@ static void on_signal(struct ev_source *src, uint32_t events)
 			log_msg(LOG_INFO, "stopping signal=%s", strsignal(si.ssi_signo));
 			d->stop = true;
 		} else if (si.ssi_signo == SIGHUP) {
-			int errors =
-			    policy_store__reload(&d->policies, swap_policy, reload_error, d);
-
-			log_msg(errors ? LOG_WARN : LOG_INFO,
-				"policies reloaded count=%d errors=%d", d->policies.n, errors);
+			daemon_reload_policies(d);
 		}
 	}
 }

@@ -268,6 +268,7 @@ static void write_cidrs(struct engine *e, struct policy *p, bool add)
 }
 
 static void learn_policy(struct engine *e, struct policy_use *u, uint64_t now);
+static void copy_learned_set(struct enforce *en, uint32_t from, uint32_t to);
 
 static struct policy_use *use_of(struct enforce *en, const struct policy *p)
 {
@@ -337,9 +338,10 @@ void enforce_guard_removed(struct engine *e, struct guard *g)
 
 /*
  * A reload, in the order that leaves no instant without rules: NEW_P's CIDRs
- * go in and OLD's learned addresses are copied to it (enforce_policy_swapped),
- * the guards switch their entries to NEW_P (the caller), and only then are
- * OLD's entries deleted (enforce_policy_retired).
+ * go in and OLD's learned addresses are copied to it, in the map and in our
+ * own record (enforce_policy_swapped), the guards switch their entries to
+ * NEW_P (the caller), and only then are OLD's entries deleted
+ * (enforce_policy_retired). tests/unit/test_reload.c checks every instant.
  */
 void enforce_policy_swapped(struct engine *e, struct policy *old, struct policy *new_p)
 {
@@ -354,6 +356,7 @@ void enforce_policy_swapped(struct engine *e, struct policy *old, struct policy 
 		return;
 	use_of(e->enf, new_p)->refs += refs - 1;
 	guard_bpf__copy_learned(e->opts.bpf, policy__id(old), policy__id(new_p));
+	copy_learned_set(e->enf, policy__id(old), policy__id(new_p));
 }
 
 void enforce_policy_retired(struct engine *e, struct policy *old)
@@ -519,6 +522,32 @@ static struct learned_addr *set_slot(struct enforce *en, uint32_t policy_id, int
 	for (i = 0; i < n; i++)
 		h = (h ^ addr[i]) * 16777619u;
 	return &en->set[h % LEARNED_SET];
+}
+
+/*
+ * A reload: OLD's learned addresses under NEW's id in our record too. The
+ * shared-address rule (hand_one) asks the record, not the map, and NEW's own
+ * learning answers are a round trip away (or, for names learned when a job
+ * asked, never come): without this, an address handed for a permitted name
+ * would stay refused as a blocked name's. Copied from a snapshot, so a copy
+ * never lands on an entry still to be copied. Out of memory: the map copy
+ * still refuses; only the exception waits for learning.
+ */
+static void copy_learned_set(struct enforce *en, uint32_t from, uint32_t to)
+{
+	_cleanup_free_ struct learned_addr *old = malloc(sizeof(en->set));
+	uint64_t now = now_ms();
+	int i;
+
+	if (!old)
+		return;
+	memcpy(old, en->set, sizeof(en->set));
+	for (i = 0; i < LEARNED_SET; i++) {
+		if (old[i].policy_id != from || old[i].until_ms <= now)
+			continue;
+		old[i].policy_id = to;
+		*set_slot(en, to, old[i].family, old[i].addr) = old[i];
+	}
 }
 
 static void learn_one(void *ctx, int family, const uint8_t *addr, uint32_t ttl)

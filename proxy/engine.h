@@ -82,7 +82,11 @@ uint64_t guard__cgroup_id(const struct guard *g);
  * uses: what a crashed daemon left. Returns how many.
  */
 int engine__purge_stale_policies(struct engine *e);
-/* Swap the policy of every guard that uses one named NAME (SIGHUP reload). */
+/*
+ * SIGHUP reload: every guard that uses OLD moves to NEW_P, in an order that
+ * never leaves one without its rules (docs/design.md, Policies). The caller
+ * frees OLD afterwards.
+ */
 void engine__replace_policy(struct engine *e, struct policy *old, struct policy *new_p);
 
 /* Milliseconds until the next timer is due (-1: none), and run the due ones. */
