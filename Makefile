@@ -33,7 +33,7 @@ WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-for
 	-Wno-format-truncation
 CFLAGS ?= -O2 -g
 CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing -fstack-protector-strong
-CPPFLAGS += -I$(BUILD) -Iproxy -Ibpf -Ioci
+CPPFLAGS += -I$(BUILD) -Iproxy -Iproxy/base -Ibpf -Ioci
 LDLIBS := -lbpf -lelf -lz -ljson-c -lseccomp
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -41,6 +41,9 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 # Each room is a static library; mains are the files named for their binary.
+# proxy/base/ is what every room may use (errors, logging, the loop, cgroups,
+# netns, the control protocol); it includes nothing of the others.
+BASE_SRCS := $(wildcard proxy/base/*.c)
 PROXY_MAINS := proxy/depfenced.c proxy/depfence.c
 PROXY_SRCS := $(filter-out $(PROXY_MAINS) proxy/cli_%.c,$(wildcard proxy/*.c))
 CLI_SRCS := $(wildcard proxy/cli_*.c)
@@ -51,9 +54,13 @@ BPF_PROGS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_PROGS))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-LIBS := $(BUILD)/libproxy.a $(BUILD)/libdfbpf.a $(BUILD)/liboci.a
-# Order matters for static linking: users before what they use.
-LINK_LIBS := $(BUILD)/libproxy.a $(BUILD)/liboci.a $(BUILD)/libdfbpf.a $(BUILD)/libproxy.a
+# Low rooms see only themselves and base, so a wrong include fails to build.
+$(call obj,$(BASE_SRCS)): CPPFLAGS := -Iproxy/base
+$(call obj,$(BPFU_SRCS)): CPPFLAGS := -I$(BUILD) -Iproxy/base -Ibpf
+$(call obj,$(OCI_SRCS)): CPPFLAGS := -Iproxy/base -Ioci
+LIBS := $(BUILD)/libproxy.a $(BUILD)/libdfbpf.a $(BUILD)/liboci.a $(BUILD)/libdfbase.a
+# Order matters for static linking: users before what they use, each once.
+LINK_LIBS := $(BUILD)/libproxy.a $(BUILD)/liboci.a $(BUILD)/libdfbpf.a $(BUILD)/libdfbase.a
 
 BINS := $(BUILD)/depfenced $(BUILD)/depfence
 ifneq ($(HOOK_SRCS),)
@@ -91,6 +98,7 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 $(BUILD)/libproxy.a: $(call obj,$(PROXY_SRCS))
 $(BUILD)/libdfbpf.a: $(call obj,$(BPFU_SRCS))
 $(BUILD)/liboci.a: $(call obj,$(OCI_SRCS))
+$(BUILD)/libdfbase.a: $(call obj,$(BASE_SRCS))
 $(LIBS):
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^

@@ -8,7 +8,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 out=$top/build/fuzz
 mkdir -p "$out"
 # Parsers of untrusted input and what they need: no BPF, no event loop.
-srcs=$(ls "$top"/proxy/util.c "$top"/proxy/dns_wire.c "$top"/proxy/policy_parse.c "$top"/proxy/policy_match.c "$top"/proxy/log.c)
+srcs=$(ls "$top"/proxy/base/util.c "$top"/proxy/dns_wire.c "$top"/proxy/policy_parse.c "$top"/proxy/policy_match.c "$top"/proxy/base/log.c)
 for f in "$top"/tests/fuzz/fuzz_*.c; do
 	[ -e "$f" ] || continue
 	name=$(basename "$f" .c)
@@ -16,10 +16,10 @@ for f in "$top"/tests/fuzz/fuzz_*.c; do
 	extra= libs=
 	case $name in
 	fuzz_oci_state) extra=$top/oci/oci_state.c libs=-ljson-c ;;
-	fuzz_ctl) extra=$top/proxy/ctl_proto.c libs=-ljson-c ;;
+	fuzz_ctl) extra=$top/proxy/base/ctl_proto.c libs=-ljson-c ;;
 	esac
 	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-		-I"$top/proxy" -I"$top/oci" -I"$top/build" "$f" $srcs $extra $libs -o "$out/$name"
+		-I"$top/proxy" -I"$top/proxy/base" -I"$top/oci" -I"$top/build" "$f" $srcs $extra $libs -o "$out/$name"
 	corpus=$out/corpus-$name
 	mkdir -p "$corpus"
 	seeds=$top/tests/fuzz/seeds/${name#fuzz_}
