@@ -456,19 +456,15 @@ static int link_adopt(struct guard_bpf *g, const char *path, int i, __u64 cgid)
 	return r < 0 ? r : 1;
 }
 
-int guard_bpf__attach_pinned(struct guard_bpf *g, const char *cgroup_path, const char *pin_prefix,
+int guard_bpf__attach_pinned(struct guard_bpf *g, int cgfd, const char *pin_prefix,
 			     struct df_err *err)
 {
-	_cleanup_close_ int cgfd = -1;
 	char path[PATH_MAX];
 	struct stat st;
 	int i, r;
 
-	cgfd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cgfd < 0)
-		return df_err_set(err, -errno, "open cgroup %s: %s", cgroup_path, strerror(errno));
 	if (fstat(cgfd, &st) < 0)
-		return df_err_set(err, -errno, "stat %s: %s", cgroup_path, strerror(errno));
+		return df_err_set(err, -errno, "stat cgroup: %s", strerror(errno));
 	r = mkdir_p(pin_prefix, 0700);
 	if (r < 0)
 		return df_err_set(err, r, "mkdir %s: %s", pin_prefix, strerror(-r));
@@ -490,8 +486,8 @@ int guard_bpf__attach_pinned(struct guard_bpf *g, const char *cgroup_path, const
 			continue;
 		link = bpf_program__attach_cgroup(prog_at(g->skel, i), cgfd);
 		if (!link)
-			return df_err_set(err, -errno, "attach %s to %s: %s", prog_pin_names[i],
-					  cgroup_path, strerror(errno));
+			return df_err_set(err, -errno, "attach %s: %s", prog_pin_names[i],
+					  strerror(errno));
 		unlink(path); /* a pin of a dead cgroup that had this path */
 		r = bpf_link__pin(link, path);
 		bpf_link__destroy(link); /* the pin holds it now, or nothing does */

@@ -36,13 +36,13 @@ bool guard_bpf__upgrading(const struct guard_bpf *g);
 void guard_bpf__remove_pins(const char *pin_dir);
 
 /*
- * Make sure the programs are attached to CGROUP_PATH with links pinned at
+ * Make sure the programs are attached to the cgroup open at CGFD with links pinned at
  * PIN_PREFIX/<program>, attached until guard_unpin(PIN_PREFIX). A pin that
  * already links that very cgroup (a restart, an upgrade) is switched to our
  * program in place with bpf_link_update, never detached; a pin of an older
  * cgroup that had the same path is replaced; a missing one is attached.
  */
-int guard_bpf__attach_pinned(struct guard_bpf *g, const char *cgroup_path, const char *pin_prefix,
+int guard_bpf__attach_pinned(struct guard_bpf *g, int cgfd, const char *pin_prefix,
 			     struct df_err *err);
 /*
  * After an upgrade (guard_bpf__upgrading), once every guard is restored: the

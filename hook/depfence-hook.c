@@ -58,13 +58,6 @@ static int call_daemon(const char *state_dir, json_object *req, json_object **re
 	return ctl_call(fd, req, HOOK_TIMEOUT_MS, ret_reply, err);
 }
 
-static bool reply_ok(json_object *reply)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(reply, "ok", &v) && json_object_get_boolean(v);
-}
-
 static int do_register(const char *state_dir, struct oci_state *st, const char *policy)
 {
 	_cleanup_json_ json_object *req = NULL, *reply = NULL;
@@ -87,20 +80,17 @@ static int do_register(const char *state_dir, struct oci_state *st, const char *
 			    (int)st->pid);
 	snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)st->pid);
 
-	req = json_object_new_object();
-	json_object_object_add(req, "op", json_object_new_string("register"));
-	json_object_object_add(req, "kind", json_object_new_string("container"));
-	json_object_object_add(req, "id", json_object_new_string(st->id));
-	if (policy)
-		json_object_object_add(req, "policy", json_object_new_string(policy));
-	else
-		json_object_object_add(req, "inherit", json_object_new_boolean(1));
-	json_object_object_add(req, "cgroup", json_object_new_string(cgroup));
-	json_object_object_add(req, "netns", json_object_new_string(netns));
-	json_object_object_add(req, "pid", json_object_new_int(st->pid));
+	req = ctl_register_encode(&(struct ctl_register){
+	    .id = st->id,
+	    .pid = st->pid,
+	    .policy = policy,
+	    .inherit = !policy,
+	    .netns = netns,
+	    .cgroup = cgroup,
+	});
 	if (call_daemon(state_dir, req, &reply, &err) < 0)
 		return fail(st->id, "%s: refusing to start the container unguarded", err.msg);
-	if (!reply_ok(reply))
+	if (!ctl_reply_ok(reply))
 		return fail(st->id, "%s", ctl_get_str(reply, "error") ?: "depfenced refused");
 	if (verbose)
 		fprintf(stderr, "depfence-hook: %s: guarded, policy %s, cgroup %s\n", st->id,
@@ -146,17 +136,15 @@ static int guard_if_inside(const char *state_dir, struct oci_state *st)
 
 static int do_unregister(const char *state_dir, struct oci_state *st)
 {
-	_cleanup_json_ json_object *req = json_object_new_object(), *reply = NULL;
+	_cleanup_json_ json_object *req = ctl_id_encode("unregister", st->id), *reply = NULL;
 	struct df_err err = {0};
 
-	json_object_object_add(req, "op", json_object_new_string("unregister"));
-	json_object_object_add(req, "id", json_object_new_string(st->id));
 	if (call_daemon(state_dir, req, &reply, &err) < 0) {
 		/* The container is gone already; a restarted daemon reaps what is left. */
 		fprintf(stderr, "depfence-hook: %s: poststop: %s\n", st->id, err.msg);
 		return 0;
 	}
-	if (!reply_ok(reply))
+	if (!ctl_reply_ok(reply))
 		return fail(st->id, "%s", ctl_get_str(reply, "error") ?: "depfenced refused");
 	return 0;
 }
@@ -179,18 +167,14 @@ static int unregister_quiet(const char *state_dir, struct oci_state *st)
 {
 	_cleanup_json_ json_object *req = NULL, *reply = NULL;
 	struct df_err err = {0};
-	char name[128], path[PATH_MAX + 160];
+	struct df_paths paths;
 
-	id_file_name(st->id, name, sizeof(name));
-	snprintf(path, sizeof(path), "%s/guards/%s.json", state_dir, name);
 	/* Inside a guarded job the records are hidden from us (job_confine): ask anyway;
 	 * the daemon lets a job unregister only what it started. */
-	if (access(path, F_OK) < 0 && !self_guarded())
+	if (df_paths_init(&paths, state_dir, NULL) == 0 &&
+	    !df_paths_has_container_record(&paths, st->id) && !self_guarded())
 		return 0;
-	req = json_object_new_object();
-
-	json_object_object_add(req, "op", json_object_new_string("unregister"));
-	json_object_object_add(req, "id", json_object_new_string(st->id));
+	req = ctl_id_encode("unregister", st->id);
 	call_daemon(state_dir, req, &reply, &err);
 	return 0;
 }

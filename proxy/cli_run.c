@@ -26,6 +26,7 @@
 #include "guard_bpf.h"
 #include "job_confine.h"
 #include "log.h"
+#include "registry.h"
 
 #define MAX_INLINE 256
 
@@ -190,17 +191,13 @@ static void on_ctl_hup(struct ev_source *src, uint32_t events)
  */
 static void try_adopt(struct runner *rn)
 {
-	_cleanup_json_ json_object *req = json_object_new_object(), *reply = NULL;
+	_cleanup_json_ json_object *req = ctl_id_encode("run-adopt", rn->run_id), *reply = NULL;
 	struct df_err err = {0};
-	json_object *ok;
 	int fd = -1;
 
 	if (ctl_connect(rn->state_dir, &fd) < 0)
 		return;
-	json_object_object_add(req, "op", json_object_new_string("run-adopt"));
-	json_object_object_add(req, "id", json_object_new_string(rn->run_id));
-	if (ctl_call(fd, req, 2000, &reply, &err) < 0 ||
-	    !json_object_object_get_ex(reply, "ok", &ok) || !json_object_get_boolean(ok)) {
+	if (ctl_call(fd, req, 2000, &reply, &err) < 0 || !ctl_reply_ok(reply)) {
 		close(fd); /* not restored (yet): try again */
 		return;
 	}
@@ -340,23 +337,23 @@ static void reap_stale(const struct embedded_paths *p)
 static int embedded_paths(const char *state_dir, const char *base, struct embedded_paths *p,
 			  struct df_err *err)
 {
-	char root[PATH_MAX], inst[64];
+	struct df_paths paths;
+	char root[PATH_MAX];
 	int r;
 
 	r = cgroup_v2_root(root, sizeof(root), err);
 	if (r < 0)
 		return r;
 	job_boundary_init(root);
-	if (base)
-		snprintf(root, sizeof(root), "%s", base);
 	r = bpffs_ensure(BPFFS_ROOT, err);
 	if (r < 0)
 		return r;
-	instance_name(state_dir, inst, sizeof(inst));
-	snprintf(p->cg_parent, sizeof(p->cg_parent), "%s/%s/embedded", root, inst);
-	snprintf(p->cgroup, sizeof(p->cgroup), "%s/run-%d", p->cg_parent, (int)getpid());
-	snprintf(p->pin_parent, sizeof(p->pin_parent), "%s/%s/embedded", BPFFS_ROOT, inst);
-	snprintf(p->pins, sizeof(p->pins), "%s/run-%d", p->pin_parent, (int)getpid());
+	if (df_paths_init(&paths, state_dir, base ?: root) < 0)
+		return df_err_set(err, -ENAMETOOLONG, "state dir %s: path too long", state_dir);
+	snprintf(p->cg_parent, sizeof(p->cg_parent), "%s", paths.embedded_cgroups);
+	snprintf(p->pin_parent, sizeof(p->pin_parent), "%s", paths.embedded_pins);
+	df_paths_embedded_run(&paths, (int)getpid(), p->pins, sizeof(p->pins), p->cgroup,
+			      sizeof(p->cgroup));
 	return 0;
 }
 
@@ -381,7 +378,8 @@ static int run_embedded(struct run_opts *o, const char *nested_in)
 	struct engine *engine = NULL;
 	struct policy *policy = NULL;
 	struct df_err err = {0};
-	struct guard_spec spec = {.kind = GUARD_RUN};
+	struct reg_record rec = {.kind = GUARD_RUN};
+	struct registry reg;
 	int r, code = 1;
 
 	r = policy_build(o->config_dir, o->policy, &o->rules, &policy, &err);
@@ -397,8 +395,7 @@ static int run_embedded(struct run_opts *o, const char *nested_in)
 		df_err_set(&err, r, "create cgroup %s: %s", ep.cgroup, strerror(-r));
 		goto fail;
 	}
-	if (guard_bpf__load(NULL, &bpf, &err) < 0 ||
-	    guard_bpf__attach_pinned(bpf, ep.cgroup, ep.pins, &err) < 0)
+	if (guard_bpf__load(NULL, &bpf, &err) < 0)
 		goto fail_cg;
 	r = loop__new(&rn.loop);
 	if (r < 0) {
@@ -409,18 +406,20 @@ static int run_embedded(struct run_opts *o, const char *nested_in)
 	o->eo.loop = rn.loop;
 	if (engine__new(&o->eo, &engine, &err) < 0)
 		goto fail_cg;
-	spec.id = strrchr(ep.cgroup, '/') + 1;
-	spec.cgroup_path = ep.cgroup;
-	spec.policy = policy;
-	spec.owns_policy = true;
-	if (engine__add_guard(engine, &spec, NULL, &err) < 0)
+	/* The registry's one path, with nothing saved: this process is the run's owner. */
+	reg = (struct registry){.engine = engine, .bpf = bpf, .config_dir = o->config_dir};
+	rec.id = strrchr(ep.cgroup, '/') + 1;
+	rec.cgroup = ep.cgroup;
+	rec.pins = ep.pins;
+	rec.built = policy;
+	if (registry_add(&reg, &rec, 0, 0, NULL, &err) < 0)
 		goto fail_cg;
 	rn.state_dir = o->state_dir;
 	rn.nctx = (struct job_notify_ctx){
-	    .policy = policy__name(spec.policy),
-	    .mode = policy_mode_str(policy__mode(spec.policy)),
+	    .policy = policy__name(policy),
+	    .mode = policy_mode_str(policy__mode(policy)),
 	    .id_key = "run",
-	    .id = spec.id,
+	    .id = rec.id,
 	    .cgroup_rel = cgroup_below_root(ep.cgroup),
 	};
 	policy = NULL; /* the guard owns it now */
@@ -447,29 +446,14 @@ fail:
 
 static json_object *run_request(const struct run_opts *o)
 {
-	json_object *req = json_object_new_object();
+	struct ctl_run_start m = {.policy = o->policy, .rules.mode = o->rules.mode};
 	int i;
 
-	json_object_object_add(req, "op", json_object_new_string("run-start"));
-	if (o->policy)
-		json_object_object_add(req, "policy", json_object_new_string(o->policy));
-	if (o->rules.mode)
-		json_object_object_add(req, "mode", json_object_new_string(o->rules.mode));
-	if (o->rules.n_block) {
-		json_object *a = json_object_new_array();
-
-		for (i = 0; i < o->rules.n_block; i++)
-			json_object_array_add(a, json_object_new_string(o->block[i]));
-		json_object_object_add(req, "block", a);
-	}
-	if (o->rules.n_allow) {
-		json_object *a = json_object_new_array();
-
-		for (i = 0; i < o->rules.n_allow; i++)
-			json_object_array_add(a, json_object_new_string(o->allow[i]));
-		json_object_object_add(req, "allow", a);
-	}
-	return req;
+	for (i = 0; i < o->rules.n_block && i < CTL_RULES_MAX; i++)
+		m.rules.block[m.rules.n_block++] = o->rules.block[i];
+	for (i = 0; i < o->rules.n_allow && i < CTL_RULES_MAX; i++)
+		m.rules.allow[m.rules.n_allow++] = o->rules.allow[i];
+	return ctl_run_start_encode(&m);
 }
 
 static int run_with_daemon(struct run_opts *o, int fd)
@@ -477,9 +461,8 @@ static int run_with_daemon(struct run_opts *o, int fd)
 	_cleanup_json_ json_object *req = run_request(o), *reply = NULL, *stop = NULL;
 	_cleanup_json_ json_object *stop_reply = NULL;
 	struct runner rn = {.sigfd.fd = -1, .notify.fd = -1};
+	struct ctl_run_started started;
 	struct df_err err = {0};
-	json_object *okv;
-	const char *cgroup;
 	char cg[PATH_MAX];
 	int r, code = 1;
 
@@ -488,13 +471,12 @@ static int run_with_daemon(struct run_opts *o, int fd)
 		log_msg(LOG_ERROR, "depfence run: %s", err.msg);
 		return 1;
 	}
-	if (!json_object_object_get_ex(reply, "ok", &okv) || !json_object_get_boolean(okv))
+	if (!ctl_reply_ok(reply))
 		return cli_usage_error("run", "%s",
 				       ctl_get_str(reply, "error") ?: "depfenced refused the run");
-	cgroup = ctl_get_str(reply, "cgroup");
-	if (!cgroup)
-		return cli_usage_error("run", "depfenced sent no cgroup");
-	snprintf(cg, sizeof(cg), "%s", cgroup);
+	if (ctl_run_started_decode(reply, &started, &err) < 0)
+		return cli_usage_error("run", "depfenced's reply: %s", err.msg);
+	snprintf(cg, sizeof(cg), "%s", started.cgroup);
 	r = loop__new(&rn.loop);
 	if (r < 0)
 		return 1;
@@ -502,12 +484,12 @@ static int run_with_daemon(struct run_opts *o, int fd)
 	rn.ctl.on_ready = on_ctl_hup;
 	loop__add(rn.loop, &rn.ctl, EPOLLIN);
 	rn.state_dir = o->state_dir;
-	snprintf(rn.run_id, sizeof(rn.run_id), "%s", ctl_get_str(reply, "id") ?: "");
+	snprintf(rn.run_id, sizeof(rn.run_id), "%s", started.id);
 	rn.nctx = (struct job_notify_ctx){
-	    .policy = ctl_get_str(reply, "policy"),
-	    .mode = ctl_get_str(reply, "mode"),
+	    .policy = started.policy,
+	    .mode = started.mode,
 	    .id_key = "run",
-	    .id = ctl_get_str(reply, "id") ?: "?",
+	    .id = started.id,
 	    .cgroup_rel = cgroup_below_root(cg),
 	};
 	r = runner_start(&rn, cg, o->cmd, NULL);

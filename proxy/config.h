@@ -7,12 +7,10 @@
 #include <sys/socket.h>
 
 #include "engine.h"
+#include "paths.h"
 #include "policy.h"
 #include "util.h"
 
-#define DEFAULT_CONFIG_DIR "/etc/depfence"
-#define DEFAULT_STATE_DIR  "/run/depfence"
-#define BPFFS_ROOT	   "/sys/fs/bpf"
 /* The policy used when a run names none and CONFIG_DIR has no default.policy. */
 #define BUILTIN_POLICY_NAME "default"
 
@@ -41,19 +39,5 @@ struct inline_rules {
 };
 int policy_build(const char *config_dir, const char *name, const struct inline_rules *rules,
 		 struct policy **ret, struct df_err *err);
-
-/*
- * Per state directory names, so two daemons (or a test's daemon and the host's)
- * never share pins or cgroups: "depfence" for the default state dir, else
- * "depfence-<hash of the path>".
- */
-void instance_name(const char *state_dir, char *buf, size_t cap);
-
-/*
- * A file name for ID that bpffs and the state dir accept (no '.', no '/'):
- * [A-Za-z0-9_-] kept, anything else replaced, and a hash of the whole id appended
- * whenever something was replaced or cut, so distinct ids never share a name.
- */
-void id_file_name(const char *id, char *buf, size_t cap);
 
 #endif

@@ -11,7 +11,9 @@
 
 #include "engine.h"
 #include "loop.h"
+#include "paths.h"
 #include "policy_store.h"
+#include "registry.h"
 
 struct guard_bpf;
 
@@ -22,12 +24,9 @@ struct ctl_client;
 struct daemon {
 	const char *config_dir;
 	const char *state_dir;
-	char instance[64];
-	char cgroup_root[PATH_MAX]; /* the v2 mount */
-	char runs_parent[PATH_MAX]; /* <v2>/<instance>/runs: programs attached once here */
-	char pin_dir[PATH_MAX];	    /* /sys/fs/bpf/<instance> */
-	char sock_path[PATH_MAX];
+	struct df_paths paths; /* runs_parent: programs attached once there for every run */
 	struct policy_store policies;
+	struct registry reg;
 	struct guard_bpf *bpf;
 	struct loop *loop;
 	struct engine *engine;
@@ -57,8 +56,7 @@ void daemon_ctl_close(struct daemon *d);
  * may register and unregister only containers whose cgroup is below SCOPE
  * (those the job started), never another workload's guard.
  */
-json_object *daemon_container_register(struct daemon *d, json_object *req, bool restoring,
-				       const char *scope);
+json_object *daemon_container_register(struct daemon *d, json_object *req, const char *scope);
 json_object *daemon_container_unregister(struct daemon *d, json_object *req, const char *scope);
 /*
  * Where control requests of process PID may reach: 1 and SCOPE set if PID is
@@ -66,16 +64,6 @@ json_object *daemon_container_unregister(struct daemon *d, json_object *req, con
  * proxy guards it), 0 if it is unguarded, -errno if PID cannot be placed.
  */
 int daemon_peer_scope(struct daemon *d, pid_t pid, char *scope, size_t cap);
-/* STATEDIR/guards/<id>.json: what a restarted daemon restores. */
-void daemon_registration_save(struct daemon *d, const char *id, json_object *rec);
-void daemon_registration_forget(struct daemon *d, const char *id);
-/*
- * A run saved by a previous daemon (REC: its run-start request with id and
- * cgroup): guarded again with its policy and listeners in the netns of PID,
- * one of its processes (0: none, the run ended while no daemon ran: cleared),
- * until its `depfence run` adopts it (run-adopt) or its cgroup empties.
- */
-void daemon_run_restore(struct daemon *d, json_object *rec, pid_t pid);
 /* Runs no client owns whose cgroup has no process left: removed. Called about once a second. */
 void daemon_reap_orphan_runs(struct daemon *d);
 /*
@@ -83,11 +71,6 @@ void daemon_reap_orphan_runs(struct daemon *d);
  * (daemon_privs.c), in the effective, permitted and bounding sets.
  */
 int daemon_drop_privileges(struct df_err *err);
-/*
- * After a restart (even kill -9): re-register every container saved in
- * STATEDIR/guards whose cgroup still has processes; forget the rest.
- */
-void daemon_restore(struct daemon *d);
 /*
  * Close every guard entry in the pinned map that this daemon does not serve
  * (runs of a daemon that died): their listeners' ports are free for anyone to

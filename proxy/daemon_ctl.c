@@ -43,9 +43,10 @@ static void run_end(struct ctl_client *c)
 		 * before its guard goes. */
 		if (!d->stop) {
 			cgroup_kill_and_remove(c->run_cgroup, 1000);
-			daemon_registration_forget(d, guard__id(c->run));
+			registry_remove(&d->reg, c->run);
+		} else {
+			engine__remove_guard(d->engine, c->run);
 		}
-		engine__remove_guard(d->engine, c->run);
 		c->run = NULL;
 	}
 }
@@ -61,69 +62,6 @@ static void client_close(struct ctl_client *c)
 	free(c);
 }
 
-static json_object *string_array_get(json_object *req, const char *key, const char **out, int max,
-				     int *ret_n)
-{
-	json_object *arr;
-	int i, n;
-
-	*ret_n = 0;
-	if (!json_object_object_get_ex(req, key, &arr))
-		return NULL;
-	if (!json_object_is_type(arr, json_type_array))
-		return ctl_error("'%s' must be an array of strings", key);
-	n = json_object_array_length(arr);
-	if (n > max)
-		return ctl_error("'%s': at most %d entries", key, max);
-	for (i = 0; i < n; i++) {
-		json_object *v = json_object_array_get_idx(arr, i);
-
-		if (!json_object_is_type(v, json_type_string))
-			return ctl_error("'%s'[%d] must be a string", key, i);
-		out[i] = json_object_get_string(v);
-	}
-	*ret_n = n;
-	return NULL;
-}
-
-/*
- * The policy of a registration: a named policy without inline rules is the
- * daemon's shared copy; anything else is built for this guard alone.
- */
-static json_object *resolve_policy(struct daemon *d, json_object *req, struct policy **ret,
-				   bool *ret_owned)
-{
-	const char *name = ctl_get_str(req, "policy");
-	const char *block[256], *allow[256];
-	struct inline_rules rules = {.block = block, .allow = allow};
-	struct df_err err = {0};
-	json_object *bad;
-
-	bad = string_array_get(req, "block", block, 256, &rules.n_block);
-	if (!bad)
-		bad = string_array_get(req, "allow", allow, 256, &rules.n_allow);
-	if (bad)
-		return bad;
-	rules.mode = ctl_get_str(req, "mode");
-	if (name && !rules.n_block && !rules.n_allow && !rules.mode) {
-		*ret = policy_store__find(&d->policies, name);
-		*ret_owned = false;
-		if (!*ret)
-			return ctl_error("unknown policy '%s' (no %s/%s.policy)", name,
-					 d->policies.dir, name);
-		return NULL;
-	}
-	if (!name && !rules.n_block && !rules.n_allow && !rules.mode &&
-	    (*ret = policy_store__find(&d->policies, BUILTIN_POLICY_NAME))) {
-		*ret_owned = false;
-		return NULL;
-	}
-	if (policy_build(d->config_dir, name, &rules, ret, &err) < 0)
-		return ctl_error("%s", err.msg);
-	*ret_owned = true;
-	return NULL;
-}
-
 /* A client that owns guard G (the run it started or adopted), or NULL. */
 static struct ctl_client *owner_of(struct daemon *d, const struct guard *g)
 {
@@ -133,46 +71,6 @@ static struct ctl_client *owner_of(struct daemon *d, const struct guard *g)
 		if (d->clients[i] && d->clients[i]->run == g)
 			return d->clients[i];
 	return NULL;
-}
-
-void daemon_run_restore(struct daemon *d, json_object *rec, pid_t pid)
-{
-	const char *id = ctl_get_str(rec, "id"), *cg = ctl_get_str(rec, "cgroup");
-	struct guard_spec spec = {.kind = GUARD_RUN, .id = id, .cgroup_path = cg};
-	struct df_err err = {0};
-	char netns[64];
-	json_object *bad;
-	uint64_t cgid;
-
-	if (pid <= 0) {
-		/* It ended while no daemon ran: its empty cgroup and record go. */
-		cgroup_kill_and_remove(cg, 500);
-		daemon_registration_forget(d, id);
-		log_msg(LOG_INFO, "run gone while stopped, forgotten id=%s", id);
-		return;
-	}
-	bad = resolve_policy(d, rec, &spec.policy, &spec.owns_policy);
-	if (bad) {
-		if (cgroup_id_of(cg, &cgid) == 0)
-			guard_bpf__set_closed(d->bpf, cgid);
-		log_msg(LOG_ERROR, "cannot restore run id=%s: %s (its DNS fails closed)", id,
-			ctl_get_str(bad, "error"));
-		json_object_put(bad);
-		return;
-	}
-	snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)pid);
-	spec.netns_path = netns;
-	if (engine__add_guard(d->engine, &spec, NULL, &err) < 0) {
-		if (spec.owns_policy)
-			policy__free(spec.policy);
-		if (cgroup_id_of(cg, &cgid) == 0)
-			guard_bpf__set_closed(d->bpf, cgid);
-		log_msg(LOG_ERROR, "cannot restore run id=%s: %s (its DNS fails closed)", id,
-			err.msg);
-		return;
-	}
-	log_msg(LOG_INFO, "run restored id=%s policy=%s cgroup=%s", id, policy__name(spec.policy),
-		cg);
 }
 
 void daemon_reap_orphan_runs(struct daemon *d)
@@ -194,8 +92,7 @@ void daemon_reap_orphan_runs(struct daemon *d)
 		log_msg(LOG_INFO, "run ended id=%s (no client came back, no process left)",
 			guard__id(g));
 		cgroup_kill_and_remove(guard__cgroup(g), 500);
-		daemon_registration_forget(d, guard__id(g));
-		engine__remove_guard(d->engine, g);
+		registry_remove(&d->reg, g);
 		/* Its removal may take containers sharing its policy: walk again. */
 		next = engine__first_guard(d->engine);
 	}
@@ -204,14 +101,19 @@ void daemon_reap_orphan_runs(struct daemon *d)
 /* A `depfence run` whose daemon restarted takes its run back: it ends it when it ends. */
 static json_object *op_run_adopt(struct ctl_client *c, json_object *req)
 {
-	const char *id = ctl_get_str(req, "id");
+	struct df_err err = {0};
+	struct ctl_id m;
 	struct guard *g;
+	const char *id;
 	char scope[PATH_MAX];
 
+	if (ctl_id_decode(req, &m, &err) < 0)
+		return ctl_error("run-adopt: %s", err.msg);
+	id = m.id;
 	if (c->run)
 		return ctl_error("this connection already has a run");
-	if (!id || !(g = engine__find_guard(c->d->engine, id)) || guard__kind(g) != GUARD_RUN)
-		return ctl_error("no run '%s' here", id ? id : "");
+	if (!(g = engine__find_guard(c->d->engine, id)) || guard__kind(g) != GUARD_RUN)
+		return ctl_error("no run '%s' here", id);
 	if (owner_of(c->d, g))
 		return ctl_error("run '%s' has its client", id);
 	/* Its client is outside every guard; a job must not take over a run to end it. */
@@ -226,9 +128,9 @@ static json_object *op_run_adopt(struct ctl_client *c, json_object *req)
 static json_object *op_run_start(struct ctl_client *c, json_object *req)
 {
 	struct daemon *d = c->d;
-	struct guard_spec spec = {.kind = GUARD_RUN};
+	struct reg_record rec = {.kind = GUARD_RUN};
+	struct ctl_run_start m;
 	struct df_err err = {0};
-	json_object *reply;
 	char id[64], scope[PATH_MAX];
 	int r;
 
@@ -238,45 +140,33 @@ static json_object *op_run_start(struct ctl_client *c, json_object *req)
 	if (daemon_peer_scope(d, c->peer, scope, sizeof(scope)) != 0)
 		return ctl_error("run-start from inside a guard (a nested depfence run runs "
 				 "embedded, inside it)");
-	reply = resolve_policy(d, req, &spec.policy, &spec.owns_policy);
-	if (reply)
-		return reply;
+	if (ctl_run_start_decode(req, &m, &err) < 0)
+		return ctl_error("run-start: %s", err.msg);
 	/* A fresh cgroup: a restored run of an earlier daemon with our pid may hold the name. */
 	do {
 		snprintf(id, sizeof(id), "run-%lu-%d", ++d->run_seq, (int)getpid());
-		snprintf(c->run_cgroup, sizeof(c->run_cgroup), "%s/%s", d->runs_parent, id);
+		snprintf(c->run_cgroup, sizeof(c->run_cgroup), "%s/%s", d->paths.runs_parent, id);
 		r = mkdir(c->run_cgroup, 0755) < 0 ? -errno : 0;
 	} while (r == -EEXIST && d->run_seq % 1000);
-	spec.id = id;
-	spec.cgroup_path = c->run_cgroup;
-	if (r < 0) {
-		reply = ctl_error("create cgroup %s: %s", c->run_cgroup, strerror(-r));
-		goto fail;
-	}
-	r = engine__add_guard(d->engine, &spec, &c->run, &err);
-	if (r < 0) {
-		reply = ctl_error("register %s: %s", id, err.msg);
-		rmdir(c->run_cgroup);
-		goto fail;
-	}
-	log_msg(LOG_INFO, "run started id=%s policy=%s cgroup=%s", id, policy__name(spec.policy),
-		c->run_cgroup);
+	if (r < 0)
+		return ctl_error("create cgroup %s: %s", c->run_cgroup, strerror(-r));
+	rec.id = id;
+	rec.cgroup = c->run_cgroup;
+	rec.policy = m.policy;
+	rec.rules = m.rules;
 	/* Saved, so a daemon restarted under it guards it again (its rules, not a name). */
-	json_object_object_add(req, "kind", json_object_new_string("run"));
-	json_object_object_add(req, "id", json_object_new_string(id));
-	json_object_object_add(req, "cgroup", json_object_new_string(c->run_cgroup));
-	daemon_registration_save(d, id, req);
-	reply = ctl_ok();
-	json_object_object_add(reply, "id", json_object_new_string(id));
-	json_object_object_add(reply, "cgroup", json_object_new_string(c->run_cgroup));
-	json_object_object_add(reply, "policy", json_object_new_string(policy__name(spec.policy)));
-	json_object_object_add(reply, "mode",
-			       json_object_new_string(policy_mode_str(policy__mode(spec.policy))));
-	return reply;
-fail:
-	if (spec.owns_policy)
-		policy__free(spec.policy);
-	return reply;
+	if (registry_add(&d->reg, &rec, 0, 0, &c->run, &err) < 0) {
+		rmdir(c->run_cgroup);
+		return ctl_error("%s", err.msg);
+	}
+	log_msg(LOG_INFO, "run started id=%s policy=%s cgroup=%s", id, guard__policy_name(c->run),
+		c->run_cgroup);
+	return ctl_run_started_encode(&(struct ctl_run_started){
+	    .id = id,
+	    .cgroup = c->run_cgroup,
+	    .policy = guard__policy_name(c->run),
+	    .mode = policy_mode_str(policy__mode(guard__policy(c->run))),
+	});
 }
 
 static json_object *op_status(struct daemon *d)
@@ -332,7 +222,7 @@ static void on_line(void *ctx, char *line)
 			reply = ctl_error("cannot tell where the requesting process is: %s",
 					  strerror(-r));
 		else if (op[0] == 'r')
-			reply = daemon_container_register(c->d, req, false, r ? scope : NULL);
+			reply = daemon_container_register(c->d, req, r ? scope : NULL);
 		else
 			reply = daemon_container_unregister(c->d, req, r ? scope : NULL);
 	} else if (strcmp(op, "status") == 0)
@@ -417,16 +307,16 @@ int daemon_ctl_listen(struct daemon *d, struct df_err *err)
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
 
-	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", d->sock_path) >=
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", d->paths.sock) >=
 	    (int)sizeof(sun.sun_path))
 		return df_err_set(err, -ENAMETOOLONG, "%s: path too long for a socket",
-				  d->sock_path);
+				  d->paths.sock);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return df_err_set(err, -errno, "socket: %s", strerror(errno));
 	/* Bind a temporary name and rename it into place: the socket appears only
 	 * once it is ready to serve, and a stale file of a dead daemon is replaced. */
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s.%d", d->sock_path, (int)getpid());
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s.%d", d->paths.sock, (int)getpid());
 	unlink(sun.sun_path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		return df_err_set(err, -errno, "bind %s: %s", sun.sun_path, strerror(errno));
@@ -437,9 +327,9 @@ int daemon_ctl_listen(struct daemon *d, struct df_err *err)
 	d->ctl_listen.on_ready = on_accept;
 	if (loop__add(d->loop, &d->ctl_listen, EPOLLIN) < 0)
 		return df_err_set(err, -errno, "epoll: %s", strerror(errno));
-	if (rename(sun.sun_path, d->sock_path) < 0) {
+	if (rename(sun.sun_path, d->paths.sock) < 0) {
 		unlink(sun.sun_path);
-		return df_err_set(err, -errno, "rename to %s: %s", d->sock_path, strerror(errno));
+		return df_err_set(err, -errno, "rename to %s: %s", d->paths.sock, strerror(errno));
 	}
 	fd = -1;
 	return 0;
@@ -455,6 +345,6 @@ void daemon_ctl_close(struct daemon *d)
 	if (d->ctl_listen.fd >= 0) {
 		loop__del(d->loop, &d->ctl_listen);
 		closep(&d->ctl_listen.fd);
-		unlink(d->sock_path);
+		unlink(d->paths.sock);
 	}
 }

@@ -128,7 +128,8 @@ static int state_dir_check(const char *dir, struct df_err *err)
 /* Everything up to serving: bpffs, BPF object, runs parent cgroup, engine, socket. */
 static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 {
-	char pin_prefix[PATH_MAX + 16];
+	char root[PATH_MAX];
+	_cleanup_close_ int runs_fd = -1;
 	sigset_t mask;
 	int r;
 
@@ -138,20 +139,24 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	r = state_dir_check(d->state_dir, err);
 	if (r < 0)
 		return r;
-	instance_name(d->state_dir, d->instance, sizeof(d->instance));
-	snprintf(d->sock_path, sizeof(d->sock_path), "%s/%s", d->state_dir, CTL_SOCKET_NAME);
+	r = cgroup_v2_root(root, sizeof(root), err);
+	if (r < 0)
+		return r;
+	job_boundary_init(root);
+	r = df_paths_init(&d->paths, d->state_dir, root);
+	if (r < 0)
+		return df_err_set(err, r, "state dir %s: path too long", d->state_dir);
 	r = bpffs_ensure(BPFFS_ROOT, err);
 	if (r < 0)
 		return r;
-	snprintf(d->pin_dir, sizeof(d->pin_dir), "%s/%s", BPFFS_ROOT, d->instance);
-	r = guard_bpf__load(d->pin_dir, &d->bpf, err);
+	r = guard_bpf__load(d->paths.pins, &d->bpf, err);
 	if (r < 0)
 		return r;
 	if (guard_bpf__upgrading(d->bpf))
 		log_msg(LOG_WARN,
 			"upgrading BPF pins of another depfence build pins=%s: each guarded "
 			"cgroup's links switch to this build's programs in place",
-			d->pin_dir);
+			d->paths.pins);
 	/* Policy ids no earlier daemon used: its leftovers never apply to our policies. */
 	{
 		__u32 base;
@@ -161,14 +166,9 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 			return df_err_set(err, r, "reserve policy ids: %s", strerror(-r));
 		policy__set_id_base(base);
 	}
-	r = cgroup_v2_root(d->cgroup_root, sizeof(d->cgroup_root), err);
+	r = cgroup_mkdir_p(d->paths.runs_parent);
 	if (r < 0)
-		return r;
-	job_boundary_init(d->cgroup_root);
-	snprintf(d->runs_parent, sizeof(d->runs_parent), "%s/%s/runs", d->cgroup_root, d->instance);
-	r = cgroup_mkdir_p(d->runs_parent);
-	if (r < 0)
-		return df_err_set(err, r, "create %s: %s", d->runs_parent, strerror(-r));
+		return df_err_set(err, r, "create %s: %s", d->paths.runs_parent, strerror(-r));
 	r = loop__new(&d->loop);
 	if (r < 0)
 		return df_err_set(err, r, "epoll: %s", strerror(-r));
@@ -177,6 +177,13 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	r = engine__new(eo, &d->engine, err);
 	if (r < 0)
 		return r;
+	d->reg = (struct registry){
+	    .engine = d->engine,
+	    .bpf = d->bpf,
+	    .policies = &d->policies,
+	    .config_dir = d->config_dir,
+	    .paths = &d->paths,
+	};
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -190,17 +197,20 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	loop__add(d->loop, &d->sigfd, EPOLLIN);
 	/* Containers guarded before a restart answer again before the socket appears;
 	 * anything else a previous daemon left registered is closed, not served. */
-	daemon_restore(d);
+	registry_restore(&d->reg);
 	daemon_close_unknown(d);
 	/*
 	 * Attached once, pinned: every run below is covered from its first
 	 * instruction. After the restore, so that an upgrade switches the
 	 * parent's links to programs whose maps already hold every run's guard.
 	 */
-	snprintf(pin_prefix, sizeof(pin_prefix), "%s/links/runs", d->pin_dir);
-	r = guard_bpf__attach_pinned(d->bpf, d->runs_parent, pin_prefix, err);
+	runs_fd = open(d->paths.runs_parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (runs_fd < 0)
+		return df_err_set(err, -errno, "open %s: %s", d->paths.runs_parent,
+				  strerror(errno));
+	r = guard_bpf__attach_pinned(d->bpf, runs_fd, d->paths.runs_pins, err);
 	if (r < 0)
-		return r;
+		return df_err_wrap(err, "cgroup %s", d->paths.runs_parent);
 	r = guard_bpf__take_over(d->bpf, err);
 	if (r < 0)
 		return r;
@@ -238,32 +248,31 @@ static void teardown(struct daemon *d)
 	struct dirent *de;
 	bool containers = false;
 
-	if (!d->runs_parent[0] || !d->pin_dir[0])
+	if (!d->paths.runs_parent[0] || !d->paths.pins[0])
 		return;
-	dh = opendir(d->runs_parent);
+	dh = opendir(d->paths.runs_parent);
 	while (dh && (de = readdir(dh))) {
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", d->runs_parent, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", d->paths.runs_parent, de->d_name);
 		rmdir(path); /* an empty leftover; one with processes stays */
 	}
 	if (dh)
 		closedir(dh);
-	if (has_subdirs(d->runs_parent))
+	if (has_subdirs(d->paths.runs_parent))
 		return;
-	snprintf(path, sizeof(path), "%s/links/runs", d->pin_dir);
-	guard_unpin(path);
-	rmdir(d->runs_parent);
-	*strrchr(d->runs_parent, '/') = '\0';
-	rmdir(d->runs_parent);
-	snprintf(path, sizeof(path), "%s/guards", d->state_dir);
-	dh = opendir(path);
+	guard_unpin(d->paths.runs_pins);
+	rmdir(d->paths.runs_parent);
+	snprintf(path, sizeof(path), "%s", d->paths.runs_parent);
+	*strrchr(path, '/') = '\0';
+	rmdir(path); /* the instance's cgroup, if nothing else is in it */
+	dh = opendir(d->paths.records);
 	while (dh && (de = readdir(dh)))
 		containers |= de->d_name[0] != '.';
 	if (dh)
 		closedir(dh);
 	if (!containers)
-		guard_bpf__remove_pins(d->pin_dir);
+		guard_bpf__remove_pins(d->paths.pins);
 }
 
 int main(int argc, char **argv)
@@ -299,7 +308,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_msg(LOG_INFO, "depfenced ready socket=%s policies=%d upstreams=%d cgroup=%s",
-		d.sock_path, d.policies.n, eo.n_upstreams, d.runs_parent);
+		d.paths.sock, d.policies.n, eo.n_upstreams, d.paths.runs_parent);
 	log_flush();
 	uint64_t reaped_at = now_ms();
 

@@ -185,8 +185,10 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	struct guard *g;
 	int r;
 
-	if (engine__find_guard(e, spec->id))
-		return df_err_set(err, -EEXIST, "'%s' is already registered", spec->id);
+	for (g = e->guards; g; g = g->next)
+		if (g->cgid == spec->cgid)
+			return df_err_set(err, -EEXIST, "cgroup %s is registered already (%s)",
+					  spec->cgroup_path, g->id);
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return df_err_set(err, -ENOMEM, "out of memory");
@@ -200,11 +202,7 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	g->policy = spec->policy;
 	g->since = time(NULL);
 	g->serial = ++e->guard_serial;
-	r = cgroup_id_of(g->cgroup_path, &g->cgid);
-	if (r < 0) {
-		df_err_set(err, r, "cgroup %s: %s", g->cgroup_path, strerror(-r));
-		goto fail;
-	}
+	g->cgid = spec->cgid;
 	r = listen_set_open(spec->netns_path, &g->ls, err);
 	if (r < 0)
 		goto fail;

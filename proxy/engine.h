@@ -43,6 +43,7 @@ struct guard_spec {
 	enum guard_kind kind;
 	const char *id;		 /* run id or container id */
 	const char *cgroup_path; /* absolute path of the cgroup v2 directory */
+	uint64_t cgid;		 /* its id, from an fd the caller opened (registry_add) */
 	const char *netns_path;	 /* NULL: the engine's own netns */
 	struct policy *policy;	 /* see owns_policy */
 	bool owns_policy;	 /* the guard frees it (an inline policy) */
@@ -64,6 +65,7 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
  * it (containers started inside its job), which cannot outlive the job.
  */
 void engine__remove_guard(struct engine *e, struct guard *g);
+/* The first guard named ID (container ids may repeat across runtimes; run ids do not). */
 struct guard *engine__find_guard(struct engine *e, const char *id);
 struct guard *engine__first_guard(struct engine *e);
 struct guard *engine__next_guard(struct engine *e, struct guard *g);

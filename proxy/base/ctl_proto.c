@@ -2,6 +2,7 @@
 #include "ctl_proto.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <string.h>
@@ -132,4 +133,199 @@ const char *ctl_get_str(json_object *obj, const char *key)
 	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
+}
+
+bool ctl_reply_ok(json_object *o)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v);
+}
+
+int ctl_opt_str(json_object *o, const char *key, const char **ret, struct df_err *err)
+{
+	json_object *v;
+
+	*ret = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return df_err_set(err, -EINVAL, "\"%s\" must be a string", key);
+	*ret = json_object_get_string(v);
+	return 0;
+}
+
+static int req_str(json_object *o, const char *key, const char **ret, struct df_err *err)
+{
+	int r = ctl_opt_str(o, key, ret, err);
+
+	if (r == 0 && (!*ret || !(*ret)[0]))
+		return df_err_set(err, -EINVAL, "\"%s\" is missing", key);
+	return r;
+}
+
+static json_object *request(const char *op)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "op", json_object_new_string(op));
+	return o;
+}
+
+static void put_str(json_object *o, const char *key, const char *v)
+{
+	if (v)
+		json_object_object_add(o, key, json_object_new_string(v));
+}
+
+static void put_array(json_object *o, const char *key, const char *const *v, int n)
+{
+	json_object *a;
+	int i;
+
+	if (!n)
+		return;
+	a = json_object_new_array();
+	for (i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	json_object_object_add(o, key, a);
+}
+
+static int get_array(json_object *o, const char *key, const char **out, int *ret_n,
+		     struct df_err *err)
+{
+	json_object *arr;
+	int i, n;
+
+	*ret_n = 0;
+	if (!json_object_object_get_ex(o, key, &arr))
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return df_err_set(err, -EINVAL, "\"%s\" must be an array of strings", key);
+	n = (int)json_object_array_length(arr);
+	if (n > CTL_RULES_MAX)
+		return df_err_set(err, -E2BIG, "\"%s\": at most %d entries", key, CTL_RULES_MAX);
+	for (i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+
+		if (!json_object_is_type(v, json_type_string))
+			return df_err_set(err, -EINVAL, "\"%s\"[%d] must be a string", key, i);
+		out[i] = json_object_get_string(v);
+	}
+	*ret_n = n;
+	return 0;
+}
+
+void ctl_rules_put(json_object *o, const struct ctl_rules *r)
+{
+	put_str(o, "mode", r->mode);
+	put_array(o, "block", r->block, r->n_block);
+	put_array(o, "allow", r->allow, r->n_allow);
+}
+
+int ctl_rules_get(json_object *o, struct ctl_rules *r, struct df_err *err)
+{
+	int e;
+
+	if ((e = ctl_opt_str(o, "mode", &r->mode, err)) < 0 ||
+	    (e = get_array(o, "block", r->block, &r->n_block, err)) < 0 ||
+	    (e = get_array(o, "allow", r->allow, &r->n_allow, err)) < 0)
+		return e;
+	return 0;
+}
+
+json_object *ctl_run_start_encode(const struct ctl_run_start *m)
+{
+	json_object *o = request("run-start");
+
+	put_str(o, "policy", m->policy);
+	ctl_rules_put(o, &m->rules);
+	return o;
+}
+
+int ctl_run_start_decode(json_object *o, struct ctl_run_start *m, struct df_err *err)
+{
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	r = ctl_opt_str(o, "policy", &m->policy, err);
+	return r < 0 ? r : ctl_rules_get(o, &m->rules, err);
+}
+
+json_object *ctl_run_started_encode(const struct ctl_run_started *m)
+{
+	json_object *o = ctl_ok();
+
+	put_str(o, "id", m->id);
+	put_str(o, "cgroup", m->cgroup);
+	put_str(o, "policy", m->policy);
+	put_str(o, "mode", m->mode);
+	return o;
+}
+
+int ctl_run_started_decode(json_object *o, struct ctl_run_started *m, struct df_err *err)
+{
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	if ((r = req_str(o, "id", &m->id, err)) < 0 ||
+	    (r = req_str(o, "cgroup", &m->cgroup, err)) < 0 ||
+	    (r = ctl_opt_str(o, "policy", &m->policy, err)) < 0 ||
+	    (r = ctl_opt_str(o, "mode", &m->mode, err)) < 0)
+		return r;
+	return 0;
+}
+
+json_object *ctl_register_encode(const struct ctl_register *m)
+{
+	json_object *o = request("register");
+
+	put_str(o, "kind", "container");
+	put_str(o, "id", m->id);
+	put_str(o, "policy", m->policy);
+	if (m->inherit)
+		json_object_object_add(o, "inherit", json_object_new_boolean(1));
+	put_str(o, "cgroup", m->cgroup);
+	put_str(o, "netns", m->netns);
+	json_object_object_add(o, "pid", json_object_new_int(m->pid));
+	return o;
+}
+
+int ctl_register_decode(json_object *o, struct ctl_register *m, struct df_err *err)
+{
+	json_object *v;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	if ((r = req_str(o, "id", &m->id, err)) < 0 ||
+	    (r = ctl_opt_str(o, "policy", &m->policy, err)) < 0 ||
+	    (r = ctl_opt_str(o, "netns", &m->netns, err)) < 0 ||
+	    (r = ctl_opt_str(o, "cgroup", &m->cgroup, err)) < 0)
+		return r;
+	if (json_object_object_get_ex(o, "inherit", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return df_err_set(err, -EINVAL, "\"inherit\" must be true or false");
+		m->inherit = json_object_get_boolean(v);
+	}
+	if (!json_object_object_get_ex(o, "pid", &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) <= 0 || json_object_get_int64(v) > INT32_MAX)
+		return df_err_set(err, -EINVAL, "\"pid\" must be a positive process id");
+	m->pid = (int)json_object_get_int64(v);
+	if (!m->policy && !m->inherit)
+		return df_err_set(err, -EINVAL, "register needs \"policy\" (or \"inherit\")");
+	return 0;
+}
+
+json_object *ctl_id_encode(const char *op, const char *id)
+{
+	json_object *o = request(op);
+
+	put_str(o, "id", id);
+	return o;
+}
+
+int ctl_id_decode(json_object *o, struct ctl_id *m, struct df_err *err)
+{
+	memset(m, 0, sizeof(*m));
+	return req_str(o, "id", &m->id, err);
 }

@@ -304,6 +304,14 @@ block_log()
 	elif [ "$MODE" = daemon ]; then echo "$T/daemon.log"; else rf "$1" err; fi
 }
 
+# rec_file K ID CGROUP: the daemon's saved record of registration ID of kind K
+# (c container, r run) on CGROUP (docs/design.md: STATE/guards/K-CGROUPID-ID.json).
+rec_file() { printf '%s/dstate/guards/%s-%s-%s.json' "$T" "$1" "$(stat -c %i "$3" 2>/dev/null)" "$2"; }
+# rec_any K ID: the saved records of ID of kind K, whatever their cgroup.
+rec_any() { compgen -G "$T/dstate/guards/$1-*-$2.json"; }
+# pin_dir CGROUP: where the daemon pins the links of the container on CGROUP.
+pin_dir() { printf '%s/c-%s' "$PINS" "$(stat -c %i "$1" 2>/dev/null)"; }
+
 # ---------------------------------------------------------------- running
 
 # split_opts [RUN-OPTION...] -- CMD [ARG...]: OPTS gets the options before

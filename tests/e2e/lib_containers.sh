@@ -23,6 +23,7 @@
 
 HOOK_BIN=$DEPFENCE_BIN/depfence-hook
 RUNC=()
+CT_CG_PARENTS=()
 PODMAN=()
 PM_IMAGE=
 CT_CGS=() # cgroup v2 dirs of containers seen running (must be gone at the end)
@@ -298,6 +299,10 @@ ct_cleanup()
 		[ -d "$cg" ] && left+=("$cg") && _remove_cgroup "$cg"
 	done
 	[ ${#left[@]} -eq 0 ] || fail "no container cgroup left behind" "${left[@]}"
+	# Parents a test made its containers' cgroups in (cgroupsPath): empty by now.
+	for cg in "${CT_CG_PARENTS[@]}"; do
+		rmdir "$cg" 2>/dev/null
+	done
 	for f in "$T"/san-hook.*; do
 		[ -e "$f" ] && fail "sanitizer report of depfence-hook in $f" "$(head -n 4 "$f")"
 	done
@@ -394,23 +399,24 @@ ct_progs()
 
 # assert_guarded WHAT ID POLICY CGROUP: while the container runs, the daemon
 # lists it (kind container, its id, POLICY, CGROUP, a since), its links are
-# pinned in c-ID, the DNS programs are attached to its cgroup, and its
-# registration is saved.
+# pinned in c-CGROUPID, the DNS programs are attached to its cgroup, and its
+# registration is saved as c-CGROUPID-ID.json.
 assert_guarded()
 {
 	local what=$1 id=$2 policy=$3 cg=$4 rows progs
-	rows=$(ct_status | grep -F "$id ")
+	# Its row: the one with its id on its cgroup (names may repeat across runtimes).
+	rows=$(ct_status | awk -v id="$id" -v cg="$cg" '$1 == id && $3 == cg')
 	assert_eq "$what: depfence status lists it (kind container, id, policy, cgroup, since)" \
 		"$id $policy $cg True" "$rows"
-	if [ -d "$PINS/c-$id" ] && [ -n "$(ls -A "$PINS/c-$id")" ]; then
-		pass "$what: its links are pinned in $PINS/c-$id"
+	if [ -d "$(pin_dir "$cg")" ] && [ -n "$(ls -A "$(pin_dir "$cg")")" ]; then
+		pass "$what: its links are pinned in $(pin_dir "$cg")"
 	else
-		fail "$what: its links are pinned in $PINS/c-$id" "$(ls -la "$PINS" 2>&1)"
+		fail "$what: its links are pinned in $(pin_dir "$cg")" "$(ls -la "$PINS" 2>&1)"
 	fi
 	progs=$(ct_progs "$cg")
 	assert_match "$what: connect4, sendmsg4 and recvmsg4 programs attached to its cgroup" \
 		'df_connect4.*df_recvmsg4.*df_sendmsg4' "$progs"
-	if [ -f "$T/dstate/guards/$id.json" ]; then
+	if [ -f "$(rec_file c "$id" "$cg")" ]; then
 		pass "$what: its registration is saved in the state dir"
 	else
 		fail "$what: its registration is saved in the state dir" \
@@ -424,7 +430,7 @@ assert_untouched()
 {
 	local what=$1 id=$2 cg=$3
 	assert_eq "$what: not in depfence status" "" "$(ct_status | grep -F "$id ")"
-	assert_eq "$what: no pinned links" "" "$(ls -d "$PINS/c-$id" 2>/dev/null)"
+	assert_eq "$what: no pinned links" "" "$(ls -d "$(pin_dir "$cg")" 2>/dev/null)"
 	assert_eq "$what: no program attached to its cgroup $cg" "" "$(ct_progs "$cg")"
 }
 

@@ -280,7 +280,7 @@ inh_wait_unregistered()
 {
 	local i
 	for ((i = 0; i < 30; i++)); do
-		[ -e "$T/dstate/guards/$1.json" ] || return 0
+		rec_any c "$1" >/dev/null || return 0
 		sleep 0.1
 	done
 	return 1

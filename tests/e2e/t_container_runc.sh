@@ -220,7 +220,7 @@ runc_bundle r2 policy=deploy
 runc_start r1
 ID_1=$CT_LAST_ID PID_1=$BG_PID
 runc_start r2
-ID_2=$CT_LAST_ID
+ID_2=$CT_LAST_ID PINS_2=$(pin_dir "$(ct_cgroup r2)")
 daemon_stop
 ct_go r2 "$BG_PID"
 assert_ran r2
@@ -230,8 +230,8 @@ assert_file_lacks "r2: its query did not leave while the daemon was down" \
 daemon_start
 assert_guarded "r1 after the restart" "$ID_1" deploy "$(ct_cgroup r1)"
 assert_eq "r2: the restarted daemon forgot it" "" "$(ct_status | grep -F "$ID_2 ")"
-assert_eq "r2: its pins are gone" "" "$(ls -d "$PINS/c-$ID_2" 2>/dev/null)"
-assert_eq "r2: its saved registration is gone" "" "$(ls "$T/dstate/guards/$ID_2.json" 2>/dev/null)"
+assert_eq "r2: its pins are gone" "" "$(ls -d "$PINS_2" 2>/dev/null)"
+assert_eq "r2: its saved registration is gone" "" "$(rec_any c "$ID_2")"
 ct_go r1 "$PID_1"
 assert_ran r1
 expect_refused r1 blocked github.com

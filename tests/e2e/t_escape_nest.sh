@@ -333,7 +333,7 @@ inh_guarded()
 	assert_guarded "$name" "$id" deploy "$cg"
 	if [ -z "$pol" ]; then
 		assert_file_has "$name: its saved registration says inherit" '"inherit":true' \
-			"$T/dstate/guards/$id.json"
+			"$(rec_file c "$id" "$cg")"
 	fi
 	assert_file_has "$name: the daemon registered it with the job's policy" \
 		"container registered id=$(re_quote "$id") policy=deploy " "$T/daemon.log"
@@ -492,7 +492,7 @@ ctl_daemon()
 	# Same policy as its guard, strictly below it: registered, and saved as what it is.
 	expect_step reg "ctl reg-kind.json" '^ok=true ' "a register that says kind=run is taken as a container's"
 	assert_match "reg: what it saved is a container record, not a run's" '"kind":"container"' \
-		"$(cat "$T/dstate/guards/kind-x.json" 2>&1)"
+		"$(cat $(rec_any c kind-x) 2>&1)"
 	ctl_json unreg-k.json op=unregister id=kind-x
 	"$PY" "$ESC_PY" "ctl,$SOCK,unreg-k.json" >/dev/null 2>&1
 	expect_step reg "cgback esc" '^OK$' "the client moved back"

@@ -94,11 +94,11 @@ record_mode()
 	rm -f "$T/stop"
 	guarded_bg rec --policy deploy -- "$T/job.sh"
 	for ((n = 0; n < 100; n++)); do
-		ls "$T/dstate/guards/"run-*.json >/dev/null 2>&1 && break
+		ls "$T/dstate/guards/"r-*-run-*.json >/dev/null 2>&1 && break
 		sleep 0.05
 	done
 	assert_eq "the run's record is a 0600 file" 600 \
-		"$(stat -c %a "$T"/dstate/guards/run-*.json 2>/dev/null | head -n 1)"
+		"$(stat -c %a "$T"/dstate/guards/r-*-run-*.json 2>/dev/null | head -n 1)"
 	assert_eq "no temporary record left" "" "$(ls "$T/dstate/guards/" | grep '\.tmp$')"
 	touch "$T/stop"
 	bg_wait "$BG_PID" 20

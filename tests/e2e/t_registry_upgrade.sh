@@ -99,7 +99,8 @@ assert_gt "the container resolves the allowed name before the upgrade" 0 \
 	"$(resolves_in_phase "$(ct_file up log)" before)"
 
 RUNS_BEFORE=$(link_ids "$BPF_DIR/links/runs")
-CT_BEFORE=$(link_ids "$BPF_DIR/links/c-$CT_ID")
+CT_PINS=$(PINS=$BPF_DIR/links pin_dir "$(ct_cgroup up)")
+CT_BEFORE=$(link_ids "$CT_PINS")
 GUARDS_MAP_BEFORE=$(map_id guards)
 assert_gt "the runs parent has its links pinned" 6 "$(echo "$RUNS_BEFORE" | wc -l)"
 assert_gt "the container has its links pinned" 6 "$(echo "$CT_BEFORE" | wc -l)"
@@ -115,7 +116,7 @@ phase new
 assert_file_has "the new daemon upgrades in place" "upgrading BPF pins of another depfence build" \
 	"$T/daemon.log"
 RUNS_AFTER=$(link_ids "$BPF_DIR/links/runs")
-CT_AFTER=$(link_ids "$BPF_DIR/links/c-$CT_ID")
+CT_AFTER=$(link_ids "$CT_PINS")
 assert_eq "runs parent: the same links (never detached)" \
 	"$(echo "$RUNS_BEFORE" | cut -d: -f1,2)" "$(echo "$RUNS_AFTER" | cut -d: -f1,2)"
 assert_eq "container: the same links (never detached)" \
@@ -159,7 +160,7 @@ assert_file_has "and says why" "depfenced.sock" "$T/failed.log"
 assert_eq "runs parent: still the same links" \
 	"$(echo "$RUNS_BEFORE" | cut -d: -f1,2)" "$(link_ids "$BPF_DIR/links/runs" | cut -d: -f1,2)"
 assert_eq "container: still the same links" \
-	"$(echo "$CT_BEFORE" | cut -d: -f1,2)" "$(link_ids "$BPF_DIR/links/c-$CT_ID" | cut -d: -f1,2)"
+	"$(echo "$CT_BEFORE" | cut -d: -f1,2)" "$(link_ids "$CT_PINS" | cut -d: -f1,2)"
 sleep 1.5
 phase recovered
 rm -rf "$T/dstate/depfenced.sock"

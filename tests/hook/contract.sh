@@ -435,8 +435,19 @@ case_poststop_unannotated() {
 	expect_no_request
 }
 # poststop is idempotent: the bundle is gone (runc deleted it); the container
-# was registered (the daemon saved guards/<id>.json): unregister, exit 0.
+# was registered (the daemon saved guards/c-CGROUPID-<id>.json): unregister, exit 0.
 case_poststop_bundle_gone() {
+	start_daemon || return
+	mkdir -p "$state/guards"
+	printf '{}' >"$state/guards/c-4242-t-gone.json"
+	run_hook poststop "$(oci_state t-gone stopped "" "$tmp/bundle-deleted")"
+	rm -f "$state/guards/c-4242-t-gone.json"
+	expect_rc 0
+	expect_no_stderr
+	expect_requests '[{"op":"unregister","id":"t-gone"}]'
+}
+# ... the same for a record an earlier build saved (guards/<id>.json).
+case_poststop_bundle_gone_legacy() {
 	start_daemon || return
 	mkdir -p "$state/guards"
 	printf '{}' >"$state/guards/t-gone.json"
@@ -529,6 +540,7 @@ t "poststop of an unknown id: exit 0" case_poststop_unknown
 t "poststop, policy from config.json: unregister" case_poststop_bundle_policy
 t "poststop unannotated: nothing sent" case_poststop_unannotated
 t "poststop, bundle gone, registered: unregister, exit 0" case_poststop_bundle_gone
+t "poststop, bundle gone, a record of an earlier build: unregister, exit 0" case_poststop_bundle_gone_legacy
 t "poststop, bundle gone, not registered: exit 0, nothing sent" case_poststop_bundle_gone_unknown
 t "poststop, no daemon: exit 0" case_poststop_no_daemon
 t "unknown stage: exit 2" case_unknown_stage

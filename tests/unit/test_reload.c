@@ -527,7 +527,7 @@ static void fx_free(struct fx *fx)
 
 static int add_guard(struct fx *fx, int i, struct df_err *err)
 {
-	const struct guard_spec spec = {
+	struct guard_spec spec = {
 	    .kind = GUARD_RUN,
 	    .id = i ? "run-b" : "run-a",
 	    .cgroup_path = fx->cg[i],
@@ -540,6 +540,7 @@ static int add_guard(struct fx *fx, int i, struct df_err *err)
 	if (mkdir(fx->cg[i], 0700) < 0 || stat(fx->cg[i], &st) < 0)
 		return df_err_set(err, -errno, "%s: %s", fx->cg[i], strerror(errno));
 	fx->cgid[i] = st.st_ino;
+	spec.cgid = st.st_ino;
 	r = engine__add_guard(fx->d->engine, &spec, &fx->g[i], err);
 	if (r < 0)
 		return r;
