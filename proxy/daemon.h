@@ -76,6 +76,12 @@ void daemon_reap_orphan_runs(struct daemon *d);
  */
 int daemon_drop_privileges(struct df_err *err);
 /*
+ * The last step of start-up (daemon_seccomp.c): a seccomp allowlist of the
+ * system calls serving needs. Any other call fails with EPERM and is logged
+ * once per call ("WARN seccomp refused syscall=NAME nr=N errno=EPERM").
+ */
+int daemon_seccomp_install(struct df_err *err);
+/*
  * After a restart (even kill -9): re-register every container saved in
  * STATEDIR/guards whose cgroup still has processes; forget the rest.
  */
