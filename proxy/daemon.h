@@ -72,6 +72,12 @@ void daemon_reap_orphan_runs(struct daemon *d);
  */
 int daemon_drop_privileges(struct df_err *err);
 /*
+ * The last step of start-up (daemon_seccomp.c): a seccomp allowlist of the
+ * system calls serving needs. Any other call fails with EPERM and is logged
+ * once per call ("WARN seccomp refused syscall=NAME nr=N errno=EPERM").
+ */
+int daemon_seccomp_install(struct df_err *err);
+/*
  * Close every guard entry in the pinned map that this daemon does not serve
  * (runs of a daemon that died): their listeners' ports are free for anyone to
  * bind, so they must not be redirected there.

@@ -302,6 +302,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	r = daemon_drop_privileges(&err);
+	if (r == 0)
+		r = daemon_seccomp_install(&err);
 	if (r < 0) {
 		log_msg(LOG_ERROR, "depfenced: %s", err.msg);
 		r = 1;

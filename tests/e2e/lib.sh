@@ -9,8 +9,9 @@
 # for_each_mode), runs guarded clients, asserts on what they saw and on the
 # block line, and ends with e2e_done. The EXIT trap set by e2e_init runs on
 # every path (failure, timeout, ^C): it stops everything the test started,
-# fails the test if a run cgroup is left behind or a sanitizer reported, and
-# removes the temp dir (kept when E2E_KEEP=1).
+# fails the test if a run cgroup is left behind, a sanitizer reported or
+# depfenced's seccomp filter refused a call, and removes the temp dir (kept
+# when E2E_KEEP=1).
 #
 # Network rules: every client targets loopback, and every client runs in a
 # mount namespace where /etc/resolv.conf is $T/resolv.conf (127.0.0.53),
@@ -29,6 +30,9 @@ DEPFENCED=$DEPFENCE_BIN/depfenced
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 SAN_RE='ERROR: (Address|Leak)Sanitizer|Sanitizer has encountered a fatal error|runtime error:'
+# depfenced's seccomp allowlist logs a call it refuses (proxy/daemon_seccomp.c):
+# in any test, one is a call the daemon needs and the list lacks.
+SECCOMP_RE='^WARN seccomp refused syscall='
 PY=/usr/bin/python3
 
 E2E_FAILS=0
@@ -144,6 +148,15 @@ e2e_cleanup()
 		local f
 		for f in $hits; do
 			fail "sanitizer report in $f" "$(grep -E -A 3 "$SAN_RE" "$f" | head -n 4)"
+		done
+	fi
+	# Every daemon's stderr lands in a file at the top of $T (daemon.log, bad.err, ...).
+	hits=$(grep -lsE -d skip -D skip "$SECCOMP_RE" "$T"/*)
+	if [ -n "$hits" ]; then
+		local f
+		for f in $hits; do
+			fail "no system call refused by depfenced's seccomp filter in $f" \
+				"$(grep -E "$SECCOMP_RE" "$f" | sort -u | head -n 8)"
 		done
 	fi
 	wait 2>/dev/null

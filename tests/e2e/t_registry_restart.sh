@@ -19,10 +19,14 @@ esc_start
 printf 'mode blocklist\nblock github.com\n' >"$CONF/policies/deploy.policy"
 use_mode daemon # starts depfenced
 
-# The daemon parses every job's DNS: once set up it cannot gain privileges and
-# keeps only the capabilities registrations need (proxy/daemon_privs.c).
+# The daemon parses every job's DNS: once set up it cannot gain privileges,
+# keeps only the capabilities registrations need (proxy/daemon_privs.c) and
+# makes only the system calls serving needs (proxy/daemon_seccomp.c; a refused
+# one in any test's daemon log fails that test, lib.sh: e2e_cleanup).
 assert_eq "depfenced runs with no_new_privs" 1 \
 	"$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$DAEMON_PID/status")"
+assert_eq "depfenced runs under a seccomp filter (mode 2)" 2 \
+	"$(awk '/^Seccomp:/ { print $2 }' "/proc/$DAEMON_PID/status")"
 eff=$((16#$(awk '/^CapEff:/ { print $2 }' "/proc/$DAEMON_PID/status")))
 bnd=$((16#$(awk '/^CapBnd:/ { print $2 }' "/proc/$DAEMON_PID/status")))
 for cap in 7:setuid 16:sys_module 22:sys_boot 25:sys_time 27:mknod; do
