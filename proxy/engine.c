@@ -329,8 +329,15 @@ void engine__replace_policy(struct engine *e, struct policy *old, struct policy 
 	for (g = e->guards; g; g = g->next) {
 		if (g->policy != old)
 			continue;
+		struct df_err err = {0};
+
 		g->policy = new_p;
-		guard_publish(e, g, NULL); /* new policy id and mode for the BPF side */
+		/* New policy id and mode for the BPF side. Should that write fail the
+		 * entry still names OLD, whose rules go next: closed, never open. */
+		if (guard_publish(e, g, &err) < 0) {
+			guard_bpf__set_closed(e->opts.bpf, g->cgid);
+			log_msg(LOG_ERROR, "reload: guard closed id=%s: %s", g->id, err.msg);
+		}
 	}
 	enforce_policy_retired(e, old);
 }

@@ -6,7 +6,11 @@
  * read them (ctl_get_str, arrays of strings, booleans, ints). What must hold:
  * no crash, no leak, a line never longer than the buffer, the unconsumed tail
  * smaller than the input, and every field a handler gets is a C string of
- * the JSON string's length (no embedded NUL cut short).
+ * the JSON string's length (no embedded NUL cut short). Every typed decoder
+ * (ctl_register_decode, ctl_run_start_decode, ctl_run_started_decode,
+ * ctl_id_decode) runs on every object: it either fails with a message or
+ * yields what the checks below hold, and its encoder's output decodes to the
+ * same message.
  *   tests/fuzz/run.sh 600
  */
 #include <json-c/json.h>
@@ -58,14 +62,69 @@ static void read_fields(json_object *req)
 		(void)json_object_get_boolean(v);
 }
 
+static void check_str(const char *s)
+{
+	if (s)
+		(void)strlen(s);
+}
+
+/* Each decoder: an error has a message; a message re-encoded decodes the same. */
+static void decode_all(json_object *req)
+{
+	struct ctl_register reg, reg2;
+	struct ctl_run_start rs, rs2;
+	struct ctl_run_started st;
+	struct ctl_id id;
+	struct df_err err = {0};
+	json_object *o;
+	int i;
+
+	if (ctl_register_decode(req, &reg, &err) < 0) {
+		CHECK(err.msg[0]);
+	} else {
+		CHECK(reg.id && reg.id[0] && reg.pid > 0 && (reg.policy || reg.inherit));
+		o = ctl_register_encode(&reg);
+		CHECK(ctl_register_decode(o, &reg2, &err) == 0);
+		CHECK(strcmp(reg.id, reg2.id) == 0 && reg.pid == reg2.pid &&
+		      reg.inherit == reg2.inherit);
+		json_object_put(o);
+	}
+	err.msg[0] = '\0';
+	if (ctl_run_start_decode(req, &rs, &err) < 0) {
+		CHECK(err.msg[0]);
+	} else {
+		CHECK(rs.rules.n_block <= CTL_RULES_MAX && rs.rules.n_allow <= CTL_RULES_MAX);
+		for (i = 0; i < rs.rules.n_block; i++)
+			check_str(rs.rules.block[i]);
+		for (i = 0; i < rs.rules.n_allow; i++)
+			check_str(rs.rules.allow[i]);
+		o = ctl_run_start_encode(&rs);
+		CHECK(ctl_run_start_decode(o, &rs2, &err) == 0);
+		CHECK(rs.rules.n_block == rs2.rules.n_block && rs.rules.n_allow == rs2.rules.n_allow);
+		json_object_put(o);
+	}
+	err.msg[0] = '\0';
+	if (ctl_run_started_decode(req, &st, &err) < 0)
+		CHECK(err.msg[0]);
+	else
+		CHECK(st.id[0] && st.cgroup[0]);
+	err.msg[0] = '\0';
+	if (ctl_id_decode(req, &id, &err) < 0)
+		CHECK(err.msg[0]);
+	else
+		CHECK(id.id[0]);
+}
+
 static void on_line(void *ctx, char *line)
 {
 	json_object *req;
 
 	CHECK(strlen(line) < CTL_MAX_LINE);
 	req = json_tokener_parse(line);
-	if (req && json_object_is_type(req, json_type_object))
+	if (req && json_object_is_type(req, json_type_object)) {
 		read_fields(req);
+		decode_all(req);
+	}
 	json_object_put(req);
 	(*(int *)ctx)++;
 }

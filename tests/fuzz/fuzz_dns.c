@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "dns_wire.h"
 
 /* Not assert(): it must also hold in a build with NDEBUG. */
@@ -113,6 +114,32 @@ static void check_aliases(const uint8_t *data, size_t size, const struct dns_msg
 	CHECK(n <= m->ancount);
 }
 
+/*
+ * The answer cache: the input stored as an answer, then asked for with itself
+ * as the query, now and later (aged TTLs). A hit must be no bigger than the
+ * buffer, parse, and carry the query's id; a lookup never reads past either.
+ */
+static void check_cache(const uint8_t *data, size_t size, const struct dns_msg *m)
+{
+	static struct dns_cache *c;
+	static uint8_t out[CACHE_SLOT];
+	static uint64_t now = 1000000;
+	struct dns_msg om;
+	size_t n;
+
+	if (!c)
+		CHECK(cache__new(64, &c) == 0);
+	now += 1 + data[0];
+	cache__store(c, data, size, m, data[size / 2] & 1, now);
+	n = cache__lookup(c, data, m, out, sizeof(out), now + (data[size - 1] << 10));
+	if (!n)
+		return;
+	CHECK(n <= sizeof(out));
+	CHECK(dns_parse(out, n, &om) == DNS_OK);
+	CHECK(dns_get_id(out) == dns_get_id(data));
+	CHECK(om.qtype == m->qtype && om.qname_len == m->qname_len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dns_msg m;
@@ -135,6 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rcode = data[size - 1] & 0xf;
 	check_reply(data, &m, rcode);
 	check_aliases(data, size, &m);
+	check_cache(data, size, &m);
 
 	check_truncate(data, size, &m, DNS_EDNS_MIN_UDP);
 	check_truncate(data, size, &m, size - 1);
