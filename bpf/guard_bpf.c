@@ -296,6 +296,24 @@ fail:
 	return r;
 }
 
+int guard_bpf__loaded_programs(const struct guard_bpf *g, char *buf, size_t cap)
+{
+	size_t len = 0;
+	int i, n = 0;
+
+	if (cap)
+		buf[0] = '\0';
+	for (i = 0; i < NR_PROGS; i++) {
+		if (!g->prog_ids[i])
+			continue;
+		if (len < cap)
+			len += snprintf(buf + len, cap - len, "%s%s", n ? ", " : "",
+					prog_pin_names[i]);
+		n++;
+	}
+	return n;
+}
+
 int guard_bpf__reserve_policy_ids(struct guard_bpf *g, __u32 *ret_base)
 {
 	struct df_config cfg = {0};

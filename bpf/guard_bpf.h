@@ -105,6 +105,13 @@ struct ring_buffer *guard_bpf__events(struct guard_bpf *g,
  */
 struct bpf_map *guard_bpf__map(struct guard_bpf *g, const char *name);
 
+/*
+ * The programs G loaded, by their pin names ("connect4", ..., "connect_unix"),
+ * comma-separated in BUF: how many. depfence doctor reports what this kernel
+ * took, not what it was expected to take.
+ */
+int guard_bpf__loaded_programs(const struct guard_bpf *g, char *buf, size_t cap);
+
 /* Sum of the per-CPU counter WHICH. */
 __u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which);
 

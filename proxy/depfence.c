@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* depfence: the command line. `depfence run` and `depfence status`. */
+/* depfence: the command line. `depfence run`, `depfence status`, `depfence doctor`. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +14,7 @@ static const char usage[] =
     "Commands:\n"
     "  run [OPTIONS] -- CMD [ARG...]   run CMD with its DNS guarded by a policy\n"
     "  status [--state-dir DIR] [--json]  list the cgroups depfenced guards\n"
+    "  doctor [--state-dir DIR] [--json]  check whether depfence can guard on this host\n"
     "\n"
     "`depfence COMMAND --help` describes each.\n";
 
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
 		return cli_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "status") == 0)
 		return cli_status(argc - 1, argv + 1);
+	if (strcmp(argv[1], "doctor") == 0)
+		return cli_doctor(argc - 1, argv + 1);
 	fprintf(stderr, "depfence: unknown command '%s' (see depfence --help)\n", argv[1]);
 	return 2;
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# valgrind over the plain build: every unit test (but the seccomp one), and
+# valgrind over the plain build: every unit test (but the seccomp one),
 # depfenced serving real guarded queries (UDP, TCP, blocked, forwarded) until
-# SIGTERM, without its seccomp filter (proxy/daemon_seccomp.c). Any error or
-# definite leak fails. Loopback only, bounded in time.
+# SIGTERM, without its seccomp filter (proxy/daemon_seccomp.c), and depfence
+# doctor asking that daemon. Any error or definite leak fails. Loopback only,
+# bounded in time.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=$top/build
@@ -45,6 +46,17 @@ for _ in $(seq 200); do [ -S "$tmp/state/depfenced.sock" ] && break; sleep 0.05;
 	dig +short +tries=1 +time=3 @127.9.9.9 allowed.test github.com
 	dig +tcp +short +tries=1 +time=3 @127.9.9.9 allowed.test
 	dig +short +tries=1 +time=3 @127.9.9.9 allowed.test' >"$tmp/client.out" 2>&1
+# depfence doctor too: it loads the BPF object and asks the daemon (0 or 1 by host; 99 is valgrind).
+"${vg[@]}" --log-file="$tmp/doctor.vg" "$bin/depfence" doctor --state-dir "$tmp/state" \
+	>"$tmp/doctor.out" 2>&1
+rc=$?
+if [ $rc -le 1 ] && grep -q '^ok   daemon: ' "$tmp/doctor.out" && grep -q '^ok   bpf: ' "$tmp/doctor.out" &&
+	! grep -v 'WARNING: unhandled eBPF command' "$tmp/doctor.vg" | grep -q .; then
+	ok "valgrind depfence doctor"
+else
+	cat "$tmp/doctor.vg" "$tmp/doctor.out"
+	ko "valgrind depfence doctor (exit $rc)"
+fi
 kill -TERM $daemon
 wait $daemon
 rc=$?

@@ -142,8 +142,7 @@ static int nsdelegate_of(void *ctx, const char *mnt, const char *sb_opts)
 	return strcmp(mnt, ctx) ? 0 : 1 + (strstr(sb_opts, "nsdelegate") != NULL);
 }
 
-/* Is nsdelegate among the superblock options of the cgroup2 mount at ROOT? */
-static int has_nsdelegate(const char *root)
+int cgroup_has_nsdelegate(const char *root)
 {
 	int r = each_cgroup2(nsdelegate_of, (void *)root);
 
@@ -153,7 +152,7 @@ static int has_nsdelegate(const char *root)
 int cgroup_ns_delegate(const char *root, struct df_err *err)
 {
 	_cleanup_close_ int fd = -1;
-	int r = has_nsdelegate(root);
+	int r = cgroup_has_nsdelegate(root);
 
 	if (r != 0)
 		return r < 0 ? df_err_set(err, r, "cgroup2 at %s: %s", root, strerror(-r)) : 0;

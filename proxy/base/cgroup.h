@@ -46,6 +46,8 @@ int cgroup_kill_and_remove(const char *path, int timeout_ms);
  * that superblock option. Returns 1 if it was turned on now, 0 if it was on.
  */
 int cgroup_ns_delegate(const char *root, struct df_err *err);
+/* Is nsdelegate on for the cgroup2 mount at ROOT? 1 or 0; -ENOENT if ROOT is no cgroup2 mount. */
+int cgroup_has_nsdelegate(const char *root);
 /* Move PID (0: the caller) into the cgroup at PATH. */
 int cgroup_enter(const char *path, pid_t pid);
 

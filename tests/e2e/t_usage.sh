@@ -35,6 +35,8 @@ usage_case bad-upstream 2 "not-an-address" "${RUN[@]}" --state-dir "$T/estate" \
 	--upstream not-an-address -- touch "$T/ran"
 usage_case bad-subcommand 2 "frobnicate" "$DEPFENCE" frobnicate
 usage_case status-flag 2 "'?--bogus'?" "$DEPFENCE" status --state-dir "$T/estate" --bogus
+usage_case doctor-flag 2 "'?--bogus'?" "$DEPFENCE" doctor --state-dir "$T/estate" --bogus
+usage_case doctor-arg 2 "'stray'" "$DEPFENCE" doctor stray
 usage_case daemon-flag 2 "'?--bogus'?" "$DEPFENCED" --state-dir "$T/estate" --bogus
 "$DEPFENCE" >/dev/null 2>&1
 assert_eq "depfence without a command: exit 2" 2 "$?"
@@ -67,7 +69,7 @@ assert_file_has "depfenced names FILE:LINE" "$broken_re" "$T/broken-daemon.err"
 [ ! -e "$T/badstate/depfenced.sock" ] || fail "depfenced left no socket behind"
 MODE=
 
-for cmd in "depfence" "depfence run" "depfence status" "depfenced"; do
+for cmd in "depfence" "depfence run" "depfence status" "depfence doctor" "depfenced"; do
 	# shellcheck disable=SC2086 # word splitting wanted: binary and subcommand
 	"$DEPFENCE_BIN"/$cmd --help >"$T/help.out" 2>"$T/help.err"
 	assert_eq "$cmd --help: exit 0" 0 "$?"
