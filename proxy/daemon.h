@@ -59,12 +59,17 @@ void daemon_ctl_close(struct daemon *d);
 json_object *daemon_container_register(struct daemon *d, json_object *req, const char *scope);
 json_object *daemon_container_unregister(struct daemon *d, json_object *req, const char *scope);
 /*
- * Where control requests of process PID may reach: 1 and SCOPE set if PID is
- * inside a guard (the daemon's nearest guard, or its own cgroup if another
- * proxy guards it), 0 if it is unguarded, -errno if PID cannot be placed.
+ * Where control requests of process PID may reach: 1 and SCOPE set to the
+ * guard's cgroup if PID is in or below one of our guards; 2 (SCOPE its own
+ * cgroup) if another proxy guards it (an embedded run), whose policy we do not
+ * know: it may not register or unregister anything; 0 if it is unguarded;
+ * -errno if PID cannot be placed.
  */
 int daemon_peer_scope(struct daemon *d, pid_t pid, char *scope, size_t cap);
-/* Runs no client owns whose cgroup has no process left: removed. Called about once a second. */
+/*
+ * Runs no client owns whose cgroup has no process left, and containers whose
+ * cgroup is gone (a poststop that never came): removed. About once a second.
+ */
 void daemon_reap_orphan_runs(struct daemon *d);
 /*
  * After set-up: no_new_privs, and only the capabilities registrations need

@@ -28,6 +28,17 @@ static bool below(const char *cg, const char *scope)
 	return strncmp(cg, scope, n) == 0 && (cg[n] == '/' || cg[n] == '\0');
 }
 
+/* The guard registered on cgroup path CG itself, or NULL. */
+static struct guard *guard_at(struct daemon *d, const char *cg)
+{
+	struct guard *g;
+
+	for (g = engine__first_guard(d->engine); g; g = engine__next_guard(d->engine, g))
+		if (strcmp(guard__cgroup(g), cg) == 0)
+			return g;
+	return NULL;
+}
+
 int daemon_peer_scope(struct daemon *d, pid_t pid, char *scope, size_t cap)
 {
 	char cg[PATH_MAX];
@@ -39,15 +50,15 @@ int daemon_peer_scope(struct daemon *d, pid_t pid, char *scope, size_t cap)
 	r = cgroup_path_of_pid(pid, cg, sizeof(cg), NULL);
 	if (r < 0)
 		return r;
-	g = registry_enclosing(&d->reg, cg);
+	g = guard_at(d, cg) ?: registry_enclosing(&d->reg, cg);
 	if (g) {
 		snprintf(scope, cap, "%s", guard__cgroup(g));
 		return 1;
 	}
-	/* Guarded by another proxy (an embedded run): only its own subtree. */
+	/* Guarded by another proxy (an embedded run): none of our guards is its. */
 	if (guard_bpf__cgroup_guarded(cg)) {
 		snprintf(scope, cap, "%s", cg);
-		return 1;
+		return 2;
 	}
 	return 0;
 }
@@ -62,30 +73,48 @@ static bool populated(const char *cg)
 	return read_file(path, &text, NULL, 4096) == 0 && strstr(text, "populated 1");
 }
 
+/* G's container is gone: its cgroup is another one now, or has no process left. */
+static bool stale(struct guard *g)
+{
+	uint64_t now;
+
+	return cgroup_id_of(guard__cgroup(g), &now) < 0 || now != guard__cgroup_id(g) ||
+	       !populated(guard__cgroup(g));
+}
+
 /*
- * Registrations of ID on cgroups other than CGID whose processes are gone: a
- * poststop that never reached us (a runtime without the hook at that stage).
- * Another runtime's container of the same name that still runs is left alone.
+ * Registrations of ID (within SCOPE, if any) on cgroups other than CGID whose
+ * container is gone: a poststop that never reached us (a runtime without the
+ * hook at that stage). A namesake that still runs is left alone.
  */
-static void drop_stale_namesakes(struct daemon *d, const char *id, uint64_t cgid)
+static void drop_stale_namesakes(struct daemon *d, const char *id, uint64_t cgid, const char *scope)
 {
 	struct guard *g, *next;
-	uint64_t now;
 
 	for (g = engine__first_guard(d->engine); g; g = next) {
 		next = engine__next_guard(d->engine, g);
 		if (guard__kind(g) != GUARD_CONTAINER || strcmp(guard__id(g), id) != 0 ||
-		    guard__cgroup_id(g) == cgid)
-			continue;
-		/* Its cgroup still runs, and is still the one it registered: keep it. */
-		if (cgroup_id_of(guard__cgroup(g), &now) == 0 && now == guard__cgroup_id(g) &&
-		    populated(guard__cgroup(g)))
+		    guard__cgroup_id(g) == cgid || (scope && !below(guard__cgroup(g), scope)) ||
+		    !stale(g))
 			continue;
 		log_msg(LOG_WARN, "container re-registered on a new cgroup, old one dropped id=%s",
 			id);
 		registry_remove(&d->reg, g);
 		next = engine__first_guard(d->engine); /* a removal may take others with it */
 	}
+}
+
+/* How many registrations a guarded job may make: each holds four sockets and a map entry. */
+#define SCOPE_MAX_REGISTRATIONS 64
+
+static int registrations_below(struct daemon *d, const char *scope)
+{
+	struct guard *g;
+	int n = 0;
+
+	for (g = engine__first_guard(d->engine); g; g = engine__next_guard(d->engine, g))
+		n += below(guard__cgroup(g), scope) && strcmp(guard__cgroup(g), scope) != 0;
+	return n;
 }
 
 json_object *daemon_container_register(struct daemon *d, json_object *req, const char *scope)
@@ -116,18 +145,16 @@ json_object *daemon_container_register(struct daemon *d, json_object *req, const
 		return ctl_error("cgroup %s is outside the requester's guard %s", cg, scope);
 	if (strncmp(m.id, "run-", 4) == 0)
 		return ctl_error("container id '%s': run-* ids are the daemon's", m.id);
+	if (scope && registrations_below(d, scope) >= SCOPE_MAX_REGISTRATIONS)
+		return ctl_error("guard %s has %d registrations inside it already", scope,
+				 SCOPE_MAX_REGISTRATIONS);
 	rec.id = m.id;
 	rec.cgroup = cg;
 	rec.policy = m.policy;
 	rec.inherit = m.inherit;
-	{
-		uint64_t cgid;
-
-		if (cgroup_id_of(cg, &cgid) == 0)
-			drop_stale_namesakes(d, m.id, cgid);
-	}
 	if (registry_add(&d->reg, &rec, m.pid, 0, &g, &err) < 0)
 		return ctl_error("%s", err.msg);
+	drop_stale_namesakes(d, m.id, rec.cgid, scope);
 	log_msg(LOG_INFO, "container registered id=%s policy=%s cgroup=%s", m.id,
 		guard__policy_name(g), cg);
 	return ctl_ok();
@@ -162,8 +189,10 @@ json_object *daemon_container_unregister(struct daemon *d, json_object *req, con
 	if (!n && outside)
 		return ctl_error("container %s is outside the requester's guard %s", m.id, scope);
 	for (i = 0; i < n; i++) {
-		if (n > 1 && populated(guard__cgroup(match[i])))
-			continue; /* another runtime's container of that name, running */
+		/* Still running in the cgroup it registered: another runtime's container
+		 * of that name (an unannotated namesake's poststop asks too), not this. */
+		if (!stale(match[i]))
+			continue;
 		log_msg(LOG_INFO, "container unregistered id=%s cgroup=%s", m.id,
 			guard__cgroup(match[i]));
 		registry_remove(&d->reg, match[i]);
@@ -172,10 +201,9 @@ json_object *daemon_container_unregister(struct daemon *d, json_object *req, con
 	reply = ctl_ok();
 	if (!done)
 		json_object_object_add(reply, "unknown", json_object_new_boolean(1));
-	if (n > 1 && !done)
-		log_msg(LOG_WARN,
-			"unregister of a name %d running containers share, none removed id=%s", n,
-			m.id);
+	if (n && !done)
+		log_msg(LOG_INFO, "unregister of a running container's name, kept id=%s count=%d",
+			m.id, n);
 	return reply;
 }
 

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "cgroup.h"
 #include "config.h"
@@ -25,7 +27,13 @@ struct ctl_client {
 	int slot;
 	struct guard *run; /* the run this connection registered, removed on close */
 	char run_cgroup[PATH_MAX];
-	pid_t peer; /* SO_PEERCRED: who is asking (register/unregister are scoped by it) */
+	pid_t peer; /* SO_PEERCRED: who is asking */
+	/*
+	 * Where the peer was when it connected (daemon_peer_scope), worked out once
+	 * at accept: a pid read again later may be another process's by then.
+	 */
+	int scope_rc;
+	char scope[PATH_MAX];
 	uid_t uid;
 	char buf[CTL_MAX_LINE];
 	size_t len;
@@ -80,8 +88,21 @@ void daemon_reap_orphan_runs(struct daemon *d)
 	_cleanup_free_ char *text = NULL;
 
 	for (g = engine__first_guard(d->engine); g; g = next) {
+		uint64_t now;
+
 		next = engine__next_guard(d->engine, g);
-		if (guard__kind(g) != GUARD_RUN || owner_of(d, g))
+		/* A container whose cgroup is gone (or another one now): its poststop
+		 * never came. Its guard, pins and record go. */
+		if (guard__kind(g) == GUARD_CONTAINER) {
+			if (cgroup_id_of(guard__cgroup(g), &now) == 0 && now == guard__cgroup_id(g))
+				continue;
+			log_msg(LOG_INFO, "container gone, forgotten id=%s cgroup=%s", guard__id(g),
+				guard__cgroup(g));
+			registry_remove(&d->reg, g);
+			next = engine__first_guard(d->engine);
+			continue;
+		}
+		if (owner_of(d, g))
 			continue;
 		/* Populated anywhere in its subtree: cgroup.events says so for all of it. */
 		snprintf(procs, sizeof(procs), "%s/cgroup.events", guard__cgroup(g));
@@ -105,7 +126,6 @@ static json_object *op_run_adopt(struct ctl_client *c, json_object *req)
 	struct ctl_id m;
 	struct guard *g;
 	const char *id;
-	char scope[PATH_MAX];
 
 	if (ctl_id_decode(req, &m, &err) < 0)
 		return ctl_error("run-adopt: %s", err.msg);
@@ -117,7 +137,7 @@ static json_object *op_run_adopt(struct ctl_client *c, json_object *req)
 	if (owner_of(c->d, g))
 		return ctl_error("run '%s' has its client", id);
 	/* Its client is outside every guard; a job must not take over a run to end it. */
-	if (daemon_peer_scope(c->d, c->peer, scope, sizeof(scope)) != 0)
+	if (c->scope_rc != 0)
 		return ctl_error("run-adopt from inside a guard");
 	c->run = g;
 	snprintf(c->run_cgroup, sizeof(c->run_cgroup), "%s", guard__cgroup(g));
@@ -131,13 +151,13 @@ static json_object *op_run_start(struct ctl_client *c, json_object *req)
 	struct reg_record rec = {.kind = GUARD_RUN};
 	struct ctl_run_start m;
 	struct df_err err = {0};
-	char id[64], scope[PATH_MAX];
+	char id[64];
 	int r;
 
 	if (c->run)
 		return ctl_error("this connection already started a run");
 	/* A job would get a laxer guard beside its own: a nested run guards itself. */
-	if (daemon_peer_scope(d, c->peer, scope, sizeof(scope)) != 0)
+	if (c->scope_rc != 0)
 		return ctl_error("run-start from inside a guard (a nested depfence run runs "
 				 "embedded, inside it)");
 	if (ctl_run_start_decode(req, &m, &err) < 0)
@@ -215,16 +235,17 @@ static void on_line(void *ctx, char *line)
 	else if (strcmp(op, "run-adopt") == 0)
 		reply = op_run_adopt(c, req);
 	else if (strcmp(op, "register") == 0 || strcmp(op, "unregister") == 0) {
-		char scope[PATH_MAX];
-		int r = daemon_peer_scope(c->d, c->peer, scope, sizeof(scope));
+		const char *scope = c->scope_rc ? c->scope : NULL;
 
-		if (r < 0)
+		if (c->scope_rc < 0)
 			reply = ctl_error("cannot tell where the requesting process is: %s",
-					  strerror(-r));
+					  strerror(-c->scope_rc));
+		else if (c->scope_rc == 2)
+			reply = ctl_error("%s from inside a guard this daemon does not serve", op);
 		else if (op[0] == 'r')
-			reply = daemon_container_register(c->d, req, r ? scope : NULL);
+			reply = daemon_container_register(c->d, req, scope);
 		else
-			reply = daemon_container_unregister(c->d, req, r ? scope : NULL);
+			reply = daemon_container_unregister(c->d, req, scope);
 	} else if (strcmp(op, "status") == 0)
 		reply = op_status(c->d);
 	else
@@ -261,6 +282,29 @@ static void on_client(struct ev_source *src, uint32_t events)
 	c->len = left;
 }
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; not in Debian 12's headers */
+#endif
+
+/*
+ * daemon_peer_scope() of the process at the other end of FD. The peer's pidfd
+ * (SO_PEERPIDFD) pins its identity: if the process is gone once /proc was read,
+ * PID may already name another process, and the answer is "cannot tell".
+ */
+static int peer_scope(struct daemon *d, int fd, pid_t pid, char *scope, size_t cap)
+{
+	_cleanup_close_ int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+	int r;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+		pidfd = -1; /* before 6.5: the pid alone, read at once */
+	r = daemon_peer_scope(d, pid, scope, cap);
+	if (r >= 0 && pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+		return -ESRCH;
+	return r;
+}
+
 static void on_accept(struct ev_source *src, uint32_t events)
 {
 	struct daemon *d = container_of(src, struct daemon, ctl_listen);
@@ -293,6 +337,7 @@ static void on_accept(struct ev_source *src, uint32_t events)
 			c->uid = (uid_t)-1;
 		}
 	}
+	c->scope_rc = peer_scope(d, fd, c->peer, c->scope, sizeof(c->scope));
 	c->src.fd = fd;
 	c->src.on_ready = on_client;
 	c->d = d;

@@ -286,6 +286,11 @@ struct guard *engine__next_guard(struct engine *e, struct guard *g)
 	return g->next;
 }
 
+void guard__disown_policy(struct guard *g)
+{
+	g->owns_policy = false;
+}
+
 const char *guard__id(const struct guard *g)
 {
 	return g->id;

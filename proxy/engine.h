@@ -70,6 +70,8 @@ struct guard *engine__find_guard(struct engine *e, const char *id);
 struct guard *engine__first_guard(struct engine *e);
 struct guard *engine__next_guard(struct engine *e, struct guard *g);
 
+/* G's inline policy goes back to whoever built it (a registration undone). */
+void guard__disown_policy(struct guard *g);
 /* Guard accessors, for status output. */
 const char *guard__id(const struct guard *g);
 enum guard_kind guard__kind(const struct guard *g);

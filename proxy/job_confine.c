@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,6 +20,7 @@
 
 #include "cgroup.h"
 #include "log.h"
+#include "paths.h"
 #include "procinfo.h"
 
 #define MAX_CG2_MOUNTS 8
@@ -157,10 +160,21 @@ static int add_filter(int notify_sock, struct df_err *err)
 	return 0;
 }
 
+/* An empty read-only tmpfs over DIR in the job's mount namespace. */
+static int cover(const char *dir, struct df_err *err)
+{
+	if (mount("tmpfs", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "size=4k,mode=0500") < 0)
+		return df_err_set(err, -errno, "hide %s: %s", dir, strerror(errno));
+	return 0;
+}
+
 /*
  * The daemon's saved registrations are what a restarted daemon trusts: in the
  * job's mount namespace an empty read-only tmpfs covers them, so a job
- * running as root cannot plant a record with a laxer policy for itself.
+ * running as root cannot plant a record with a laxer policy for itself. The
+ * directory is made first (root's, 0700) if no daemon made it yet, so there
+ * is always something to cover.
  */
 static int hide_records(const char *state_dir, struct df_err *err)
 {
@@ -168,12 +182,29 @@ static int hide_records(const char *state_dir, struct df_err *err)
 	struct stat st;
 
 	snprintf(dir, sizeof(dir), "%s/guards", state_dir);
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+		return df_err_set(err, -errno, "mkdir %s: %s", state_dir, strerror(errno));
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return df_err_set(err, -errno, "mkdir %s: %s", dir, strerror(errno));
 	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return df_err_set(err, -ENOTDIR, "%s is not a directory", dir);
+	return cover(dir, err);
+}
+
+/*
+ * Every guard's links and maps are pinned under /sys/fs/bpf, and a pin is all
+ * that keeps a link attached: a job that is root, even with CAP_SYS_ADMIN and
+ * CAP_BPF dropped, could unlink them and detach every run's guard. The job
+ * sees an empty read-only tmpfs there instead (a nested depfence run mounts a
+ * bpffs of its own on top, which needs CAP_SYS_ADMIN).
+ */
+static int hide_pins(struct df_err *err)
+{
+	struct statfs st;
+
+	if (statfs(BPFFS_ROOT, &st) < 0 || st.f_type != BPF_FS_MAGIC)
 		return 0;
-	if (mount("tmpfs", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "size=4k,mode=0500") < 0)
-		return df_err_set(err, -errno, "hide %s: %s", dir, strerror(errno));
-	return 0;
+	return cover(BPFFS_ROOT, err);
 }
 
 int job_confine(int notify_sock, const char *state_dir, struct df_err *err)
@@ -189,6 +220,8 @@ int job_confine(int notify_sock, const char *state_dir, struct df_err *err)
 	r = remount_cgroup2(err);
 	if (r == 0 && state_dir)
 		r = hide_records(state_dir, err);
+	if (r == 0)
+		r = hide_pins(err);
 	if (r == 0)
 		r = add_filter(notify_sock, err);
 	return r;

@@ -154,6 +154,10 @@ static int resolve_policy(struct registry *reg, const struct reg_record *rec, st
 				  "'%s'",
 				  kind_name(rec->kind), rec->id, guard__id(outer),
 				  guard__policy_name(outer), name);
+	/* The nearest guard decides: nothing inside it brings rules of its own. */
+	if (outer && !plain)
+		return df_err_set(err, -EPERM, "%s %s is inside guard %s: it may not bring rules",
+				  kind_name(rec->kind), rec->id, guard__id(outer));
 	if (outer && rec->kind == GUARD_CONTAINER) {
 		*ret = guard__policy(outer);
 		return 0;
@@ -229,6 +233,9 @@ int registry_add(struct registry *reg, struct reg_record *rec, int netns_pid, un
 		r = guard_bpf__attach_pinned(reg->bpf, cgfd, rec->pins, err);
 		if (r < 0) {
 			df_err_wrap(err, "cgroup %s", rec->cgroup);
+			/* A policy the caller built stays the caller's on failure. */
+			if (rec->built)
+				guard__disown_policy(g);
 			engine__remove_guard(reg->engine, g);
 			if (!restoring)
 				guard_unpin(rec->pins);
@@ -247,9 +254,28 @@ closed:
 	return r;
 }
 
+/* Is cgroup path CG strictly below PARENT? */
+static bool strictly_below(const char *cg, const char *parent)
+{
+	size_t n = strlen(parent);
+
+	return strncmp(cg, parent, n) == 0 && cg[n] == '/';
+}
+
 void registry_remove(struct registry *reg, struct guard *g)
 {
 	char path[PATH_MAX + 200];
+	struct guard *o, *next;
+
+	/* What was registered inside it (containers a job started) cannot outlive it:
+	 * their guards, pins and records go first. */
+	for (o = engine__first_guard(reg->engine); o; o = next) {
+		next = engine__next_guard(reg->engine, o);
+		if (o != g && strictly_below(guard__cgroup(o), guard__cgroup(g))) {
+			registry_remove(reg, o);
+			next = engine__first_guard(reg->engine);
+		}
+	}
 
 	if (reg->paths) {
 		if (guard__kind(g) == GUARD_CONTAINER) {
@@ -312,7 +338,12 @@ static void pins_migrate(struct registry *reg, const struct reg_record *rec)
 
 	legacy_pins(reg, rec->id, old, sizeof(old));
 	df_paths_container_pins(reg->paths, rec->cgid, now, sizeof(now));
-	if (access(old, F_OK) == 0 && access(now, F_OK) < 0 && rename(old, now) < 0)
+	if (access(old, F_OK) < 0)
+		return;
+	/* Both: the old set duplicates the new one on the same cgroup. */
+	if (access(now, F_OK) == 0)
+		guard_unpin(old);
+	else if (rename(old, now) < 0)
 		log_msg(LOG_WARN, "cannot move pins from=%s to=%s: %s", old, now, strerror(errno));
 }
 
@@ -341,7 +372,9 @@ static void restore_one(struct registry *reg, const char *file, bool runs)
 			df_paths_container_pins(reg->paths, rec.cgid, pins, sizeof(pins));
 		}
 	}
-	if (access(rec.cgroup, F_OK) < 0) {
+	/* A new cgroup at the recorded path: the registered one is gone as well. */
+	if (access(rec.cgroup, F_OK) < 0 ||
+	    (rec.cgid && cgroup_id_of(rec.cgroup, &cgid) == 0 && cgid != rec.cgid)) {
 		/* It ended while no daemon ran: what it left is ours to clear. */
 		if (rec.kind == GUARD_CONTAINER && !rec.cgid)
 			legacy_pins(reg, rec.id, pins, sizeof(pins));

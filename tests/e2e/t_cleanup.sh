@@ -81,4 +81,19 @@ for_each_mode scenario
 "$DEPFENCE" status --state-dir "$T/estate" >/dev/null 2>"$T/nodaemon.err"
 assert_eq "status without a daemon: exit 1" 1 "$?"
 assert_file_has "status without a daemon: says so" "no daemon" "$T/nodaemon.err"
+
+# An embedded run whose links cannot be pinned (a directory where its
+# connect4 pin goes): a clear error, a non-zero exit, the command never runs,
+# and its inline policy freed once (a review found it freed twice: the
+# sanitizer check of e2e_cleanup reads pinfail.err).
+INST=$(instance_of "$T/estate")
+E2E_INSTANCES+=("$INST")
+# shellcheck disable=SC2016 # expanded by that shell
+sh -c 'mkdir -p "/sys/fs/bpf/$0/embedded/run-$$/connect4/x" && exec "$1" run --state-dir "$2" \
+	--config-dir "$3" --upstream "$4" --block evil.test -- touch "$5"' \
+	"$INST" "$DEPFENCE" "$T/estate" "$CONF" "$UPSTREAM" "$T/pinfail.ran" 2>"$T/pinfail.err"
+assert_match "pin failure: depfence run exits non-zero" '^[1-9][0-9]*$' "$?"
+assert_file_has "pin failure: the error names the pin" "(pin|update) link .*connect4" "$T/pinfail.err"
+assert_eq "pin failure: the command never ran" "" "$(ls "$T/pinfail.ran" 2>/dev/null)"
+assert_no_run_cgroups "pin failure: no run cgroup left"
 e2e_done

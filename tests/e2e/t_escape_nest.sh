@@ -400,7 +400,7 @@ inh_refused runc inh-e-runc "$T/estate" "$T/estate" "depfence-hook: .*no depfenc
 # Its hooks name the daemon's state dir: the daemon answers, but serves no
 # guard around the container (the embedded run's is not its own).
 inh_refused runc inh-e-d-runc "$T/estate" "$T/dstate" \
-	"depfence-hook: .*container .* is not inside a guard this daemon serves"
+	"depfence-hook: .*register from inside a guard this daemon does not serve"
 
 # Annotated, inside a daemon-mode job: another policy is refused, the job's
 # own is guarded.
@@ -450,12 +450,12 @@ ctl_daemon()
 {
 	local job jcg rid i
 	use_mode daemon
-	rm -f "$T/reg-up" "$T/reg-go" "$T/reg-self.json"
+	rm -f "$T/reg-up" "$T/reg-go" "$T/reg-self.json" "$T/reg-kinded" "$T/reg-go2"
 	nest_mark
 	guarded_bg reg --policy deploy -- "$PY" "$ESC_PY" touch,reg-up wait,reg-go,20 \
 		"ctl,$SOCK,reg-own.json" cgsub,esc \
 		"ctl,$SOCK,reg-self.json" "dns,$ESC,53,github.com" "ctl,$SOCK,reg-out.json" \
-		"ctl,$SOCK,reg-kind.json" \
+		"ctl,$SOCK,reg-kind.json" touch,reg-kinded wait,reg-go2,20 \
 		cgback,esc "cdns,$ESC,53,github.com"
 	job=$BG_PID
 	for ((i = 0; i < 200; i++)); do
@@ -476,8 +476,15 @@ ctl_daemon()
 	ctl_json reg-kind.json op=register kind=run id=kind-x policy=deploy mode=audit \
 		pid="${CPID:-0}" cgroup="$jcg/esc" netns="/proc/${CPID:-0}/ns/net"
 	touch "$T/reg-go"
+	# While the job runs: what the daemon saved for the kind=run request.
+	wait_exists "$T/reg-kinded" 10
+	assert_match "reg: what it saved is a container record, not a run's" '"kind":"container"' \
+		"$(cat $(rec_any c kind-x) 2>&1)"
+	touch "$T/reg-go2"
 	bg_wait "$job" 20
 	assert_eq "reg: depfence run ends normally (exit 0)" 0 "$RC"
+	# What a run registered inside itself ends with it: guard, pins and record.
+	assert_eq "reg: the container it registered went with the run" "" "$(rec_any c kind-x)"
 	expect_step reg "cgsub esc" '^OK$' "the client moved to a sub-cgroup of the job"
 	expect_step reg "ctl reg-self.json" '^ok=false ' \
 		"a register of its own run id ($rid) on that sub-cgroup with policy observe is refused"
@@ -491,8 +498,6 @@ ctl_daemon()
 		"a register of the job's own run cgroup (another policy for itself) is refused"
 	# Same policy as its guard, strictly below it: registered, and saved as what it is.
 	expect_step reg "ctl reg-kind.json" '^ok=true ' "a register that says kind=run is taken as a container's"
-	assert_match "reg: what it saved is a container record, not a run's" '"kind":"container"' \
-		"$(cat $(rec_any c kind-x) 2>&1)"
 	ctl_json unreg-k.json op=unregister id=kind-x
 	"$PY" "$ESC_PY" "ctl,$SOCK,unreg-k.json" >/dev/null 2>&1
 	expect_step reg "cgback esc" '^OK$' "the client moved back"
@@ -515,7 +520,7 @@ ctl_embedded()
 	use_mode embedded
 	guarded reg-e --policy deploy -- "$PY" "$ESC_PY" "ctl,$SOCK,reg-out.json" \
 		"dns,$ESC,53,github.com"
-	expect_step reg-e "ctl reg-out.json" "^ok=false error=.*outside the requester's guard" \
+	expect_step reg-e "ctl reg-out.json" "^ok=false error=register from inside a guard this daemon does not serve" \
 		"from an embedded run, a register of a cgroup outside the job is refused"
 	expect_step reg-e "dns $ESC 53 github.com" '^REFUSED ' "github.com is REFUSED"
 }
@@ -556,7 +561,8 @@ EOF2
 			"$HOOK_BIN" "$T/dstate" "$T/fp-state.json"
 		assert_match "fp-hook: the forged poststop fails" '^[1-9][0-9]*$' "$RC"
 		assert_file_has "fp-hook: the hook says why" \
-			"depfence-hook: $(re_quote "$id"): .*outside the requester's guard" "$(rf fp-hook err)"
+			"depfence-hook: $(re_quote "$id"): .*(outside the requester's guard|from inside a guard this daemon does not serve)" \
+			"$(rf fp-hook err)"
 		assert_guarded "fp (after it)" "$id" deploy "$cg"
 	done
 	MODE=forged-poststop

@@ -78,6 +78,16 @@ assert_eq "it is B's" "$CG_B" "$(ct_status | grep -F "$NAME " | awk '{ print $3 
 assert_eq "A's pins are gone" "" "$(ls -d "$(PINS=$PINS pin_dir "$CG_A")" 2>/dev/null)"
 assert_guarded "b, after A ended" "$NAME" deploy "$CG_B"
 
+# A third runtime's container of that name, unannotated, ends: its poststop
+# finds a record of the name (B's) and asks to unregister it. B still runs in
+# the cgroup it registered: it stays guarded. Before the fix the only
+# namesake was removed whatever its state.
+printf '{"ociVersion":"1.0.2","id":"%s","status":"stopped","pid":0,"bundle":"%s"}\n' \
+	"$NAME" "$T/no-such-bundle" >"$T/c-state.json"
+"$HOOK_BIN" --state-dir "$T/dstate" poststop <"$T/c-state.json" >"$T/c-hook.out" 2>&1
+assert_eq "an unannotated namesake's poststop exits 0" 0 "$?"
+assert_guarded "b, after a namesake's poststop" "$NAME" deploy "$CG_B"
+
 ct_go b "$PID_B"
 assert_ran b
 expect_refused b gh github.com
