@@ -16,10 +16,7 @@ dns_start
 
 DIG=(dig +tries=1 +time=2 @127.0.0.53)
 DIG_EXE=$(readlink -f "$(command -v dig)")
-# The system's python by path: a version manager's shim would exec another binary.
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=$(command -v python3)
-PY_EXE=$(readlink -f "$PY")
+PY_EXE=$(readlink -f "$PY") # lib.sh's PY: the system python by path, no shim
 cat >"$CONF/policies/deploy.policy" <<'EOP'
 # deploy: what the deploy script may not reach
 mode blocklist
