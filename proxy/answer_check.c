@@ -96,6 +96,7 @@ size_t answer_check(struct engine *e, const struct client_ref *c, uint8_t *buf, 
 	const struct policy *p = c->g ? c->g->policy : NULL;
 	char name[DNS_NAME_BUF];
 	size_t name_len = 0;
+	uint32_t rule = 0;
 	int v;
 
 	/* Learning queries ask for blocked names on purpose; no answer RR, no chain. */
@@ -107,15 +108,18 @@ size_t answer_check(struct engine *e, const struct client_ref *c, uint8_t *buf, 
 	v = answer_chain_verdict(p, buf, len, m, name, &name_len);
 	if (v == VERDICT_ALLOW)
 		return 0;
+	/* Which rule refused the chain's name: a second match, on the refusal path only. */
+	if (v == VERDICT_AUDIT || v == VERDICT_BLOCK)
+		policy__match_rule(p, name, name_len, &rule);
 	if (v == VERDICT_AUDIT) {
 		e->st.audited++;
-		engine_log_alias(e, c, m, EV_ALIAS_AUDIT, name, name_len);
+		engine_log_alias(e, c, m, EV_ALIAS_AUDIT, name, name_len, rule);
 		return 0;
 	}
 	if (v == VERDICT_BLOCK) {
 		e->st.blocked++;
 		/* Before the reply: the asking process is still alive to be named. */
-		engine_log_alias(e, c, m, EV_ALIAS_BLOCKED, name, name_len);
+		engine_log_alias(e, c, m, EV_ALIAS_BLOCKED, name, name_len, rule);
 		/*
 		 * The addresses at the chain's end are a blocked name's: learned for
 		 * the policy, as an answer to the proxy's own query for that name

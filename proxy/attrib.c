@@ -8,7 +8,8 @@
  * call and a /proc walk each:
  *  - the map lookup, for the rest of one receive batch (the entry can change
  *    only when the socket sends again, which a batch already read cannot see);
- *  - the quoted command line and ancestry, per pid, exec generation and guard,
+ *  - the quoted command line (redacted unless the guard logs it whole, see
+ *    redact.h), binary and ancestry, per pid, exec generation and guard,
  *    for one second (procinfo's own lifetime: a pid is not reused that fast,
  *    but `sh -c 'lookup; exec tool'` execs at once).
  */
@@ -20,6 +21,7 @@
 #include "guard_bpf.h"
 #include "log.h"
 #include "procinfo.h"
+#include "redact.h"
 
 #define ATTRIB_SLOTS 64
 #define ATTRIB_MS    1000
@@ -30,6 +32,7 @@ struct attrib {
 	uint64_t at_ms;
 	char cmd[PROCINFO_CMD_MAX * 4 + 8];
 	char anc[PROCINFO_ANCESTRY_MAX * 4 + 8];
+	char exe[PROCINFO_EXE_MAX * 4 + 8];
 };
 
 #define SENDER_MEMO 8 /* a client keeping several sockets busy (dnsperf, a resolver pool) */
@@ -132,13 +135,30 @@ static const struct attrib *attrib_of(struct engine *e, const struct client_ref 
 		/* Not in the map, or not visible in our pid namespace: say so. */
 		strcpy(at->cmd, "\"?\"");
 		strcpy(at->anc, "\"\"");
+		strcpy(at->exe, "\"?\"");
 		return at;
 	}
 	/* /proc is in our pid namespace: the process is vpid there. */
 	procinfo_get(who.vpid, who.exec_id, c->g->cgroup_rel, &pi);
-	logfmt_quote(at->cmd, sizeof(at->cmd), pi.cmd, pi.cmd_len);
-	logfmt_quote(at->anc, sizeof(at->anc), pi.ancestry, pi.ancestry_len);
+	engine_quote_cmd(c->g, at->cmd, sizeof(at->cmd), pi.cmd, pi.cmd_len, false);
+	engine_quote_cmd(c->g, at->anc, sizeof(at->anc), pi.ancestry, pi.ancestry_len, true);
+	logfmt_quote(at->exe, sizeof(at->exe), pi.exe, pi.exe_len);
 	return at;
+}
+
+size_t engine_quote_cmd(const struct guard *g, char *dst, size_t cap, const char *src, size_t len,
+			bool ancestry)
+{
+	/* Redaction may lengthen a line ("--token=a" -> "--token=***"); cut like procinfo. */
+	char clean[PROCINFO_CMD_MAX > PROCINFO_ANCESTRY_MAX ? PROCINFO_CMD_MAX + 64
+							    : PROCINFO_ANCESTRY_MAX + 64];
+	size_t n;
+
+	if (g->full_cmdline)
+		return logfmt_quote(dst, cap, src, len);
+	n = ancestry ? redact_ancestry(clean, sizeof(clean), src, len)
+		     : redact_cmdline(clean, sizeof(clean), src, len);
+	return logfmt_quote(dst, cap, clean, n);
 }
 
 /*
@@ -160,9 +180,29 @@ static void put(char **p, const char *src, size_t len)
 
 #define PUTS(p, lit) put(p, lit, sizeof(lit) - 1)
 
+/*
+ * rule= of event EV decided by RULE: what policy__rule_str() says, except that
+ * a refusal by the enclosing guard is not ours to name. Quoted when the file's
+ * name needs it (a built-in policy's origin has blanks).
+ */
+static size_t rule_value(const struct guard *g, enum log_event ev, uint32_t rule, char *dst,
+			 size_t cap)
+{
+	char raw[128];
+	size_t n;
+
+	if (ev == EV_ENCLOSING) {
+		n = sizeof("enclosing") - 1;
+		memcpy(dst, "enclosing", n + 1);
+		return n;
+	}
+	n = policy__rule_str(g->policy, rule, raw, sizeof(raw));
+	return logfmt_value(dst, cap, raw, n);
+}
+
 /* ALIAS (ALIAS_LEN bytes, presentation form) is the chain name of EV_ALIAS_*, else NULL. */
 static void log_line(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
-		     enum log_event ev, const char *alias, size_t alias_len)
+		     enum log_event ev, const char *alias, size_t alias_len, uint32_t rule)
 {
 	const struct guard *g = c->g;
 	const struct attrib *at = attrib_of(e, c);
@@ -172,8 +212,9 @@ static void log_line(struct engine *e, const struct client_ref *c, const struct 
 		   *kind = g->kind == GUARD_CONTAINER ? "container" : "run";
 	const char *dom = m->qname_len ? m->qname : ".";
 	size_t dl = m->qname_len ? m->qname_len : 1, cl = strlen(at->cmd), al = strlen(at->anc);
-	size_t need = 224 + dl + cl + al + strlen(pname) + strlen(g->log_id) + alias_len;
-	char pid[16], nspid[24], *body, *p;
+	char pid[16], nspid[24], rl[128 * 4 + 8], *body, *p;
+	size_t xl = strlen(at->exe), rll = rule_value(g, ev, rule, rl, sizeof(rl));
+	size_t need = 240 + dl + cl + al + xl + rll + strlen(pname) + strlen(g->log_id) + alias_len;
 	int pl = snprintf(pid, sizeof(pid), "%u", at->who.pid);
 	/* Where the job's own pid namespace numbers it differently (a container). */
 	int nl = at->who.nspid && at->who.nspid != at->who.pid
@@ -224,17 +265,21 @@ static void log_line(struct engine *e, const struct client_ref *c, const struct 
 	put(&p, kind, strlen(kind));
 	*p++ = '=';
 	put(&p, g->log_id, strlen(g->log_id));
+	PUTS(&p, " exe=");
+	put(&p, at->exe, xl);
+	PUTS(&p, " rule=");
+	put(&p, rl, rll);
 	log_commit(p - body);
 }
 
 void engine_log_event(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
-		      enum log_event ev)
+		      enum log_event ev, uint32_t rule)
 {
-	log_line(e, c, m, ev, NULL, 0);
+	log_line(e, c, m, ev, NULL, 0, rule);
 }
 
 void engine_log_alias(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
-		      enum log_event ev, const char *alias, size_t alias_len)
+		      enum log_event ev, const char *alias, size_t alias_len, uint32_t rule)
 {
-	log_line(e, c, m, ev, alias, alias_len);
+	log_line(e, c, m, ev, alias, alias_len, rule);
 }

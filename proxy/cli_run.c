@@ -33,7 +33,8 @@
 static const char usage[] =
     "Usage: depfence run [--state-dir DIR] [--config-dir DIR] [--policy NAME]\n"
     "                    [--upstream HOST:PORT]... [--block NAME]... [--allow NAME]...\n"
-    "                    [--mode blocklist|allowlist|audit] [-v] -- CMD [ARG...]\n"
+    "                    [--mode blocklist|allowlist|audit] [--log-format logfmt|json]\n"
+    "                    [--log-full-cmdline] [-v] -- CMD [ARG...]\n"
     "\n"
     "Run CMD in its own cgroup with every DNS query it (or any descendant) makes sent\n"
     "to the depfence proxy. Blocked names are refused at once and logged with the\n"
@@ -49,6 +50,11 @@ static const char usage[] =
     "                        /etc/resolv.conf); a daemon uses its own\n"
     "  --state-dir DIR       where the daemon's socket is (default /run/depfence)\n"
     "  --config-dir DIR      where policies are (default /etc/depfence)\n"
+    "  --log-format FORMAT   logfmt (default) or json: one JSON object per line, same\n"
+    "                        field names; a daemon's lines follow the daemon's flag\n"
+    "  --log-full-cmdline    log command lines whole: no *** for URL passwords,\n"
+    "                        --token/--password values, Authorization headers\n"
+    "                        (with a daemon: for this run's lines there too)\n"
     "  -v, --verbose         log allowed queries too\n"
     "\n"
     "Exit status: CMD's, 128+N if it died of signal N, 2 for a usage error.\n";
@@ -57,6 +63,7 @@ struct run_opts {
 	const char *state_dir, *config_dir, *policy;
 	const char *block[MAX_INLINE], *allow[MAX_INLINE];
 	struct inline_rules rules;
+	bool full_cmdline; /* --log-full-cmdline */
 	struct engine_opts eo;
 	char **cmd;
 };
@@ -72,11 +79,14 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o)
 	    {"block", required_argument, NULL, 'b'},
 	    {"allow", required_argument, NULL, 'a'},
 	    {"mode", required_argument, NULL, 'm'},
+	    {"log-format", required_argument, NULL, 'L'},
+	    {"log-full-cmdline", no_argument, NULL, 'F'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
 	struct df_err err = {0};
+	enum log_format fmt;
 	int c;
 
 	optind = 1;
@@ -110,6 +120,15 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'm':
 			o->rules.mode = optarg;
+			break;
+		case 'L':
+			if (log_format_parse(optarg, &fmt) < 0)
+				return cli_usage_error(
+				    "run", "--log-format '%s': expected logfmt or json", optarg);
+			log_set_format(fmt);
+			break;
+		case 'F':
+			o->full_cmdline = true;
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
@@ -412,6 +431,7 @@ static int run_embedded(struct run_opts *o, const char *nested_in)
 	rec.cgroup = ep.cgroup;
 	rec.pins = ep.pins;
 	rec.built = policy;
+	rec.full_cmdline = o->full_cmdline;
 	if (registry_add(&reg, &rec, 0, 0, NULL, &err) < 0)
 		goto fail_cg;
 	rn.state_dir = o->state_dir;
@@ -421,6 +441,7 @@ static int run_embedded(struct run_opts *o, const char *nested_in)
 	    .id_key = "run",
 	    .id = rec.id,
 	    .cgroup_rel = cgroup_below_root(ep.cgroup),
+	    .full_cmdline = o->full_cmdline,
 	};
 	policy = NULL; /* the guard owns it now */
 	r = runner_start(&rn, ep.cgroup, o->cmd, engine);
@@ -446,7 +467,8 @@ fail:
 
 static json_object *run_request(const struct run_opts *o)
 {
-	struct ctl_run_start m = {.policy = o->policy, .rules.mode = o->rules.mode};
+	struct ctl_run_start m = {
+	    .policy = o->policy, .rules.mode = o->rules.mode, .full_cmdline = o->full_cmdline};
 	int i;
 
 	for (i = 0; i < o->rules.n_block && i < CTL_RULES_MAX; i++)
@@ -491,6 +513,7 @@ static int run_with_daemon(struct run_opts *o, int fd)
 	    .id_key = "run",
 	    .id = started.id,
 	    .cgroup_rel = cgroup_below_root(cg),
+	    .full_cmdline = o->full_cmdline,
 	};
 	r = runner_start(&rn, cg, o->cmd, NULL);
 	if (r < 0)

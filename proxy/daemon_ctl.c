@@ -174,6 +174,7 @@ static json_object *op_run_start(struct ctl_client *c, json_object *req)
 	rec.cgroup = c->run_cgroup;
 	rec.policy = m.policy;
 	rec.rules = m.rules;
+	rec.full_cmdline = m.full_cmdline;
 	/* Saved, so a daemon restarted under it guards it again (its rules, not a name). */
 	if (registry_add(&d->reg, &rec, 0, 0, &c->run, &err) < 0) {
 		rmdir(c->run_cgroup);

@@ -23,7 +23,8 @@
 #include "log.h"
 
 static const char usage[] =
-    "Usage: depfenced [--config-dir DIR] [--state-dir DIR] [--upstream HOST:PORT]... [-v]\n"
+    "Usage: depfenced [--config-dir DIR] [--state-dir DIR] [--upstream HOST:PORT]...\n"
+    "                 [--log-format logfmt|json] [--log-full-cmdline] [-v]\n"
     "\n"
     "The depfence DNS proxy. Guarded cgroups (depfence run jobs, containers started\n"
     "through depfence-hook) have their DNS sent here and answered by their policy.\n"
@@ -32,6 +33,11 @@ static const char usage[] =
     "  --state-dir DIR       control socket DIR/depfenced.sock (default /run/depfence)\n"
     "  --upstream HOST:PORT  resolver to forward to; repeat to add fallbacks, tried in\n"
     "                        order ([::1]:53 for v6). Default: /etc/resolv.conf's\n"
+    "  --log-format FORMAT   logfmt (default) or json: one JSON object per line with\n"
+    "                        the same field names (level, msg, reason, domain, ...)\n"
+    "  --log-full-cmdline    log command lines whole for every guard: no *** for URL\n"
+    "                        passwords, --token/--password values, Authorization\n"
+    "                        headers (a run asks for it alone with its own flag)\n"
     "  -v, --verbose         debug logging (every allowed query)\n"
     "  -h, --help            this text\n";
 
@@ -41,11 +47,14 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opt
 	    {"config-dir", required_argument, NULL, 'c'},
 	    {"state-dir", required_argument, NULL, 's'},
 	    {"upstream", required_argument, NULL, 'u'},
+	    {"log-format", required_argument, NULL, 'L'},
+	    {"log-full-cmdline", no_argument, NULL, 'F'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
 	struct df_err err = {0};
+	enum log_format fmt;
 	int c;
 
 	opterr = 0;
@@ -62,6 +71,18 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opt
 				fprintf(stderr, "depfenced: %s\n", err.msg);
 				return 2;
 			}
+			break;
+		case 'L':
+			if (log_format_parse(optarg, &fmt) < 0) {
+				fprintf(stderr,
+					"depfenced: --log-format '%s': expected logfmt or json\n",
+					optarg);
+				return 2;
+			}
+			log_set_format(fmt);
+			break;
+		case 'F':
+			eo->log_full_cmdline = true;
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);

@@ -137,6 +137,36 @@ static void event_cmd(const struct df_event *ev, struct procinfo *pi)
 	pi->cmd_len = n;
 }
 
+/*
+ * rule= of a packet refusal: the block-ip line for FromIPRule, "learned" for an
+ * address a blocked name resolved to (which name is not in the event), the
+ * mode's "default" for an allowlist's unlisted address, "builtin" for what
+ * every guard refuses whatever its policy (DNS over TLS, raw sockets, ...).
+ */
+static void packet_rule(const struct guard *g, const struct df_event *ev, char *dst, size_t cap)
+{
+	char raw[128];
+	size_t n;
+
+	switch (ev->reason) {
+	case DF_EV_BLOCK_IP:
+		n = policy__rule_str(
+		    g->policy,
+		    policy__cidr_rule(g->policy, ev->family == DF_AF_INET6 ? AF_INET6 : AF_INET,
+				      ev->addr),
+		    raw, sizeof(raw));
+		logfmt_value(dst, cap, raw, n);
+		return;
+	case DF_EV_BLOCKED_NAME:
+		snprintf(dst, cap, "learned");
+		return;
+	case DF_EV_NOT_ALLOWED:
+		snprintf(dst, cap, "default");
+		return;
+	}
+	snprintf(dst, cap, "builtin");
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct enforce *en = ctx;
@@ -144,7 +174,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct guard *g;
 	struct procinfo pi;
 	char ip[INET6_ADDRSTRLEN], nspid[24] = "", cmd[PROCINFO_CMD_MAX * 4 + 8],
-				   anc[PROCINFO_ANCESTRY_MAX * 4 + 8];
+				   anc[PROCINFO_ANCESTRY_MAX * 4 + 8],
+				   exe[PROCINFO_EXE_MAX * 4 + 8], rule[128 * 4 + 8];
 
 	if (size < sizeof(*ev))
 		return 0;
@@ -157,13 +188,18 @@ static int on_event(void *ctx, void *data, size_t size)
 	inet_ntop(ev->family == DF_AF_INET6 ? AF_INET6 : AF_INET, ev->addr, ip, sizeof(ip));
 	/* /proc is in our pid namespace (vpid); gone, invisible to us, or a zombie with no
 	 * cmdline left: use what the kernel sent along. */
+	memcpy(pi.exe, "?", 2);
+	pi.exe_len = 1;
+	pi.ancestry_len = 0;
 	if (!ev->who.vpid || procinfo_get(ev->who.vpid, ev->who.exec_id, g->cgroup_rel, &pi) < 0 ||
 	    (pi.cmd[0] == '[' && ev->args_len))
 		event_cmd(ev, &pi);
 	if (ev->who.nspid && ev->who.nspid != ev->who.pid)
 		snprintf(nspid, sizeof(nspid), " nspid=%u", ev->who.nspid);
-	logfmt_quote(cmd, sizeof(cmd), pi.cmd, pi.cmd_len);
-	logfmt_quote(anc, sizeof(anc), pi.ancestry, pi.ancestry_len);
+	engine_quote_cmd(g, cmd, sizeof(cmd), pi.cmd, pi.cmd_len, false);
+	engine_quote_cmd(g, anc, sizeof(anc), pi.ancestry, pi.ancestry_len, true);
+	logfmt_quote(exe, sizeof(exe), pi.exe, pi.exe_len);
+	packet_rule(g, ev, rule, sizeof(rule));
 	/* Refused at the socket, not at a packet: what was refused replaces ip= and port=. */
 	if (ev->reason == DF_EV_RAW_SOCKET || ev->reason == DF_EV_LOCAL_RESOLVER) {
 		char what[DF_UNIX_KEY * 4 + 32];
@@ -191,19 +227,20 @@ static int on_event(void *ctx, void *data, size_t size)
 		}
 		log_msg(lvl,
 			"PACKET BLOCKED reason=%s blocked=%s blockedAt=socket %s pid=%u cmd=%s "
-			"firewallMethod=%s policy=%s%s ancestry=%s %s=%s",
+			"firewallMethod=%s policy=%s%s ancestry=%s %s=%s exe=%s rule=%s",
 			reason_name(ev->reason), ev->audit ? "false" : "true", what, ev->who.pid,
 			cmd, policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
-			nspid, anc, g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id);
+			nspid, anc, g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id,
+			exe, rule);
 		return 0;
 	}
 	log_msg(LOG_WARN,
 		"PACKET BLOCKED reason=%s blocked=%s blockedAt=packet ip=%s port=%u pid=%u cmd=%s "
-		"firewallMethod=%s policy=%s proto=%s%s ancestry=%s %s=%s",
+		"firewallMethod=%s policy=%s proto=%s%s ancestry=%s %s=%s exe=%s rule=%s",
 		reason_name(ev->reason), ev->audit ? "false" : "true", ip, ev->port, ev->who.pid,
 		cmd, policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
 		ev->proto == IPPROTO_TCP ? "tcp" : "udp", nspid, anc,
-		g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id);
+		g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id, exe, rule);
 	return 0;
 }
 

@@ -220,6 +220,7 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	}
 	/* Only now does the guard own an inline policy: on failure the caller keeps it. */
 	g->owns_policy = spec->owns_policy;
+	g->full_cmdline = spec->full_cmdline || e->opts.log_full_cmdline;
 	listener_init(e, g, &g->udp4, g->ls.udp4, IPPROTO_UDP);
 	listener_init(e, g, &g->tcp4, g->ls.tcp4, IPPROTO_TCP);
 	listener_init(e, g, &g->udp6, g->ls.udp6, IPPROTO_UDP);
@@ -408,6 +409,7 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 {
 	struct dns_msg m;
 	enum policy_verdict v;
+	uint32_t rule;
 	size_t n;
 	int r;
 
@@ -436,20 +438,20 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 	if (DNS_OPCODE(m.flags) != 0)
 		return dns_build_empty_reply(q, &m, DNS_RCODE_NOTIMP, out, cap);
 
-	v = policy__match(c->g->policy, m.qname, m.qname_len);
+	v = policy__match_rule(c->g->policy, m.qname, m.qname_len, &rule);
 	if (v == VERDICT_BLOCK) {
 		e->st.blocked++;
 		/* Before the answer: the asking process is still alive to be named. */
-		engine_log_event(e, c, &m, EV_BLOCKED);
+		engine_log_event(e, c, &m, EV_BLOCKED, rule);
 		enforce_blocked_query(e, c->g, q, len, &m);
 		return dns_build_empty_reply(q, &m, policy__refuse_rcode(c->g->policy), out, cap);
 	}
 	if (v == VERDICT_AUDIT) {
 		e->st.audited++;
-		engine_log_event(e, c, &m, EV_AUDIT_MATCH);
+		engine_log_event(e, c, &m, EV_AUDIT_MATCH, rule);
 		enforce_blocked_query(e, c->g, q, len, &m);
 	} else if (policy__mode(c->g->policy) == POLICY_AUDIT) {
-		engine_log_event(e, c, &m, EV_AUDIT_QUERY);
+		engine_log_event(e, c, &m, EV_AUDIT_QUERY, rule);
 	} else if (log_enabled(LOG_DEBUG)) {
 		log_msg(LOG_DEBUG, "DNS ALLOWED domain=%s qtype=%s policy=%s",
 			m.qname_len ? m.qname : ".", dns_qtype_name(m.qtype),

@@ -31,6 +31,7 @@ struct engine_opts {
 	int cache_entries;     /* answers kept; 0: CACHE_DEFAULT_ENT, < 0: no cache */
 	struct guard_bpf *bpf; /* maps the guards are written to */
 	bool nested;	       /* our upstream is an enclosing guard: its REFUSED is a block */
+	bool log_full_cmdline; /* every guard: command lines logged unredacted (redact.h) */
 	struct loop *loop;
 };
 
@@ -47,6 +48,7 @@ struct guard_spec {
 	const char *netns_path;	 /* NULL: the engine's own netns */
 	struct policy *policy;	 /* see owns_policy */
 	bool owns_policy;	 /* the guard frees it (an inline policy) */
+	bool full_cmdline;	 /* its command lines logged unredacted (--log-full-cmdline) */
 };
 
 int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_err *err);

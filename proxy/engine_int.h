@@ -46,6 +46,7 @@ struct guard {
 	struct listener udp4, tcp4, udp6, tcp6;
 	bool handed_any;      /* entries in the handed map to purge at removal */
 	bool resolver_logged; /* a LocalResolver refusal was logged (the rest: debug) */
+	bool full_cmdline;    /* command lines unredacted: its own flag or the engine's */
 	unsigned n_conns;     /* TCP clients open */
 };
 
@@ -151,11 +152,18 @@ enum log_event {
 };
 int attrib_cache_new(struct attrib_cache **ret);
 void attrib_cache_free(struct attrib_cache *a);
+/* RULE: the policy rule that decided (policy__match_rule), shown as rule=. */
 void engine_log_event(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
-		      enum log_event ev);
+		      enum log_event ev, uint32_t rule);
 /* The line of an EV_ALIAS_* event: the question's name, then cname=ALIAS. */
 void engine_log_alias(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
-		      enum log_event ev, const char *alias, size_t alias_len);
+		      enum log_event ev, const char *alias, size_t alias_len, uint32_t rule);
+/*
+ * Quote a command line (or an ancestry, ANCESTRY true) of guard G for the log:
+ * redacted (redact.h) unless G logs full command lines. Returns the length.
+ */
+size_t engine_quote_cmd(const struct guard *g, char *dst, size_t cap, const char *src, size_t len,
+			bool ancestry);
 const char *dns_qtype_name(uint16_t t);
 
 /*

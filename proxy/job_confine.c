@@ -22,6 +22,7 @@
 #include "log.h"
 #include "paths.h"
 #include "procinfo.h"
+#include "redact.h"
 
 #define MAX_CG2_MOUNTS 8
 
@@ -249,6 +250,22 @@ int job_notify_recv(int sock)
 	return fd;
 }
 
+/* As engine_quote_cmd(), for the run's own lines: this process has no guard. */
+static void quote_cmd(const struct job_notify_ctx *ctx, char *dst, size_t cap, const char *src,
+		      size_t len, bool ancestry)
+{
+	char clean[PROCINFO_CMD_MAX + 64];
+	size_t n;
+
+	if (ctx->full_cmdline) {
+		logfmt_quote(dst, cap, src, len);
+		return;
+	}
+	n = ancestry ? redact_ancestry(clean, sizeof(clean), src, len)
+		     : redact_cmdline(clean, sizeof(clean), src, len);
+	logfmt_quote(dst, cap, clean, n);
+}
+
 int job_notify_handle(int fd, const struct job_notify_ctx *ctx)
 {
 	/* Kernel-sized (SECCOMP_GET_NOTIF_SIZES), made once; this also has
@@ -256,7 +273,8 @@ int job_notify_handle(int fd, const struct job_notify_ctx *ctx)
 	static struct seccomp_notif *req;
 	static struct seccomp_notif_resp *resp;
 	struct procinfo pi;
-	char cmd[PROCINFO_CMD_MAX * 4 + 8], anc[PROCINFO_ANCESTRY_MAX * 4 + 8];
+	char cmd[PROCINFO_CMD_MAX * 4 + 8], anc[PROCINFO_ANCESTRY_MAX * 4 + 8],
+	    exe[PROCINFO_EXE_MAX * 4 + 8];
 	bool audit = ctx->mode && strcmp(ctx->mode, "audit") == 0;
 	int r;
 
@@ -270,17 +288,20 @@ int job_notify_handle(int fd, const struct job_notify_ctx *ctx)
 	/* The process waits in socket() until we answer: /proc/PID is surely its.
 	 * Its exec generation is not in the notification: read afresh. */
 	procinfo_get(req->pid, PROCINFO_EXEC_UNKNOWN, ctx->cgroup_rel, &pi);
-	logfmt_quote(cmd, sizeof(cmd), pi.cmd, pi.cmd_len);
-	logfmt_quote(anc, sizeof(anc), pi.ancestry, pi.ancestry_len);
+	quote_cmd(ctx, cmd, sizeof(cmd), pi.cmd, pi.cmd_len, false);
+	quote_cmd(ctx, anc, sizeof(anc), pi.ancestry, pi.ancestry_len, true);
+	logfmt_quote(exe, sizeof(exe), pi.exe, pi.exe_len);
+	/* rule=builtin: every guard refuses raw sockets, whatever its policy says. */
 	log_msg(LOG_WARN,
 		"PACKET BLOCKED reason=RawSocket blocked=%s blockedAt=socket family=%s "
-		"protocol=%u pid=%u cmd=%s firewallMethod=%s policy=%s ancestry=%s %s=%s",
+		"protocol=%u pid=%u cmd=%s firewallMethod=%s policy=%s ancestry=%s %s=%s exe=%s "
+		"rule=builtin",
 		audit ? "false" : "true",
 		req->data.nr == SCMP_SYS(socket) && (uint32_t)req->data.args[0] == AF_PACKET
 		    ? "packet"
 		    : "packet-compat",
 		(unsigned)ntohs((uint16_t)req->data.args[2]), (unsigned)req->pid, cmd,
-		ctx->mode ?: "?", ctx->policy ?: "?", anc, ctx->id_key, ctx->id);
+		ctx->mode ?: "?", ctx->policy ?: "?", anc, ctx->id_key, ctx->id, exe);
 	resp->id = req->id;
 	resp->val = 0;
 	resp->error = audit ? 0 : -EPERM;

@@ -7,6 +7,8 @@
 #ifndef DEPFENCE_JOB_CONFINE_H
 #define DEPFENCE_JOB_CONFINE_H
 
+#include <stdbool.h>
+
 #include "util.h"
 
 /*
@@ -33,6 +35,7 @@ struct job_notify_ctx {
 	const char *policy, *mode; /* mode: "blocklist", "allowlist", "audit" */
 	const char *id_key, *id;   /* "run", run id */
 	const char *cgroup_rel;	   /* the job's cgroup below the v2 root (ancestry stops there) */
+	bool full_cmdline;	   /* --log-full-cmdline: no redaction (redact.h) */
 };
 
 /*

@@ -31,6 +31,7 @@ struct policy_cidr {
 	uint8_t prefix_len;
 	uint8_t addr[16]; /* network order, host bits zero */
 	bool allow;	  /* allow-ip (true) or block-ip (false) */
+	uint32_t rule;	  /* where it was written: policy__rule_str() */
 };
 
 struct policy; /* opaque */
@@ -89,5 +90,26 @@ const struct policy_cidr *policy__cidrs(const struct policy *p, size_t *ret_n);
  * block in allowlist mode. In audit mode a block match gives VERDICT_AUDIT.
  */
 enum policy_verdict policy__match(const struct policy *p, const char *qname, size_t len);
+/*
+ * policy__match, and in *RET_RULE the rule that decided: a reference that
+ * policy__rule_str() renders. 0 when no rule matched (the mode decided). One
+ * copy out of the matched entry, no allocation.
+ */
+enum policy_verdict policy__match_rule(const struct policy *p, const char *qname, size_t len,
+				       uint32_t *ret_rule);
+/*
+ * The block-ip rule that refuses ADDR (FAMILY AF_INET/AF_INET6, network order):
+ * the longest prefix, for rule= on a packet refusal (not the DNS path: a scan
+ * of the CIDR rules, at most POLICY_CIDR_SCAN of them; past that 0). 0: none.
+ */
+#define POLICY_CIDR_SCAN 65536
+uint32_t policy__cidr_rule(const struct policy *p, int family, const uint8_t *addr);
+/*
+ * RULE as the block line's rule= shows it, into BUF: "FILE:LINE" (FILE the
+ * base name, "deploy.policy:3"), "inline" for --block/--allow rules, "default"
+ * for 0 (no rule matched: the mode's default decided, as an allowlist refusing
+ * an unlisted name). Returns the length (cut to CAP - 1).
+ */
+size_t policy__rule_str(const struct policy *p, uint32_t rule, char *buf, size_t cap);
 
 #endif

@@ -22,6 +22,19 @@ enum {
 	NAME_ALLOW_SUB = 1 << 3,
 };
 
+/*
+ * Where a rule came from, for rule= on the block line: a 32-bit reference,
+ * origin index in the top bits (an index into policy.origins, 1-based; 0 is
+ * "no rule") and the line below. Line 0 is an inline rule (--block/--allow).
+ * Each name keeps one reference per rule bit, stored in the arena right after
+ * the name (RULE_REFS_LEN bytes, unaligned: read with memcpy), so a match finds
+ * its rule with one copy and a million rules cost 16 bytes each, no pointer.
+ */
+#define RULE_LINE_BITS	   28
+#define RULE_LINE_MAX	   ((1u << RULE_LINE_BITS) - 1)
+#define POLICY_MAX_ORIGINS 15
+#define RULE_REFS_LEN	   (4 * sizeof(uint32_t))
+
 /* Resource limits: a policy file is user input. */
 #define POLICY_MAX_NAMES    (1u << 24)
 #define POLICY_MAX_CIDRS    (1u << 20)
@@ -51,6 +64,9 @@ struct name_table {
 
 struct policy {
 	char *name;
+	/* Origins of rules, as rule= shows them: a file's base name or "inline". */
+	char *origins[POLICY_MAX_ORIGINS];
+	unsigned n_origins;
 	uint32_t id; /* unique for the process's life: keys the BPF cidrs and learned maps */
 	uint64_t source_hash; /* FNV-1a of the file it was loaded from (0: not from a file) */
 	enum policy_mode mode;
@@ -62,11 +78,12 @@ struct policy {
 };
 
 /*
- * Add FLAG for NAME (canonical form, 1..253 bytes, no "*." prefix). Returns 1 if
- * the rule is new, 0 if it was already there, -ENOMEM or -E2BIG (table full); on
+ * Add FLAG for NAME (canonical form, 1..253 bytes, no "*." prefix), from rule
+ * REF. Returns 1 if the rule is new, 0 if it was already there (the first
+ * line that said it stays its reference), -ENOMEM or -E2BIG (table full); on
  * error the table is unchanged.
  */
-int names_add(struct name_table *t, const char *name, size_t len, uint8_t flag);
+int names_add(struct name_table *t, const char *name, size_t len, uint8_t flag, uint32_t ref);
 void names_free(struct name_table *t);
 
 #endif

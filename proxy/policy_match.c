@@ -118,7 +118,26 @@ static int arena_reserve(struct name_table *t, size_t len)
 	return 0;
 }
 
-int names_add(struct name_table *t, const char *name, size_t len, uint8_t flag)
+/* Rule bits are single bits 0..3: the slot of each one's reference. */
+static inline unsigned flag_slot(uint8_t flag)
+{
+	return (unsigned)__builtin_ctz(flag);
+}
+
+static void ref_set(struct name_table *t, const struct name_ent *e, uint8_t flag, uint32_t ref)
+{
+	memcpy(t->arena + e->off + e->len + flag_slot(flag) * sizeof(ref), &ref, sizeof(ref));
+}
+
+static uint32_t ref_get(const struct name_table *t, const struct name_ent *e, uint8_t flag)
+{
+	uint32_t ref;
+
+	memcpy(&ref, t->arena + e->off + e->len + flag_slot(flag) * sizeof(ref), sizeof(ref));
+	return ref;
+}
+
+int names_add(struct name_table *t, const char *name, size_t len, uint8_t flag, uint32_t ref)
 {
 	uint32_t hash = name_hash(name, len);
 	struct name_ent *e = NULL;
@@ -128,6 +147,8 @@ int names_add(struct name_table *t, const char *name, size_t len, uint8_t flag)
 		e = table_slot(t, hash, name, len);
 		if (e->len) {
 			rc = !(e->flags & flag);
+			if (rc)
+				ref_set(t, e, flag, ref);
 			e->flags |= flag;
 			return rc;
 		}
@@ -141,17 +162,19 @@ int names_add(struct name_table *t, const char *name, size_t len, uint8_t flag)
 			return rc;
 		e = table_slot(t, hash, name, len);
 	}
-	rc = arena_reserve(t, len);
+	rc = arena_reserve(t, len + RULE_REFS_LEN);
 	if (rc)
 		return rc;
 	memcpy(t->arena + t->arena_len, name, len);
+	memset(t->arena + t->arena_len + len, 0, RULE_REFS_LEN);
 	*e = (struct name_ent){
 	    .hash = hash,
 	    .off = (uint32_t)t->arena_len,
 	    .len = (uint8_t)len,
 	    .flags = flag,
 	};
-	t->arena_len += len;
+	ref_set(t, e, flag, ref);
+	t->arena_len += len + RULE_REFS_LEN;
 	t->used++;
 	return 1;
 }
@@ -161,6 +184,21 @@ void names_free(struct name_table *t)
 	free(t->slots);
 	free(t->arena);
 	*t = (struct name_table){0};
+}
+
+/*
+ * The rule bit that decided, among the bits FLAGS that applied: a block rule
+ * beats an allow rule, and NAME beats *.NAME at one name (either would do;
+ * the exact one is what a reader looks for first).
+ */
+static uint8_t rule_bit(int flags)
+{
+	static const uint8_t order[] = {NAME_BLOCK, NAME_BLOCK_SUB, NAME_ALLOW, NAME_ALLOW_SUB};
+
+	for (size_t i = 0; i < sizeof(order); i++)
+		if (flags & order[i])
+			return order[i];
+	return NAME_ALLOW;
 }
 
 static enum policy_verdict verdict(enum policy_mode mode, int flags)
@@ -182,16 +220,19 @@ static enum policy_verdict verdict(enum policy_mode mode, int flags)
  * Suffixes longer than any rule cannot match, which bounds the work for
  * arbitrary input at 253 bytes hashed.
  */
-enum policy_verdict policy__match(const struct policy *p, const char *qname, size_t len)
+enum policy_verdict policy__match_rule(const struct policy *p, const char *qname, size_t len,
+				       uint32_t *ret_rule)
 {
 	const struct name_table *t = &p->names;
+	const struct name_ent *by = NULL;
 	uint64_t h = FNV_OFFSET;
 	int decided = -1;
+	enum policy_verdict v;
 
 	if (len && qname[len - 1] == '.')
 		len--;
 	if (!t->used)
-		return verdict(p->mode, decided);
+		goto out;
 	for (size_t i = len; i-- > 0;) {
 		const struct name_ent *e;
 		size_t n = len - i;
@@ -208,10 +249,65 @@ enum policy_verdict policy__match(const struct policy *p, const char *qname, siz
 		/* A *.NAME rule never applies to NAME itself. */
 		applies = i ? NAME_BLOCK | NAME_BLOCK_SUB | NAME_ALLOW | NAME_ALLOW_SUB
 			    : NAME_BLOCK | NAME_ALLOW;
-		if (e->flags & applies)
+		if (e->flags & applies) {
 			decided = e->flags & applies;
+			by = e;
+		}
 	}
-	return verdict(p->mode, decided);
+out:
+	v = verdict(p->mode, decided);
+	if (ret_rule)
+		*ret_rule = by ? ref_get(t, by, rule_bit(decided)) : 0;
+	return v;
+}
+
+enum policy_verdict policy__match(const struct policy *p, const char *qname, size_t len)
+{
+	return policy__match_rule(p, qname, len, NULL);
+}
+
+size_t policy__rule_str(const struct policy *p, uint32_t rule, char *buf, size_t cap)
+{
+	unsigned idx = rule >> RULE_LINE_BITS, line = rule & RULE_LINE_MAX;
+	const char *origin = idx && idx <= p->n_origins ? p->origins[idx - 1] : NULL;
+	int n;
+
+	if (!cap)
+		return 0;
+	if (!rule)
+		n = snprintf(buf, cap, "default");
+	else if (!line)
+		n = snprintf(buf, cap, "inline");
+	else
+		n = snprintf(buf, cap, "%s:%u", origin ? origin : "?", line);
+	if (n < 0)
+		n = 0;
+	return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+static bool cidr_has(const struct policy_cidr *c, const uint8_t *addr)
+{
+	unsigned full = c->prefix_len / 8, rest = c->prefix_len % 8;
+
+	if (memcmp(c->addr, addr, full))
+		return false;
+	return !rest || !((c->addr[full] ^ addr[full]) & (0xff00 >> rest));
+}
+
+uint32_t policy__cidr_rule(const struct policy *p, int family, const uint8_t *addr)
+{
+	uint32_t rule = 0;
+	int best = -1;
+
+	for (size_t i = 0; i < p->n_cidrs && i < POLICY_CIDR_SCAN; i++) {
+		const struct policy_cidr *c = &p->cidrs[i];
+
+		if (c->allow || c->family != family || c->prefix_len <= best || !cidr_has(c, addr))
+			continue;
+		best = c->prefix_len;
+		rule = c->rule;
+	}
+	return rule;
 }
 
 size_t policy__block_names(const struct policy *p, const char **ret_names, size_t *ret_lens,

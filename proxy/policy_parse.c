@@ -59,6 +59,7 @@ struct parse_ctx {
 	const char *origin;
 	size_t line; /* 0 for a rule from the command line */
 	size_t mode_line, refuse_line;
+	uint32_t origin_bits; /* the origin's index, shifted: OR the line in for a rule's ref */
 	struct df_err *err;
 };
 
@@ -175,6 +176,39 @@ static const char *name_problem(struct tok t, char *buf, size_t cap)
 	return "not a domain name";
 }
 
+/* This line's rule reference (policy_int.h); a line past RULE_LINE_MAX shows as that. */
+static uint32_t rule_ref(const struct parse_ctx *c)
+{
+	return c->origin_bits | (uint32_t)(c->line < RULE_LINE_MAX ? c->line : RULE_LINE_MAX);
+}
+
+/*
+ * The index bits of ORIGIN (a path: its base name is what rule= shows),
+ * added once. Past POLICY_MAX_ORIGINS every origin shares the last index:
+ * policies are built from one file and inline rules, so that is never reached.
+ */
+static int origin_bits(struct policy *p, const char *origin, uint32_t *ret)
+{
+	const char *base = strrchr(origin, '/');
+	unsigned i;
+
+	base = base && base[1] ? base + 1 : origin;
+	for (i = 0; i < p->n_origins; i++)
+		if (!strcmp(p->origins[i], base))
+			goto out;
+	if (p->n_origins == POLICY_MAX_ORIGINS) {
+		i = POLICY_MAX_ORIGINS - 1;
+		goto out;
+	}
+	p->origins[i] = strdup(base);
+	if (!p->origins[i])
+		return -ENOMEM;
+	p->n_origins++;
+out:
+	*ret = (uint32_t)(i + 1) << RULE_LINE_BITS;
+	return 0;
+}
+
 static int add_name(struct parse_ctx *c, struct tok arg, bool block)
 {
 	char in[POLICY_MAX_LINE + 1], out[DNS_NAME_BUF], q[QUOTE_MAX + 1], why[QUOTE_MAX + 40];
@@ -203,7 +237,7 @@ static int add_name(struct parse_ctx *c, struct tok arg, bool block)
 	if (n > POLICY_MAX_NAME_LEN)
 		return fail(c, -EINVAL, "invalid name '%s': name longer than 253 bytes",
 			    quote(q, arg));
-	rc = names_add(&c->p->names, name, n, flag);
+	rc = names_add(&c->p->names, name, n, flag, rule_ref(c));
 	if (rc == -E2BIG)
 		return fail(c, rc, "too many rules (the limit is %u names)", POLICY_MAX_NAMES);
 	if (rc < 0)
@@ -252,7 +286,7 @@ static int add_cidr(struct parse_ctx *c, struct tok arg, bool allow)
 	const char *slash = memchr(arg.s, '/', arg.len);
 	size_t alen = slash ? (size_t)(slash - arg.s) : arg.len;
 	char addr[INET6_ADDRSTRLEN + 1], q[QUOTE_MAX + 1];
-	struct policy_cidr r = {.allow = allow};
+	struct policy_cidr r = {.allow = allow, .rule = rule_ref(c)};
 	bool v6 = memchr(arg.s, ':', alen);
 	unsigned max = v6 ? 128 : 32;
 	bool host_bits = false;
@@ -405,6 +439,8 @@ int policy__parse(struct policy *p, const char *text, size_t len, const char *or
 {
 	struct parse_ctx c = {.p = p, .origin = origin ? origin : "policy", .err = err};
 
+	if (origin_bits(p, c.origin, &c.origin_bits) < 0)
+		return df_err_set(err, -ENOMEM, "%s: out of memory", c.origin);
 	return parse_text(&c, text, len);
 }
 
@@ -423,6 +459,8 @@ int policy__load_file(struct policy *p, const char *path, struct df_err *err)
 
 	if (fd < 0)
 		return df_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	if (origin_bits(p, path, &c.origin_bits) < 0)
+		return df_err_set(err, -ENOMEM, "%s: out of memory", path);
 	buf = malloc(LOAD_CHUNK);
 	if (!buf)
 		return df_err_set(err, -ENOMEM, "%s: out of memory", path);
@@ -473,6 +511,9 @@ int policy__add_rule(struct policy *p, const char *kind, const char *name, struc
 	if (d == DIR__COUNT)
 		return df_err_set(err, -EINVAL, "unknown rule kind '%s'", kind);
 	snprintf(origin, sizeof(origin), "--%s", kind);
+	/* Line 0 of origin "inline": rule=inline. */
+	if (origin_bits(p, "inline", &c.origin_bits) < 0)
+		return df_err_set(err, -ENOMEM, "%s: out of memory", origin);
 	return apply(&c, d, (struct tok){name, strlen(name)});
 }
 
@@ -510,6 +551,8 @@ void policy__free(struct policy *p)
 	if (!p)
 		return;
 	names_free(&p->names);
+	for (unsigned i = 0; i < p->n_origins; i++)
+		free(p->origins[i]);
 	free(p->cidrs);
 	free(p->name);
 	free(p);

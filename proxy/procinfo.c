@@ -121,6 +121,25 @@ static int read_cmd(pid_t pid, char *buf, size_t cap, size_t *ret_len)
 	return r;
 }
 
+/* PID's binary, "?" when the link cannot be read (gone, a kernel thread, no permission). */
+static void read_exe(pid_t pid, char *buf, size_t cap, size_t *ret_len)
+{
+	char path[PATH_MAX + 32];
+	ssize_t n = -1;
+	int r;
+
+	r = snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)pid);
+	if (r > 0 && (size_t)r < sizeof(path))
+		n = readlink(path, buf, cap - 1);
+	if (n <= 0) {
+		memcpy(buf, "?", 2);
+		*ret_len = 1;
+		return;
+	}
+	buf[n] = '\0';
+	*ret_len = (size_t)n;
+}
+
 /* Parent of PID from its stat line; comm may hold spaces and ')' so parse after the last ')'. */
 static int read_ppid(pid_t pid, pid_t *ret_ppid)
 {
@@ -256,6 +275,8 @@ int procinfo_get(pid_t pid, uint64_t exec_id, const char *stop_cgroup, struct pr
 	ret_info->ancestry[0] = '\0';
 	ret_info->ancestry_len = 0;
 	r = read_cmd(pid, ret_info->cmd, sizeof(ret_info->cmd), &ret_info->cmd_len);
+	/* Read with the command line, so a logged pair names one program. */
+	read_exe(pid, ret_info->exe, sizeof(ret_info->exe), &ret_info->exe_len);
 	if (r < 0)
 		return r;
 	read_ancestry(pid, stop_cgroup, ret_info);

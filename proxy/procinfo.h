@@ -16,6 +16,7 @@
 #define PROCINFO_CMD_MAX      1024
 #define PROCINFO_ANCESTRY_MAX 1024
 #define PROCINFO_MAX_DEPTH    8
+#define PROCINFO_EXE_MAX      512
 
 struct procinfo {
 	pid_t pid;
@@ -29,6 +30,10 @@ struct procinfo {
 	 * so it names the guarded job's own chain, not the host's. */
 	char ancestry[PROCINFO_ANCESTRY_MAX];
 	size_t ancestry_len;
+	/* The binary it runs (the /proc/PID/exe link, as the process's mount namespace
+	 * names it; cut to PROCINFO_EXE_MAX - 1 bytes), "?" when unreadable. Raw bytes. */
+	char exe[PROCINFO_EXE_MAX];
+	size_t exe_len;
 };
 
 /* PROC_ROOT is "/proc" except in tests. */

@@ -33,6 +33,8 @@ json_object *reg_record_encode(const struct reg_record *r)
 	if (r->inherit)
 		json_object_object_add(o, "inherit", json_object_new_boolean(1));
 	ctl_rules_put(o, &r->rules);
+	if (r->full_cmdline)
+		json_object_object_add(o, "log_full_cmdline", json_object_new_boolean(1));
 	return o;
 }
 
@@ -49,7 +51,8 @@ int reg_record_decode(json_object *o, struct reg_record *r, struct df_err *err)
 	    (e = ctl_opt_str(o, "id", &r->id, err)) < 0 ||
 	    (e = ctl_opt_str(o, "cgroup", &r->cgroup, err)) < 0 ||
 	    (e = ctl_opt_str(o, "policy", &r->policy, err)) < 0 ||
-	    (e = ctl_rules_get(o, &r->rules, err)) < 0)
+	    (e = ctl_rules_get(o, &r->rules, err)) < 0 ||
+	    (e = ctl_opt_bool(o, "log_full_cmdline", &r->full_cmdline, err)) < 0)
 		return e;
 	if (!r->id || !r->id[0] || !r->cgroup || !r->cgroup[0])
 		return df_err_set(err, -EINVAL, "no \"id\" or \"cgroup\"");
@@ -178,7 +181,10 @@ int registry_add(struct registry *reg, struct reg_record *rec, int netns_pid, un
 		 struct guard **ret, struct df_err *err)
 {
 	bool restoring = flags & REG_RESTORING;
-	struct guard_spec spec = {.kind = rec->kind, .id = rec->id, .cgroup_path = rec->cgroup};
+	struct guard_spec spec = {.kind = rec->kind,
+				  .id = rec->id,
+				  .cgroup_path = rec->cgroup,
+				  .full_cmdline = rec->full_cmdline};
 	char netns[64], pins[PATH_MAX];
 	_cleanup_close_ int cgfd = -1;
 	struct guard *g = NULL, *outer;

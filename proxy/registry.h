@@ -37,6 +37,7 @@ struct reg_record {
 	const char *policy; /* NULL: the default, or with INHERIT the enclosing guard's */
 	bool inherit;
 	struct ctl_rules rules; /* inline rules on top of POLICY (runs) */
+	bool full_cmdline;	/* its command lines logged unredacted (runs) */
 	/* Not saved: where its links go. Containers: links/c-CGID when NULL; daemon
 	 * runs: none (the runs parent's cover them); embedded runs: their own. */
 	const char *pins;

@@ -326,7 +326,7 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 	 * process that asked.
 	 */
 	if (e->opts.nested && DNS_RCODE(m->flags) == DNS_RCODE_REFUSED)
-		engine_log_event(e, &client, m, EV_ENCLOSING);
+		engine_log_event(e, &client, m, EV_ENCLOSING, 0);
 	if (enforce_wants_answers(e, client.g))
 		enforce_answer(e, client.g, buf, len, m);
 	len = engine_adapt_answer(buf, len, m, client_edns, client.udp_limit);

@@ -240,7 +240,22 @@ json_object *ctl_run_start_encode(const struct ctl_run_start *m)
 
 	put_str(o, "policy", m->policy);
 	ctl_rules_put(o, &m->rules);
+	if (m->full_cmdline)
+		json_object_object_add(o, "log_full_cmdline", json_object_new_boolean(1));
 	return o;
+}
+
+int ctl_opt_bool(json_object *o, const char *key, bool *ret, struct df_err *err)
+{
+	json_object *v;
+
+	*ret = false;
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return df_err_set(err, -EINVAL, "\"%s\" must be true or false", key);
+	*ret = json_object_get_boolean(v);
+	return 0;
 }
 
 int ctl_run_start_decode(json_object *o, struct ctl_run_start *m, struct df_err *err)
@@ -248,8 +263,10 @@ int ctl_run_start_decode(json_object *o, struct ctl_run_start *m, struct df_err 
 	int r;
 
 	memset(m, 0, sizeof(*m));
-	r = ctl_opt_str(o, "policy", &m->policy, err);
-	return r < 0 ? r : ctl_rules_get(o, &m->rules, err);
+	if ((r = ctl_opt_str(o, "policy", &m->policy, err)) < 0 ||
+	    (r = ctl_opt_bool(o, "log_full_cmdline", &m->full_cmdline, err)) < 0)
+		return r;
+	return ctl_rules_get(o, &m->rules, err);
 }
 
 json_object *ctl_run_started_encode(const struct ctl_run_started *m)

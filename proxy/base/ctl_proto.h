@@ -64,6 +64,8 @@ struct ctl_rules {
 struct ctl_run_start {
 	const char *policy;
 	struct ctl_rules rules;
+	/* "log_full_cmdline": log this run's command lines unredacted (--log-full-cmdline). */
+	bool full_cmdline;
 };
 
 /* The reply to "run-start". */
@@ -100,6 +102,8 @@ int ctl_id_decode(json_object *o, struct ctl_id *m, struct df_err *err);
 /* The rules fields of any object (requests, saved records). */
 void ctl_rules_put(json_object *o, const struct ctl_rules *r);
 int ctl_rules_get(json_object *o, struct ctl_rules *r, struct df_err *err);
+/* An optional boolean field: 0 and *RET false if absent, -EINVAL if not a boolean. */
+int ctl_opt_bool(json_object *o, const char *key, bool *ret, struct df_err *err);
 /* An optional string field: 0 and *RET NULL if absent, -EINVAL if not a string. */
 int ctl_opt_str(json_object *o, const char *key, const char **ret, struct df_err *err);
 /* True if reply O says "ok": true. */

@@ -30,6 +30,7 @@
 
 static struct {
 	enum log_level level;
+	enum log_format format;
 	int fd;
 	bool timestamps;
 	/* Lines lost to a failed write, reported before the next line. */
@@ -61,6 +62,22 @@ void log_set_level(enum log_level level)
 bool log_enabled(enum log_level level)
 {
 	return level >= lg.level;
+}
+
+void log_set_format(enum log_format format)
+{
+	lg.format = format;
+}
+
+int log_format_parse(const char *s, enum log_format *ret_format)
+{
+	if (!strcmp(s, "logfmt"))
+		*ret_format = LOG_FORMAT_LOGFMT;
+	else if (!strcmp(s, "json"))
+		*ret_format = LOG_FORMAT_JSON;
+	else
+		return -EINVAL;
+	return 0;
 }
 
 void log_set_fd(int fd)
@@ -142,6 +159,13 @@ static size_t format_drop_note(char *dst, size_t cap)
 	size_t n = 0;
 	int r;
 
+	if (lg.format == LOG_FORMAT_JSON) {
+		r = snprintf(
+		    dst, cap,
+		    "%s{\"level\":\"WARN\",\"msg\":\"log lines dropped\",\"count\":%llu}\n",
+		    lg.mid_line ? "\n" : "", lg.dropped);
+		return r > 0 ? ((size_t)r < cap ? (size_t)r : cap - 1) : 0;
+	}
 	/* End the torn line first, or the notice would be glued to its tail. */
 	if (lg.mid_line)
 		dst[n++] = '\n';
@@ -184,6 +208,29 @@ static void append(const char *src, size_t n)
 	lg.len += n;
 }
 
+/*
+ * The most JSON a logfmt line of LEN bytes can become: a byte grows to at most
+ * six (a control byte or a broken UTF-8 byte as \u00XX), plus the field names'
+ * quotes and the object's braces.
+ */
+static size_t json_room(size_t len)
+{
+	size_t room = 6 * len + 256;
+
+	return room < LOG_LINE_MAX ? room : LOG_LINE_MAX;
+}
+
+/* LINE (a whole logfmt line without its newline) appended as a JSON line. */
+static void append_json(const char *line, size_t len)
+{
+	size_t room = json_room(len);
+
+	if (lg.len + room > sizeof(lg.buf))
+		log_flush();
+	lg.len += log_json_from_logfmt(lg.buf + lg.len, room - 1, line, len);
+	lg.buf[lg.len++] = '\n';
+}
+
 /* Lines shorter than this are formatted straight into the buffer (all but huge ones). */
 #define LOG_FAST_ROOM 8192
 
@@ -200,6 +247,11 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	if (lg.dropped) {
 		append(note, format_drop_note(note, sizeof(note)));
 		lg.dropped = 0;
+	}
+	if (lg.format == LOG_FORMAT_JSON) {
+		n = format_line(line_buf, sizeof(line_buf), level, fmt, ap, &cut);
+		append_json(line_buf, n - 1);
+		goto done;
 	}
 	if (lg.len + LOG_FAST_ROOM <= sizeof(lg.buf)) {
 		va_list aq;
@@ -231,7 +283,10 @@ char *log_reserve(enum log_level level, size_t max)
 
 	if (!log_enabled(level) || max > LOG_FAST_ROOM - LOG_NOTE_MAX)
 		return NULL;
-	if (lg.len + LOG_FAST_ROOM + LOG_NOTE_MAX > sizeof(lg.buf))
+	/* JSON: the logfmt body is rendered after itself at commit, room for both. */
+	if (lg.len + LOG_FAST_ROOM + LOG_NOTE_MAX +
+		(lg.format == LOG_FORMAT_JSON ? json_room(LOG_NOTE_MAX + max) : 0) >
+	    sizeof(lg.buf))
 		log_flush();
 	if (lg.dropped) {
 		append(note, format_drop_note(note, sizeof(note)));
@@ -244,7 +299,21 @@ char *log_reserve(enum log_level level, size_t max)
 
 void log_commit(size_t body_len)
 {
-	lg.len += reserved_prefix + body_len;
+	size_t n = reserved_prefix + body_len;
+
+	if (lg.format == LOG_FORMAT_JSON) {
+		/* Rendered just past the logfmt line, then moved over it: no copy buffer. */
+		char *src = lg.buf + lg.len, *dst = src + n;
+		size_t j = log_json_from_logfmt(dst, json_room(n) - 1, src, n);
+
+		memmove(src, dst, j);
+		lg.len += j;
+		lg.buf[lg.len++] = '\n';
+		if (reserved_level >= LOG_ERROR)
+			log_flush();
+		return;
+	}
+	lg.len += n;
 	lg.buf[lg.len++] = '\n';
 	if (reserved_level >= LOG_ERROR)
 		log_flush();

@@ -19,7 +19,16 @@ enum log_level {
 	LOG_ERROR,
 };
 
+/* How lines are written: logfmt (the default) or one JSON object per line. */
+enum log_format {
+	LOG_FORMAT_LOGFMT = 0,
+	LOG_FORMAT_JSON,
+};
+
 void log_set_level(enum log_level level);
+void log_set_format(enum log_format format);
+/* "logfmt" or "json"; -EINVAL otherwise. */
+int log_format_parse(const char *s, enum log_format *ret_format);
 bool log_enabled(enum log_level level);
 /* Send lines to FD (default 2). */
 void log_set_fd(int fd);
@@ -55,6 +64,13 @@ size_t logfmt_quote(char *dst, size_t cap, const char *src, size_t len);
  * only [A-Za-z0-9._:/@+-]): ids and names stay easy to grep.
  */
 size_t logfmt_value(char *dst, size_t cap, const char *src, size_t len);
+
+/*
+ * One logfmt LINE (LEN bytes, no newline) as a JSON object into DST (no
+ * newline, no NUL), cut to CAP with the object closed; the mapping is in
+ * log_json.c. Returns the length, 0 if CAP is under 64.
+ */
+size_t log_json_from_logfmt(char *dst, size_t cap, const char *line, size_t len);
 
 /*
  * libbpf's print callback: its warnings at WARN, its debug output only at DEBUG.

@@ -238,12 +238,14 @@ uniq_name()
 # ------------------------------------------------------------------ daemon
 
 # daemon_start: depfenced on $T/dstate and $CONF, waits for its socket.
+# DAEMON_ARGS (an array) adds options (--log-format json, ...).
+DAEMON_ARGS=()
 daemon_start()
 {
 	local i sock=$T/dstate/depfenced.sock
 	E2E_INSTANCES+=("$(instance_of "$T/dstate")")
 	"$DEPFENCED" --state-dir "$T/dstate" --config-dir "$CONF" --upstream "$UPSTREAM" \
-		2>>"$T/daemon.log" &
+		"${DAEMON_ARGS[@]}" 2>>"$T/daemon.log" &
 	DAEMON_PID=$!
 	for ((i = 0; i < 100; i++)); do
 		[ -S "$sock" ] && return 0

@@ -51,7 +51,7 @@ assert_eq "the live run ended by itself, status 0" 0 "$RC"
 expect_dig after REFUSED
 run_id=$(grep -a 'run started .*policy=live' "$T/daemon.log" | sed -n 's/.* id=\([^ ]*\) .*/\1/p' | head -n 1)
 assert_log_line "the second query of the same run ($run_id) was blocked by the new rule" \
-	"^WARN DNS BLOCKED .*domain=$(re_quote "$n") .*policy=live .*run=\"?$(re_quote "$run_id")\"?\$" \
+	"^WARN DNS BLOCKED .*domain=$(re_quote "$n") .*policy=live .*run=\"?$(re_quote "$run_id")\"?( |\$)" \
 	"$T/daemon.log"
 assert_eq "the run registered once" 1 "$(grep -ac 'run started .*policy=live' "$T/daemon.log")"
 

@@ -37,11 +37,11 @@ scenario()
 	guarded ip --policy ipblock -- "${CONN[@]}" 127.0.0.6 9
 	expect_conn ip EPERM
 	assert_lt "ip: refused at once (ms)" 1000 "$(sed -n 's/^ms: //p' "$(rf ip out)")"
-	assert_packet ip 127.0.0.6 9 FromIPRule policy=ipblock
+	assert_packet ip 127.0.0.6 9 FromIPRule policy=ipblock rule=ipblock.policy:3
 
 	guarded ip-udp --policy ipblock -- "${CONN[@]}" 127.0.0.6 9 udp
 	expect_conn ip-udp EPERM
-	assert_packet ip-udp 127.0.0.6 9 FromIPRule policy=ipblock proto=udp
+	assert_packet ip-udp 127.0.0.6 9 FromIPRule policy=ipblock proto=udp rule=ipblock.policy:3
 
 	guarded other --policy ipblock -- "${CONN[@]}" 127.0.0.7 9
 	expect_conn other ECONNREFUSED
@@ -53,11 +53,11 @@ scenario()
 	# github.com is 127.0.0.9 upstream: a hard-coded 127.0.0.9 is refused once learned.
 	guarded learned -- "${CONN[@]}" 127.0.0.9 9 3
 	expect_conn learned EPERM
-	assert_packet learned 127.0.0.9 9 FromBlockedDomain
+	assert_packet learned 127.0.0.9 9 FromBlockedDomain rule=learned
 
 	guarded dot -- "${CONN[@]}" 127.0.0.1 853
 	expect_conn dot EPERM
-	assert_packet dot 127.0.0.1 853 DNSOverTLS
+	assert_packet dot 127.0.0.1 853 DNSOverTLS rule=builtin
 
 	guarded allow --mode allowlist --allow allowed.test -- "$T/allow.sh" "$T/$MODE-allow-" \
 		"$E2E_DIR/conn.py"

@@ -648,6 +648,64 @@ static void add(const char *name, CMUnitTestFunction fn, const void *state)
 	};
 }
 
+/* rule=: the line that decided, per origin; "inline" for --block/--allow; "default" for none. */
+static void test_rule_origins(void **state)
+{
+	static const char text[] = "# header\n"
+				   "mode blocklist\n"
+				   "block github.com\n"
+				   "allow ok.github.com\n"
+				   "block *.sub.test\n"
+				   "\n"
+				   "block sub.test # line 7\n"
+				   "block-ip 10.0.0.0/8\n"
+				   "block-ip 10.1.0.0/16\n"
+				   "block github.com\n";
+	static const struct {
+		const char *q, *rule;
+		enum policy_verdict v;
+	} rows[] = {
+	    {"github.com", "deploy.policy:3", VERDICT_BLOCK},
+	    {"api.github.com", "deploy.policy:3", VERDICT_BLOCK},
+	    {"ok.github.com", "deploy.policy:4", VERDICT_ALLOW},
+	    {"x.ok.github.com", "deploy.policy:4", VERDICT_ALLOW},
+	    {"a.sub.test", "deploy.policy:7", VERDICT_BLOCK}, /* NAME beats *.NAME */
+	    {"sub.test", "deploy.policy:7", VERDICT_BLOCK},
+	    {"inline.test", "inline", VERDICT_BLOCK},
+	    {"other.test", "default", VERDICT_ALLOW},
+	};
+	struct policy *p = policy__new("deploy");
+	struct df_err err = {0};
+	uint8_t a[16] = {10, 1, 2, 3}, b[16] = {10, 9, 9, 9}, c[16] = {11};
+	char buf[64];
+	uint32_t rule = 1;
+
+	assert_int_equal(
+	    policy__parse(p, text, strlen(text), "/etc/depfence/policies/deploy.policy", &err), 0);
+	assert_int_equal(policy__add_rule(p, "block", "inline.test", &err), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		assert_int_equal(policy__match_rule(p, rows[i].q, strlen(rows[i].q), &rule),
+				 rows[i].v);
+		policy__rule_str(p, rule, buf, sizeof(buf));
+		if (strcmp(buf, rows[i].rule))
+			fail_msg("%s: rule %s, want %s", rows[i].q, buf, rows[i].rule);
+	}
+	policy__rule_str(p, policy__cidr_rule(p, AF_INET, a), buf, sizeof(buf));
+	assert_string_equal(buf, "deploy.policy:9"); /* the longest prefix */
+	policy__rule_str(p, policy__cidr_rule(p, AF_INET, b), buf, sizeof(buf));
+	assert_string_equal(buf, "deploy.policy:8");
+	assert_int_equal(policy__cidr_rule(p, AF_INET, c), 0);
+	/* Cut to the buffer, always terminated. */
+	policy__match_rule(p, "github.com", 10, &rule);
+	assert_int_equal(policy__rule_str(p, rule, buf, 7), 6);
+	assert_string_equal(buf, "deploy");
+	/* Allowlist: an unlisted name is refused by the mode, rule 0. */
+	policy__set_mode(p, POLICY_ALLOWLIST);
+	assert_int_equal(policy__match_rule(p, "other.test", 10, &rule), VERDICT_BLOCK);
+	assert_int_equal(rule, 0);
+	policy__free(p);
+}
+
 int main(void)
 {
 	size_t max = ARRAY_SIZE(parse_cases) + ARRAY_SIZE(match_cases) + ARRAY_SIZE(cidr_cases) +
@@ -676,6 +734,7 @@ int main(void)
 	add("modes, names, getters", test_modes_and_names, NULL);
 	add("query of 255 wire bytes", test_long_query, NULL);
 	add("200k rules", test_many_rules, NULL);
+	add("rule origins", test_rule_origins, NULL);
 	rc = _cmocka_run_group_tests("policy", tests, n_tests, NULL, NULL);
 	free(tests);
 	return rc;
