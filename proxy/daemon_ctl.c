@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -287,6 +286,19 @@ static void on_client(struct ev_source *src, uint32_t events)
 #define SO_PEERPIDFD 77 /* Linux 6.5; not in Debian 12's headers */
 #endif
 
+/* Is the process behind PIDFD still alive? Its fdinfo says "Pid: -1" once it is gone. */
+static bool pidfd_alive(int pidfd)
+{
+	_cleanup_free_ char *text = NULL;
+	char path[64];
+	const char *p;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	if (read_file(path, &text, NULL, 4096) < 0 || !(p = strstr(text, "\nPid:")))
+		return true; /* cannot tell: the pid stands */
+	return atoi(p + 5) > 0;
+}
+
 /*
  * daemon_peer_scope() of the process at the other end of FD. The peer's pidfd
  * (SO_PEERPIDFD) pins its identity: if the process is gone once /proc was read,
@@ -301,7 +313,7 @@ static int peer_scope(struct daemon *d, int fd, pid_t pid, char *scope, size_t c
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
 		pidfd = -1; /* before 6.5: the pid alone, read at once */
 	r = daemon_peer_scope(d, pid, scope, cap);
-	if (r >= 0 && pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+	if (r >= 0 && pidfd >= 0 && !pidfd_alive(pidfd))
 		return -ESRCH;
 	return r;
 }

@@ -222,7 +222,7 @@ static int allow_narrow(scmp_filter_ctx ctx)
 	static const unsigned int prctls[] = {PR_GET_DUMPABLE, PR_SET_DUMPABLE, PR_SET_PTRACER,
 					      PR_SET_PDEATHSIG};
 #endif
-	unsigned int self = (unsigned int)getpid(), zero = 0;
+	unsigned int self = (unsigned int)getpid();
 	int r;
 
 	r = allow_values(ctx, SCMP_SYS(socket), 0, families, ARRAY_SIZE(families));
@@ -237,9 +237,7 @@ static int allow_narrow(scmp_filter_ctx ctx)
 	/* abort() signals this process alone. */
 	if (r == 0)
 		r = allow_values(ctx, SCMP_SYS(tgkill), 0, &self, 1);
-	/* Is a control peer still the process it was (daemon_ctl.c)? Signal 0 only. */
-	if (r == 0)
-		r = allow_values(ctx, SCMP_SYS(pidfd_send_signal), 1, &zero, 1);
+
 	/* Memory that is never executable: no mapping code in. */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
