@@ -46,8 +46,8 @@ static void print_table(json_object *guards)
 	for (i = 0; i < n; i++) {
 		json_object *g = json_object_array_get_idx(guards, i), *enf;
 		char since[32], last[32];
-		bool enforcing = json_object_object_get_ex(g, "enforcing", &enf) &&
-				 json_object_get_boolean(enf);
+		bool enforcing =
+		    json_object_object_get_ex(g, "enforcing", &enf) && json_object_get_boolean(enf);
 
 		fmt_time(g, "since", since, sizeof(since));
 		fmt_time(g, "lastBlock", last, sizeof(last));

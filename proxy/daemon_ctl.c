@@ -197,8 +197,8 @@ static void status_fields(json_object *o, const struct guard *g)
 	int r;
 
 	guard__status(g, &st);
-	json_object_object_add(o, "mode", json_object_new_string(policy_mode_str(
-					      policy__mode(guard__policy(g)))));
+	json_object_object_add(
+	    o, "mode", json_object_new_string(policy_mode_str(policy__mode(guard__policy(g)))));
 	json_object_object_add(o, "queries", json_object_new_uint64(st.queries));
 	json_object_object_add(o, "blocked", json_object_new_uint64(st.blocked));
 	json_object_object_add(o, "wouldBlock", json_object_new_uint64(st.would_block));

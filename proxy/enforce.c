@@ -231,17 +231,17 @@ static int on_event(void *ctx, void *data, size_t size)
 		log_msg(lvl,
 			"PACKET BLOCKED reason=%s blocked=%s blockedAt=socket %s pid=%u cmd=%s "
 			"firewallMethod=%s policy=%s%s ancestry=%s %s=%s exe=%s rule=%s",
-			enforce_reason_name(ev->reason), ev->audit ? "false" : "true", what, ev->who.pid,
-			cmd, policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
-			nspid, anc, g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id,
-			exe, rule);
+			enforce_reason_name(ev->reason), ev->audit ? "false" : "true", what,
+			ev->who.pid, cmd, policy_mode_str(policy__mode(g->policy)),
+			policy__name(g->policy), nspid, anc,
+			g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id, exe, rule);
 		return 0;
 	}
 	log_msg(LOG_WARN,
 		"PACKET BLOCKED reason=%s blocked=%s blockedAt=packet ip=%s port=%u pid=%u cmd=%s "
 		"firewallMethod=%s policy=%s proto=%s%s ancestry=%s %s=%s exe=%s rule=%s",
-		enforce_reason_name(ev->reason), ev->audit ? "false" : "true", ip, ev->port, ev->who.pid,
-		cmd, policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
+		enforce_reason_name(ev->reason), ev->audit ? "false" : "true", ip, ev->port,
+		ev->who.pid, cmd, policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
 		ev->proto == IPPROTO_TCP ? "tcp" : "udp", nspid, anc,
 		g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id, exe, rule);
 	return 0;

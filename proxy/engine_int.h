@@ -72,7 +72,7 @@ struct pending {
 	bool client_edns, client_do; /* how the client asked: the reply is shaped to match */
 	uint64_t qhash;
 	uint64_t deadline, give_up_at;
-	uint64_t sent_us; /* the first attempt: depfence_upstream_latency_seconds */
+	uint64_t sent_us;    /* the first attempt: depfence_upstream_latency_seconds */
 	uint32_t prev, next; /* deadline FIFO: every attempt gets the same timeout */
 	struct client_ref client;
 	struct upstream_tcp *tcp; /* the TCP retry of an answer the upstream truncated */

@@ -19,8 +19,11 @@
 /* enum df_event_reason values are 1..8; 0 is an unknown one. */
 #define METRICS_REASONS 9
 /* Upstream latency bucket bounds, in milliseconds (the le= labels are seconds). */
-#define METRICS_LAT_BOUNDS {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000}
-#define METRICS_LAT_N	   12
+#define METRICS_LAT_BOUNDS                                                                         \
+	{                                                                                          \
+		1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000                               \
+	}
+#define METRICS_LAT_N 12
 
 enum metrics_verdict {
 	MV_ALLOWED = 0,
@@ -45,11 +48,11 @@ struct policy_counters {
 
 /* One guard's counters (struct guard's cnt), for `depfence status`. */
 struct guard_counters {
-	uint64_t queries;	  /* every query its proxy decided */
-	uint64_t blocked;	  /* refused: by name, or by its answer's CNAME chain */
-	uint64_t would_block;	  /* audit: a block rule matched, the answer went out */
-	uint64_t packets_blocked; /* connects and sends the BPF programs refused */
-	time_t last_block;	  /* the last refusal of either kind; 0: none */
+	uint64_t queries;	    /* every query its proxy decided */
+	uint64_t blocked;	    /* refused: by name, or by its answer's CNAME chain */
+	uint64_t would_block;	    /* audit: a block rule matched, the answer went out */
+	uint64_t packets_blocked;   /* connects and sends the BPF programs refused */
+	time_t last_block;	    /* the last refusal of either kind; 0: none */
 	struct policy_counters *pc; /* its policy's row (metrics__policy_row) */
 };
 
