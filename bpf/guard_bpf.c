@@ -819,17 +819,14 @@ struct ring_buffer *guard_bpf__events(struct guard_bpf *g,
 	return ring_buffer__new(bpf_map__fd(g->skel->maps.events), fn, ctx, NULL);
 }
 
-bool guard_bpf__cgroup_guarded(const char *cgroup_path)
+/* 1 if our program NAME is among the effective ones of TYPE on cgroup CGFD, 0 if not, or -errno. */
+static int prog_effective(int cgfd, enum bpf_attach_type type, const char *name)
 {
-	_cleanup_close_ int cgfd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	__u32 ids[64], n = ARRAY_SIZE(ids), i;
-	bool found = false;
+	int found = 0;
 
-	if (cgfd < 0)
-		return false;
-	if (bpf_prog_query(cgfd, BPF_CGROUP_INET4_CONNECT, BPF_F_QUERY_EFFECTIVE, NULL, ids, &n) <
-	    0)
-		return false;
+	if (bpf_prog_query(cgfd, type, BPF_F_QUERY_EFFECTIVE, NULL, ids, &n) < 0)
+		return -errno;
 	for (i = 0; i < n && !found; i++) {
 		struct bpf_prog_info info = {0};
 		__u32 len = sizeof(info);
@@ -837,11 +834,39 @@ bool guard_bpf__cgroup_guarded(const char *cgroup_path)
 
 		if (fd < 0)
 			continue;
-		/* Kernel program names keep 15 characters: "df_connect4" fits whole. */
-		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-		    strcmp(info.name, "df_connect4") == 0)
-			found = true;
+		/* Kernel program names keep 15 characters: ours fit whole. */
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && strcmp(info.name, name) == 0)
+			found = 1;
 		close(fd);
 	}
 	return found;
+}
+
+bool guard_bpf__cgroup_guarded(const char *cgroup_path)
+{
+	_cleanup_close_ int cgfd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	return cgfd >= 0 && prog_effective(cgfd, BPF_CGROUP_INET4_CONNECT, "df_connect4") > 0;
+}
+
+int guard_bpf__cgroup_enforcing(const char *cgroup_path)
+{
+	/* What DNS redirection and address refusal need, for IPv4 at least. */
+	static const struct {
+		enum bpf_attach_type type;
+		const char *name;
+	} need[] = {
+	    {BPF_CGROUP_INET4_CONNECT, "df_connect4"},
+	    {BPF_CGROUP_UDP4_SENDMSG, "df_sendmsg4"},
+	    {BPF_CGROUP_UDP4_RECVMSG, "df_recvmsg4"},
+	};
+	_cleanup_close_ int cgfd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	size_t i;
+	int r = 1;
+
+	if (cgfd < 0)
+		return -errno;
+	for (i = 0; i < ARRAY_SIZE(need) && r > 0; i++)
+		r = prog_effective(cgfd, need[i].type, need[i].name);
+	return r;
 }

@@ -120,6 +120,12 @@ __u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which);
  * is among its effective ones (attached to it or to an ancestor).
  */
 bool guard_bpf__cgroup_guarded(const char *cgroup_path);
+/*
+ * Read from the kernel, not from our tables: 1 if df_connect4, df_sendmsg4 and
+ * df_recvmsg4 are all effective on the cgroup at CGROUP_PATH (attached to it or
+ * an ancestor), 0 if one is missing, -errno if the kernel cannot say.
+ */
+int guard_bpf__cgroup_enforcing(const char *cgroup_path);
 
 /* Mount bpffs at PATH if nothing of type bpf is mounted there. */
 int bpffs_ensure(const char *path, struct df_err *err);

@@ -113,11 +113,13 @@ size_t answer_check(struct engine *e, const struct client_ref *c, uint8_t *buf, 
 		policy__match_rule(p, name, name_len, &rule);
 	if (v == VERDICT_AUDIT) {
 		e->st.audited++;
+		metrics__late_refusal(&c->g->cnt, MV_AUDIT);
 		engine_log_alias(e, c, m, EV_ALIAS_AUDIT, name, name_len, rule);
 		return 0;
 	}
 	if (v == VERDICT_BLOCK) {
 		e->st.blocked++;
+		metrics__late_refusal(&c->g->cnt, MV_BLOCKED);
 		/* Before the reply: the asking process is still alive to be named. */
 		engine_log_alias(e, c, m, EV_ALIAS_BLOCKED, name, name_len, rule);
 		/*
@@ -130,6 +132,7 @@ size_t answer_check(struct engine *e, const struct client_ref *c, uint8_t *buf, 
 	}
 	/* A chain we cannot read we cannot vouch for: never open, answer SERVFAIL. */
 	e->st.servfail++;
+	e->met.errors[ME_SERVFAIL]++;
 	if (log_enabled(LOG_DEBUG))
 		log_msg(LOG_DEBUG, "unreadable answer chain guard=%s domain=%s error=\"%s\"",
 			c->g->log_id, m->qname_len ? m->qname : ".", strerror(-v));

@@ -11,24 +11,51 @@
 static const char usage[] = "Usage: depfence status [--state-dir DIR] [--json]\n"
 			    "\n"
 			    "List every cgroup the daemon guards: kind (run or container), id,\n"
-			    "policy, cgroup path and since when.\n";
+			    "policy, mode, since when, queries, blocked, would-block (audit),\n"
+			    "packets blocked, the last block, whether the kernel runs its\n"
+			    "programs on the cgroup (ENFORCING, read from the kernel) and the\n"
+			    "cgroup path.\n";
+
+static void fmt_time(json_object *g, const char *key, char *buf, size_t cap)
+{
+	json_object *v;
+	time_t t;
+
+	if (!json_object_object_get_ex(g, key, &v) || !json_object_is_type(v, json_type_int)) {
+		snprintf(buf, cap, "-");
+		return;
+	}
+	t = json_object_get_int64(v);
+	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+}
+
+static long long get_num(json_object *g, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(g, key, &v) ? json_object_get_int64(v) : 0;
+}
 
 static void print_table(json_object *guards)
 {
 	size_t i, n = json_object_array_length(guards);
 
-	printf("%-10s %-40s %-16s %-20s %s\n", "KIND", "ID", "POLICY", "SINCE", "CGROUP");
+	printf("%-10s %-40s %-16s %-9s %-20s %8s %8s %8s %8s %-20s %-9s %s\n", "KIND", "ID",
+	       "POLICY", "MODE", "SINCE", "QUERIES", "BLOCKED", "WOULD", "PACKETS", "LAST-BLOCK",
+	       "ENFORCING", "CGROUP");
 	for (i = 0; i < n; i++) {
-		json_object *g = json_object_array_get_idx(guards, i), *since;
-		char when[32] = "?";
-		time_t t;
+		json_object *g = json_object_array_get_idx(guards, i), *enf;
+		char since[32], last[32];
+		bool enforcing =
+		    json_object_object_get_ex(g, "enforcing", &enf) && json_object_get_boolean(enf);
 
-		if (json_object_object_get_ex(g, "since", &since)) {
-			t = json_object_get_int64(since);
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-		}
-		printf("%-10s %-40s %-16s %-20s %s\n", ctl_get_str(g, "kind") ?: "?",
-		       ctl_get_str(g, "id") ?: "?", ctl_get_str(g, "policy") ?: "?", when,
+		fmt_time(g, "since", since, sizeof(since));
+		fmt_time(g, "lastBlock", last, sizeof(last));
+		printf("%-10s %-40s %-16s %-9s %-20s %8lld %8lld %8lld %8lld %-20s %-9s %s\n",
+		       ctl_get_str(g, "kind") ?: "?", ctl_get_str(g, "id") ?: "?",
+		       ctl_get_str(g, "policy") ?: "?", ctl_get_str(g, "mode") ?: "?", since,
+		       get_num(g, "queries"), get_num(g, "blocked"), get_num(g, "wouldBlock"),
+		       get_num(g, "packetsBlocked"), last, enforcing ? "yes" : "NO",
 		       ctl_get_str(g, "cgroup") ?: "?");
 	}
 }

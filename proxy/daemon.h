@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 
 #include <json-c/json.h>
 
@@ -20,6 +21,7 @@ struct guard_bpf;
 #define CTL_MAX_CLIENTS 256
 
 struct ctl_client;
+struct metrics_http;
 
 struct daemon {
 	const char *config_dir;
@@ -34,6 +36,7 @@ struct daemon {
 	struct ev_source sigfd;
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 	unsigned long run_seq;
+	struct metrics_http *metrics; /* --metrics-listen; NULL: off */
 	bool stop;
 };
 
@@ -48,6 +51,15 @@ int daemon_reload_policies(struct daemon *d);
 /* Listen on STATEDIR/depfenced.sock (replacing a stale socket file). */
 int daemon_ctl_listen(struct daemon *d, struct df_err *err);
 void daemon_ctl_close(struct daemon *d);
+
+/* daemon_metrics.c: --metrics-listen ADDR:PORT; -EINVAL unless an IP address and a port. */
+int metrics_listen_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);
+/* Serve GET /metrics on ADDR (the Prometheus text of engine__render_metrics). */
+int daemon_metrics_listen(struct daemon *d, const struct sockaddr_storage *addr, socklen_t len,
+			  struct df_err *err);
+/* Close scrapers past their deadline. */
+void daemon_metrics_tick(struct daemon *d, uint64_t now);
+void daemon_metrics_close(struct daemon *d);
 
 /* daemon_containers.c: registrations from depfence-hook, and their recovery. */
 /*

@@ -189,6 +189,27 @@ static json_object *op_run_start(struct ctl_client *c, json_object *req)
 	});
 }
 
+/* Mode, counters, and whether the kernel really runs our programs on the cgroup. */
+static void status_fields(json_object *o, const struct guard *g)
+{
+	struct guard_status st;
+	int r;
+
+	guard__status(g, &st);
+	json_object_object_add(
+	    o, "mode", json_object_new_string(policy_mode_str(policy__mode(guard__policy(g)))));
+	json_object_object_add(o, "queries", json_object_new_uint64(st.queries));
+	json_object_object_add(o, "blocked", json_object_new_uint64(st.blocked));
+	json_object_object_add(o, "wouldBlock", json_object_new_uint64(st.would_block));
+	json_object_object_add(o, "packetsBlocked", json_object_new_uint64(st.packets_blocked));
+	json_object_object_add(o, "lastBlock",
+			       st.last_block ? json_object_new_int64(st.last_block) : NULL);
+	r = guard_bpf__cgroup_enforcing(guard__cgroup(g));
+	json_object_object_add(o, "enforcing", json_object_new_boolean(r > 0));
+	if (r < 0)
+		json_object_object_add(o, "enforcingError", json_object_new_string(strerror(-r)));
+}
+
 static json_object *op_status(struct daemon *d)
 {
 	json_object *reply = ctl_ok(), *arr = json_object_new_array();
@@ -205,6 +226,7 @@ static json_object *op_status(struct daemon *d)
 		json_object_object_add(o, "policy", json_object_new_string(guard__policy_name(g)));
 		json_object_object_add(o, "cgroup", json_object_new_string(guard__cgroup(g)));
 		json_object_object_add(o, "since", json_object_new_int64(guard__since(g)));
+		status_fields(o, g);
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(reply, "guards", arr);

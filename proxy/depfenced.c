@@ -24,7 +24,8 @@
 
 static const char usage[] =
     "Usage: depfenced [--config-dir DIR] [--state-dir DIR] [--upstream HOST:PORT]...\n"
-    "                 [--log-format logfmt|json] [--log-full-cmdline] [-v]\n"
+    "                 [--log-format logfmt|json] [--log-full-cmdline]\n"
+    "                 [--metrics-listen ADDR:PORT] [-v]\n"
     "\n"
     "The depfence DNS proxy. Guarded cgroups (depfence run jobs, containers started\n"
     "through depfence-hook) have their DNS sent here and answered by their policy.\n"
@@ -38,8 +39,14 @@ static const char usage[] =
     "  --log-full-cmdline    log command lines whole for every guard: no *** for URL\n"
     "                        passwords, --token/--password values, Authorization\n"
     "                        headers (a run asks for it alone with its own flag)\n"
+    "  --metrics-listen ADDR:PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+    "                        (off by default; 127.0.0.1:9153 or [::1]:9153)\n"
     "  -v, --verbose         debug logging (every allowed query)\n"
     "  -h, --help            this text\n";
+
+/* --metrics-listen; metrics_len 0: off. */
+static struct sockaddr_storage metrics_addr;
+static socklen_t metrics_len;
 
 static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opts *eo)
 {
@@ -49,6 +56,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opt
 	    {"upstream", required_argument, NULL, 'u'},
 	    {"log-format", required_argument, NULL, 'L'},
 	    {"log-full-cmdline", no_argument, NULL, 'F'},
+	    {"metrics-listen", required_argument, NULL, 'M'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
@@ -83,6 +91,15 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opt
 			break;
 		case 'F':
 			eo->log_full_cmdline = true;
+			break;
+		case 'M':
+			if (metrics_listen_parse(optarg, &metrics_addr, &metrics_len) < 0) {
+				fprintf(stderr,
+					"depfenced: --metrics-listen '%s': expected an IP address "
+					"and a port, like 127.0.0.1:9153 or [::1]:9153\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
@@ -238,6 +255,11 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	r = engine__purge_stale_policies(d->engine);
 	if (r > 0)
 		log_msg(LOG_INFO, "deleted %d map entries of policies a previous daemon used", r);
+	if (metrics_len) {
+		r = daemon_metrics_listen(d, &metrics_addr, metrics_len, err);
+		if (r < 0)
+			return r;
+	}
 	return daemon_ctl_listen(d, err);
 }
 
@@ -345,6 +367,7 @@ int main(int argc, char **argv)
 		loop__run_once(d.loop, t);
 		engine__tick(d.engine);
 		now = now_ms();
+		daemon_metrics_tick(&d, now);
 		if (now - reaped_at >= 1000) {
 			daemon_reap_orphan_runs(&d);
 			reaped_at = now;
@@ -354,6 +377,7 @@ int main(int argc, char **argv)
 	r = 0;
 out:
 	daemon_ctl_close(&d);
+	daemon_metrics_close(&d);
 	engine__free(d.engine);
 	closep(&d.sigfd.fd);
 	loop__free(d.loop);

@@ -88,7 +88,7 @@ static uint32_t clamp_ttl(uint32_t ttl, uint32_t floor, uint32_t max)
 
 /* ---- the PACKET BLOCKED line ---------------------------------------------------------- */
 
-static const char *reason_name(uint32_t r)
+const char *enforce_reason_name(uint32_t r)
 {
 	switch (r) {
 	case DF_EV_BLOCK_IP:
@@ -182,6 +182,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	g = guard_by_cgid(en->e, ev->guard_cgid);
 	if (!g)
 		return 0; /* the guard went away meanwhile */
+	/* Counted before any line is skipped; audit mode refused nothing. */
+	if (!ev->audit)
+		metrics__packet(&g->cnt, ev->reason);
 	/* Only the first LocalResolver refusal of a guard is a warning (below): skip /proc. */
 	if (ev->reason == DF_EV_LOCAL_RESOLVER && g->resolver_logged && !log_enabled(LOG_DEBUG))
 		return 0;
@@ -228,17 +231,17 @@ static int on_event(void *ctx, void *data, size_t size)
 		log_msg(lvl,
 			"PACKET BLOCKED reason=%s blocked=%s blockedAt=socket %s pid=%u cmd=%s "
 			"firewallMethod=%s policy=%s%s ancestry=%s %s=%s exe=%s rule=%s",
-			reason_name(ev->reason), ev->audit ? "false" : "true", what, ev->who.pid,
-			cmd, policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
-			nspid, anc, g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id,
-			exe, rule);
+			enforce_reason_name(ev->reason), ev->audit ? "false" : "true", what,
+			ev->who.pid, cmd, policy_mode_str(policy__mode(g->policy)),
+			policy__name(g->policy), nspid, anc,
+			g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id, exe, rule);
 		return 0;
 	}
 	log_msg(LOG_WARN,
 		"PACKET BLOCKED reason=%s blocked=%s blockedAt=packet ip=%s port=%u pid=%u cmd=%s "
 		"firewallMethod=%s policy=%s proto=%s%s ancestry=%s %s=%s exe=%s rule=%s",
-		reason_name(ev->reason), ev->audit ? "false" : "true", ip, ev->port, ev->who.pid,
-		cmd, policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
+		enforce_reason_name(ev->reason), ev->audit ? "false" : "true", ip, ev->port,
+		ev->who.pid, cmd, policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
 		ev->proto == IPPROTO_TCP ? "tcp" : "udp", nspid, anc,
 		g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id, exe, rule);
 	return 0;

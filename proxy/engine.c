@@ -200,6 +200,7 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	snprintf(g->cgroup_path, sizeof(g->cgroup_path), "%s", spec->cgroup_path);
 	g->cgroup_rel = cgroup_below_root(g->cgroup_path);
 	g->policy = spec->policy;
+	g->cnt.pc = metrics__policy_row(&e->met, policy__name(g->policy));
 	g->since = time(NULL);
 	g->serial = ++e->guard_serial;
 	g->cgid = spec->cgid;
@@ -338,6 +339,7 @@ void engine__replace_policy(struct engine *e, struct policy *old, struct policy 
 		struct df_err err = {0};
 
 		g->policy = new_p;
+		g->cnt.pc = metrics__policy_row(&e->met, policy__name(new_p));
 		/* New policy id and mode for the BPF side. Should that write fail the
 		 * entry still names OLD, whose rules go next: closed, never open. */
 		if (guard_publish(e, g, &err) < 0) {
@@ -382,6 +384,35 @@ void engine__tick(struct engine *e)
 	utcp_reap(e);
 }
 
+void guard__status(const struct guard *g, struct guard_status *ret)
+{
+	*ret = (struct guard_status){
+	    .queries = g->cnt.queries,
+	    .blocked = g->cnt.blocked,
+	    .would_block = g->cnt.would_block,
+	    .packets_blocked = g->cnt.packets_blocked,
+	    .last_block = g->cnt.last_block,
+	};
+}
+
+int engine__render_metrics(const struct engine *e, FILE *f)
+{
+	const char *reasons[METRICS_REASONS];
+	struct metrics_view v = {.m = &e->met, .reason_names = reasons};
+	const struct guard *g;
+	unsigned i;
+
+	for (i = 0; i < METRICS_REASONS; i++)
+		reasons[i] = enforce_reason_name(i);
+	for (g = e->guards; g; g = g->next) {
+		if (g->kind == GUARD_CONTAINER)
+			v.guards_container++;
+		else
+			v.guards_run++;
+	}
+	return metrics__render(&v, f);
+}
+
 void engine__stats(const struct engine *e, struct engine_stats *ret)
 {
 	*ret = e->st;
@@ -417,6 +448,7 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 	r = dns_parse(q, len, &m);
 	if (r != DNS_OK) {
 		e->st.formerr++;
+		e->met.errors[ME_MALFORMED]++;
 		if (log_enabled(LOG_DEBUG))
 			log_msg(LOG_DEBUG, "malformed query guard=%s len=%zu error=\"%s\"",
 				c->g->id, len, dns_strerror(r));
@@ -441,11 +473,13 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 	v = policy__match_rule(c->g->policy, m.qname, m.qname_len, &rule);
 	if (v == VERDICT_BLOCK) {
 		e->st.blocked++;
+		metrics__query(&c->g->cnt, MV_BLOCKED);
 		/* Before the answer: the asking process is still alive to be named. */
 		engine_log_event(e, c, &m, EV_BLOCKED, rule);
 		enforce_blocked_query(e, c->g, q, len, &m);
 		return dns_build_empty_reply(q, &m, policy__refuse_rcode(c->g->policy), out, cap);
 	}
+	metrics__query(&c->g->cnt, v == VERDICT_AUDIT ? MV_AUDIT : MV_ALLOWED);
 	if (v == VERDICT_AUDIT) {
 		e->st.audited++;
 		engine_log_event(e, c, &m, EV_AUDIT_MATCH, rule);
@@ -460,6 +494,7 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 	n = cache__lookup(e->cache, q, &m, out, cap, now_ms());
 	if (n) {
 		e->st.cached++;
+		e->met.cache_hits++;
 		/* One parse of the cached answer serves both its uses. */
 		struct dns_msg am;
 
@@ -475,6 +510,7 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 	}
 	if (upstream_forward(e, c, q, len, &m) < 0) {
 		e->st.servfail++;
+		e->met.errors[ME_SERVFAIL]++;
 		return dns_build_empty_reply(q, &m, DNS_RCODE_SERVFAIL, out, cap);
 	}
 	e->st.forwarded++;

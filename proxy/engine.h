@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -103,5 +104,14 @@ struct engine_stats {
 	uint64_t queries, blocked, audited, cached, forwarded, answered, servfail, formerr, dropped;
 };
 void engine__stats(const struct engine *e, struct engine_stats *ret);
+
+/* What `depfence status` shows of a guard (metrics.h has what each counts). */
+struct guard_status {
+	uint64_t queries, blocked, would_block, packets_blocked;
+	time_t last_block; /* 0: never */
+};
+void guard__status(const struct guard *g, struct guard_status *ret);
+/* The Prometheus text exposition of E's counters into F (metrics.c). Returns 0 or -errno. */
+int engine__render_metrics(const struct engine *e, FILE *f);
 
 #endif

@@ -10,6 +10,7 @@
 #include "cache.h"
 #include "dns_wire.h"
 #include "engine.h"
+#include "metrics.h"
 #include "netns.h"
 
 #define UDP_BATCH	  32
@@ -48,6 +49,7 @@ struct guard {
 	bool resolver_logged; /* a LocalResolver refusal was logged (the rest: debug) */
 	bool full_cmdline;    /* command lines unredacted: its own flag or the engine's */
 	unsigned n_conns;     /* TCP clients open */
+	struct guard_counters cnt;
 };
 
 /* Where the answer to a query goes. */
@@ -70,6 +72,7 @@ struct pending {
 	bool client_edns, client_do; /* how the client asked: the reply is shaped to match */
 	uint64_t qhash;
 	uint64_t deadline, give_up_at;
+	uint64_t sent_us;    /* the first attempt: depfence_upstream_latency_seconds */
 	uint32_t prev, next; /* deadline FIFO: every attempt gets the same timeout */
 	struct client_ref client;
 	struct upstream_tcp *tcp; /* the TCP retry of an answer the upstream truncated */
@@ -117,6 +120,7 @@ struct engine {
 	struct tcp_conn *conns;
 	uint32_t n_conns;
 	struct engine_stats st;
+	struct engine_metrics met;
 	struct dns_cache *cache;
 	struct attrib_cache *attrib;
 	struct upstream_tcp *utcp_dead; /* closed TCP retries, freed at the end of a turn */
@@ -196,6 +200,8 @@ void enforce_answer(struct engine *e, struct guard *g, const uint8_t *buf, size_
 		    const struct dns_msg *m);
 void enforce_tick(struct engine *e, uint64_t now);
 int enforce_next_timeout(struct engine *e, uint64_t now);
+/* The reason= of a PACKET BLOCKED line (enum df_event_reason). */
+const char *enforce_reason_name(uint32_t r);
 
 /* upstream.c */
 int upstreams_open(struct engine *e, struct df_err *err);

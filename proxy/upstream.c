@@ -36,6 +36,15 @@ static size_t cut_to_question(uint8_t *buf, size_t len)
 
 static void on_upstream_reply(struct ev_source *src, uint32_t events);
 
+/* Microseconds: most answers come back within one millisecond from a local resolver. */
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int upstreams_open(struct engine *e, struct df_err *err)
 {
 	int i;
@@ -197,6 +206,7 @@ int upstream_forward(struct engine *e, const struct client_ref *c, const uint8_t
 	p->upstream = pick_upstream(e, e->n_ups - 1, now);
 	p->deadline = now + e->opts.try_timeout_ms;
 	p->give_up_at = now + e->opts.servfail_after_ms;
+	p->sent_us = now_us();
 	memcpy(p->query, q, len);
 	/* With EDNS the upstream may send up to 1232 bytes, not 512: large answers
 	 * survive over UDP and can be cached; a client without EDNS gets them cut
@@ -235,6 +245,7 @@ static void answer_servfail(struct engine *e, uint32_t slot)
 	if (n && p->client.proto)
 		engine_reply(e, &p->client, out, n);
 	e->st.servfail++;
+	e->met.errors[ME_SERVFAIL]++;
 }
 
 void upstream_expire(struct engine *e, uint64_t now)
@@ -244,6 +255,7 @@ void upstream_expire(struct engine *e, uint64_t now)
 		struct pending *p = &e->pend[slot];
 
 		e->ups[p->upstream].dead_until = now + UPSTREAM_DEAD_MS;
+		e->met.errors[ME_UPSTREAM_TIMEOUT]++;
 		if (now + 1 >= p->give_up_at) {
 			log_msg(LOG_DEBUG, "upstream timeout, answering SERVFAIL");
 			answer_servfail(e, slot);
@@ -307,6 +319,7 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 	size_t n;
 
 	dns_set_id(buf, p->client_id);
+	metrics__latency(&e->met, now_us() - p->sent_us);
 	/* Free first: a TCP connection's in-flight count must drop before it is resumed. */
 	slot_free(e, slot);
 	cache__store(e->cache, buf, len, m, client_do, now_ms());

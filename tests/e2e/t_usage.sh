@@ -38,6 +38,10 @@ usage_case status-flag 2 "'?--bogus'?" "$DEPFENCE" status --state-dir "$T/estate
 usage_case doctor-flag 2 "'?--bogus'?" "$DEPFENCE" doctor --state-dir "$T/estate" --bogus
 usage_case doctor-arg 2 "'stray'" "$DEPFENCE" doctor stray
 usage_case daemon-flag 2 "'?--bogus'?" "$DEPFENCED" --state-dir "$T/estate" --bogus
+usage_case metrics-noport 2 "--metrics-listen '127.0.0.1'.*port" "$DEPFENCED" \
+	--state-dir "$T/estate" --metrics-listen 127.0.0.1
+usage_case metrics-name 2 "--metrics-listen 'localhost:9153'" "$DEPFENCED" \
+	--state-dir "$T/estate" --metrics-listen localhost:9153
 "$DEPFENCE" >/dev/null 2>&1
 assert_eq "depfence without a command: exit 2" 2 "$?"
 
@@ -75,4 +79,6 @@ for cmd in "depfence" "depfence run" "depfence status" "depfence doctor" "depfen
 	assert_eq "$cmd --help: exit 0" 0 "$?"
 	assert_file_has "$cmd --help: usage on stdout" "^Usage: $cmd" "$T/help.out"
 done
+"$DEPFENCED" --help >"$T/dhelp.out"
+assert_file_has "depfenced --help lists --metrics-listen" "--metrics-listen ADDR:PORT" "$T/dhelp.out"
 e2e_done

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * metrics.c: the Prometheus exposition of the engine's counters. Label values
+ * escaped as the format wants (backslash, quote, newline), policy rows bounded
+ * ("other" past the limit), the latency histogram cumulative with +Inf equal
+ * to _count. The e2e test t_metrics.sh scrapes a real daemon.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+static const char *const reasons[METRICS_REASONS] = {
+    "Unknown",	      "FromIPRule", "FromBlockedDomain",
+    "NotInAllowlist", "DNSOverTLS", "ProxyOfAnotherGuard",
+    "NoGuard",	      "RawSocket",  "LocalResolver",
+};
+
+/* The exposition of M, NUL-terminated; the caller frees it. */
+static char *render(const struct engine_metrics *m)
+{
+	struct metrics_view v = {.m = m, .guards_run = 2, .reason_names = reasons};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	assert_int_equal(metrics__render(&v, f), 0);
+	fclose(f);
+	return buf;
+}
+
+struct esc_case {
+	const char *name, *want;
+};
+
+static const struct esc_case esc_cases[] = {
+    {"deploy", "policy=\"deploy\""},	  {"a\"b", "policy=\"a\\\"b\""},
+    {"a\\b", "policy=\"a\\\\b\""},	  {"a\nb", "policy=\"a\\nb\""},
+    {"\\\"\n", "policy=\"\\\\\\\"\\n\""},
+};
+
+static void test_label_escaping(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(esc_cases) / sizeof(esc_cases[0]); i++) {
+		struct engine_metrics *m = calloc(1, sizeof(*m));
+		struct guard_counters gc = {.pc = metrics__policy_row(m, esc_cases[i].name)};
+		char want[128], *out;
+
+		metrics__query(&gc, MV_BLOCKED);
+		metrics__packet(&gc, 1);
+		out = render(m);
+		snprintf(want, sizeof(want),
+			 "depfence_dns_queries_total{%s,verdict=\"blocked\"} 1\n",
+			 esc_cases[i].want);
+		assert_non_null(strstr(out, want));
+		snprintf(want, sizeof(want),
+			 "depfence_packets_blocked_total{%s,reason=\"FromIPRule\"} 1\n",
+			 esc_cases[i].want);
+		assert_non_null(strstr(out, want));
+		free(out);
+		free(m);
+	}
+}
+
+static void test_counts_and_guards(void **state)
+{
+	struct engine_metrics *m = calloc(1, sizeof(*m));
+	struct guard_counters gc = {.pc = metrics__policy_row(m, "p")};
+	char *out;
+
+	metrics__query(&gc, MV_ALLOWED);
+	metrics__query(&gc, MV_ALLOWED);
+	metrics__late_refusal(&gc, MV_BLOCKED);
+	metrics__query(&gc, MV_AUDIT);
+	assert_int_equal(gc.queries, 3);
+	assert_int_equal(gc.blocked, 1);
+	assert_int_equal(gc.would_block, 1);
+	assert_true(gc.last_block > 0);
+	m->cache_hits = 4;
+	m->errors[ME_UPSTREAM_TIMEOUT] = 5;
+	out = render(m);
+	assert_non_null(
+	    strstr(out, "depfence_dns_queries_total{policy=\"p\",verdict=\"allowed\"} 2\n"));
+	assert_non_null(
+	    strstr(out, "depfence_dns_queries_total{policy=\"p\",verdict=\"audit\"} 1\n"));
+	assert_non_null(strstr(out, "depfence_guards{kind=\"run\"} 2\n"));
+	assert_non_null(strstr(out, "depfence_guards{kind=\"container\"} 0\n"));
+	assert_non_null(strstr(out, "depfence_cache_hits_total 4\n"));
+	assert_non_null(strstr(out, "depfence_errors_total{what=\"upstream_timeout\"} 5\n"));
+	assert_non_null(strstr(out, "# TYPE depfence_dns_queries_total counter\n"));
+	/* A reason that never happened is not a series. */
+	assert_null(strstr(out, "reason=\"DNSOverTLS\""));
+	free(out);
+	free(m);
+}
+
+static void test_histogram(void **state)
+{
+	static const uint64_t us[] = {300, 1000, 1001, 7000, 6000000};
+	struct engine_metrics *m = calloc(1, sizeof(*m));
+	char *out;
+	size_t i;
+
+	for (i = 0; i < sizeof(us) / sizeof(us[0]); i++)
+		metrics__latency(m, us[i]);
+	out = render(m);
+	/* Cumulative: 1 ms holds 300 us and 1000 us; 2 ms adds 1001 us; 10 ms adds 7 ms. */
+	assert_non_null(strstr(out, "depfence_upstream_latency_seconds_bucket{le=\"0.001\"} 2\n"));
+	assert_non_null(strstr(out, "depfence_upstream_latency_seconds_bucket{le=\"0.002\"} 3\n"));
+	assert_non_null(strstr(out, "depfence_upstream_latency_seconds_bucket{le=\"0.01\"} 4\n"));
+	assert_non_null(strstr(out, "depfence_upstream_latency_seconds_bucket{le=\"5\"} 4\n"));
+	assert_non_null(strstr(out, "depfence_upstream_latency_seconds_bucket{le=\"+Inf\"} 5\n"));
+	assert_non_null(strstr(out, "depfence_upstream_latency_seconds_count 5\n"));
+	assert_non_null(strstr(out, "depfence_upstream_latency_seconds_sum 6.009301\n"));
+	free(out);
+	free(m);
+}
+
+static void test_policy_rows_bounded(void **state)
+{
+	struct engine_metrics *m = calloc(1, sizeof(*m));
+	struct policy_counters *a, *last;
+	char name[32];
+	int i;
+
+	a = metrics__policy_row(m, "p0");
+	assert_ptr_equal(metrics__policy_row(m, "p0"), a);
+	for (i = 1; i < METRICS_MAX_POLICIES + 10; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		last = metrics__policy_row(m, name);
+	}
+	assert_int_equal(m->n_pol, METRICS_MAX_POLICIES);
+	assert_string_equal(last->name, "other");
+	assert_ptr_equal(last, &m->pol[METRICS_MAX_POLICIES - 1]);
+	free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_label_escaping),
+	    cmocka_unit_test(test_counts_and_guards),
+	    cmocka_unit_test(test_histogram),
+	    cmocka_unit_test(test_policy_rows_bounded),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
