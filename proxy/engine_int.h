@@ -44,10 +44,11 @@ struct guard {
 	bool owns_policy;
 	struct listen_set ls;
 	struct listener udp4, tcp4, udp6, tcp6;
-	bool handed_any;      /* entries in the handed map to purge at removal */
-	bool resolver_logged; /* a LocalResolver refusal was logged (the rest: debug) */
-	bool full_cmdline;    /* command lines unredacted: its own flag or the engine's */
-	unsigned n_conns;     /* TCP clients open */
+	bool handed_any;	   /* entries in the handed map to purge at removal */
+	bool resolver_logged;	   /* a LocalResolver refusal was logged (the rest: debug) */
+	bool full_cmdline;	   /* command lines unredacted: its own flag or the engine's */
+	unsigned n_conns;	   /* TCP clients open */
+	struct run_report *report; /* what the job looked up (report_collect.c) */
 };
 
 /* Where the answer to a query goes. */
@@ -121,6 +122,7 @@ struct engine {
 	struct attrib_cache *attrib;
 	struct upstream_tcp *utcp_dead; /* closed TCP retries, freed at the end of a turn */
 	struct enforce *enf;
+	struct rr_shelf *reports; /* ended containers' run reports */
 	uint64_t guard_serial;
 	uint64_t batch; /* bumped per receive batch: attrib memoises a sender within one */
 	/* UDP batch buffers: static per engine, so the hot path never allocates. */
