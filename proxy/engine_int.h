@@ -44,11 +44,12 @@ struct guard {
 	bool owns_policy;
 	struct listen_set ls;
 	struct listener udp4, tcp4, udp6, tcp6;
-	bool handed_any;	   /* entries in the handed map to purge at removal */
-	bool resolver_logged;	   /* a LocalResolver refusal was logged (the rest: debug) */
-	bool full_cmdline;	   /* command lines unredacted: its own flag or the engine's */
-	unsigned n_conns;	   /* TCP clients open */
-	struct run_report *report; /* what the job looked up (report_collect.c) */
+	bool handed_any;      /* entries in the handed map to purge at removal */
+	bool resolver_logged; /* a LocalResolver refusal was logged (the rest: debug) */
+	bool full_cmdline;    /* command lines unredacted: its own flag or the engine's */
+	unsigned n_conns;     /* TCP clients open */
+	/* What the job looked up (report_collect.c). */
+	struct run_report *report;
 };
 
 /* Where the answer to a query goes. */
