@@ -65,6 +65,63 @@ audit()
 		"$(jr "$f" name github.com)"
 }
 
+# --fail-on-block: the command runs to its end; refusals listed; exit 3, or
+# the command's own status; --expect-block NAME spares NAME and names under it.
+gate()
+{
+	guarded gate --policy deploy --mode audit --fail-on-block -- sh -c \
+		"${DIG[*]} api.github.com >/dev/null; ${DIG[*]} allowed.test >/dev/null; echo done"
+	assert_eq "fail-on-block: exit 3" 3 "$RC"
+	assert_file_has "fail-on-block: the command ran to its end" '^done$' "$(rf gate out)"
+	assert_file_has "fail-on-block: the would-be block listed" 'would block: api.github.com rule=deploy.policy:4' \
+		"$(rf gate err)"
+	guarded gate2 --policy deploy --mode audit --fail-on-block -- sh -c \
+		"${DIG[*]} api.github.com >/dev/null; exit 5"
+	assert_eq "fail-on-block: the command's own status first" 5 "$RC"
+	guarded gate3 --policy deploy --mode audit --fail-on-block --expect-block github.com \
+		-- "${DIG[@]}" api.github.com
+	assert_eq "expect-block: expected blocks pass" 0 "$RC"
+	assert_file_has "expect-block: listed as expected" 'would block \(expected\): api.github.com' \
+		"$(rf gate3 err)"
+	guarded gate4 --policy deploy --fail-on-block -- "${DIG[@]}" allowed.test
+	assert_eq "fail-on-block: nothing refused, exit 0" 0 "$RC"
+}
+
+# learn: an allowlist from an audit run's report, which loads as is and
+# allows what the run needed (and nothing else).
+learn()
+{
+	local f pol
+	f=$(rf learn json)
+	pol=$CONF/policies/learned-$MODE.policy
+	guarded learnrun --mode audit --report "$f" -- sh -c \
+		"${DIG[*]} a.allowed.test; ${DIG[*]} b.allowed.test; ${DIG[*]} github.com"
+	"$DEPFENCE" learn "$f" >"$pol" 2>"$(rf learn err)"
+	assert_eq "learn: exit 0" 0 "$?"
+	assert_file_has "learn: mode allowlist" '^mode allowlist$' "$pol"
+	assert_file_has "learn: grouped under a non-public parent" '^allow allowed\.test$' "$pol"
+	assert_file_has "learn: commands named" '^# needed by: dig .*a\.allowed\.test' "$pol"
+	assert_file_has "learn: github.com on its own line" '^allow github\.com$' "$pol"
+	# The daemon reads policies at start and on SIGHUP: the loaded file as is.
+	if [ "$MODE" = daemon ]; then
+		local before i
+		before=$(grep -c 'policies reloaded' "$T/daemon.log")
+		kill -HUP "$DAEMON_PID"
+		for ((i = 0; i < 50; i++)); do
+			[ "$(grep -c 'policies reloaded' "$T/daemon.log")" -gt "$before" ] && break
+			sleep 0.1
+		done
+		assert_file_has "learn: the daemon loads the learned policy" \
+			'policies reloaded count=[0-9]+ errors=0' "$T/daemon.log"
+	fi
+	guarded learned --policy "learned-$MODE" -- "${DIG[@]}" c.allowed.test
+	expect_dig learned NOERROR
+	guarded learned2 --policy "learned-$MODE" -- "${DIG[@]}" example.org
+	expect_dig learned2 REFUSED
+}
+
 for_each_mode report
 for_each_mode audit
+for_each_mode gate
+for_each_mode learn
 e2e_done
