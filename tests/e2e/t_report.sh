@@ -120,8 +120,41 @@ learn()
 	expect_dig learned2 REFUSED
 }
 
+# report --html: one page, nothing fetched; headless Chromium's DOM holds the
+# names and the commands; its screenshot is not one colour.
+html()
+{
+	local f page dom png
+	f=$(rf html json)
+	page=$(rf html html)
+	dom=$(rf html dom)
+	png=$(rf html png)
+	guarded html --policy deploy --mode audit --report "$f" -- sh -c \
+		"${DIG[*]} github.com; ${DIG[*]} allowed.test; ${DIG[*]} api.github.com"
+	"$DEPFENCE" report --html "$f" >"$page"
+	assert_eq "report --html: exit 0" 0 "$?"
+	assert_file_lacks "html: nothing fetched from the network" \
+		'(src|href)="?(https?:)?//' "$page"
+	if ! command -v chromium >/dev/null; then
+		fail "chromium installed (make deps)"
+		return
+	fi
+	timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom "file://$page" \
+		>"$dom" 2>/dev/null
+	assert_file_has "html: the DOM names a would-be-blocked name" '>api\.github\.com<' "$dom"
+	assert_file_has "html: the DOM names an allowed name" '>allowed\.test<' "$dom"
+	assert_file_has "html: the DOM holds the commands" 'dig \+tries=1' "$dom"
+	assert_file_has "html: would-be blocks marked" 'stroke-dasharray' "$dom"
+	(cd "$T" && timeout 60 chromium --headless --no-sandbox --disable-gpu \
+		--window-size=1200,800 --screenshot="$png" "file://$page" >/dev/null 2>&1)
+	assert_match "html: the screenshot is not blank" '^colours ([3-9]|[1-9][0-9]+)' \
+		"$("$PY" "$E2E_DIR/png_check.py" "$png" 2>&1)"
+}
+
 for_each_mode report
 for_each_mode audit
+use_mode embedded
+html
 for_each_mode gate
 for_each_mode learn
 e2e_done
