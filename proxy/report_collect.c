@@ -114,17 +114,20 @@ void report_query(struct engine *e, const struct client_ref *c, const struct dns
 {
 	struct guard *g = c->g;
 	struct df_pids who;
-	char rs[RR_RULE_MAX];
+	char *rs;
+	bool fresh;
 
 	if (!g->report)
 		return;
 	who = engine_sender(e, c);
-	policy__rule_str(g->policy, rule, rs, sizeof(rs));
-	if (run_report__query(g->report, m->qname, m->qname_len,
-			      v == VERDICT_BLOCK   ? RR_BLOCKED
-			      : v == VERDICT_AUDIT ? RR_WOULD_BLOCK
-						   : RR_ALLOWED,
-			      rs, who.vpid, rr_wall_ms()))
+	fresh = run_report__query(g->report, m->qname, m->qname_len,
+				  v == VERDICT_BLOCK   ? RR_BLOCKED
+				  : v == VERDICT_AUDIT ? RR_WOULD_BLOCK
+						       : RR_ALLOWED,
+				  who.vpid, rr_wall_ms(), &rs);
+	if (rs)
+		policy__rule_str(g->policy, rule, rs, RR_RULE_MAX);
+	if (fresh)
 		describe(g, who.vpid, who.exec_id);
 }
 

@@ -221,17 +221,20 @@ static bool mark_asked(struct run_report *r, uint32_t pid)
 }
 
 bool run_report__query(struct run_report *r, const char *name, size_t len, enum rr_verdict v,
-		       const char *rule, uint32_t pid, uint64_t now_ms)
+		       uint32_t pid, uint64_t now_ms, char **ret_rule)
 {
 	struct rr_name *n = name_find(r, name, len);
 	unsigned i;
 
+	*ret_rule = NULL;
 	if (!n && !(n = name_add(r, name, len, now_ms)))
 		return false;
 	n->count++;
 	if (v > n->verdict || !n->rule[0]) {
 		n->verdict = v;
-		copy_str(n->rule, sizeof(n->rule), rule);
+		/* "default" until the caller writes it: never an empty rule. */
+		copy_str(n->rule, sizeof(n->rule), "default");
+		*ret_rule = n->rule;
 	}
 	if (!pid)
 		return false;

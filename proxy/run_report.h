@@ -46,14 +46,16 @@ void run_report__set_policy(struct run_report *r, const char *policy, const char
 void run_report__end(struct run_report *r, uint64_t end_ms, int exit_status);
 
 /*
- * One query for NAME (LEN bytes, dns_parse() form) decided as V by RULE (the
- * policy__rule_str() form), sent by PID (0: unknown). A stronger verdict
- * replaces a weaker one (a reload may block what was allowed). Returns true
- * when PID is a process the report has not described yet: the caller then
- * calls run_report__add_proc().
+ * One query for NAME (LEN bytes, dns_parse() form) decided as V, sent by PID
+ * (0: unknown). A stronger verdict replaces a weaker one (a reload may block
+ * what was allowed); then, and on a name's first query, *RET_RULE is where the
+ * caller writes the deciding rule (policy__rule_str() form, RR_RULE_MAX bytes),
+ * else NULL: a known name costs no formatting. Returns true when PID is a
+ * process the report has not described yet: the caller then calls
+ * run_report__add_proc().
  */
 bool run_report__query(struct run_report *r, const char *name, size_t len, enum rr_verdict v,
-		       const char *rule, uint32_t pid, uint64_t now_ms);
+		       uint32_t pid, uint64_t now_ms, char **ret_rule);
 /* An address (FAMILY AF_INET/AF_INET6, 4 or 16 bytes) an answer for NAME handed out. */
 void run_report__address(struct run_report *r, const char *name, size_t len, int family,
 			 const uint8_t *addr);

@@ -59,10 +59,13 @@ static void test_counts_and_verdicts(void **state)
 
 	assert_int_equal(run_report__new("run", "r1", "p", "blocklist", &r), 0);
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char *rule;
 		bool fresh = run_report__query(r, rows[i].name, strlen(rows[i].name), rows[i].v,
-					       rows[i].rule, rows[i].pid, 1000 + i);
+					       rows[i].pid, 1000 + i, &rule);
 
 		assert_int_equal(fresh, rows[i].want_new);
+		if (rule)
+			snprintf(rule, RR_RULE_MAX, "%s", rows[i].rule);
 		if (fresh)
 			run_report__add_proc(r, rows[i].pid, 1, 5, "cmd", "/bin/x", "", true);
 	}
@@ -88,14 +91,14 @@ static void test_counts_and_verdicts(void **state)
 static void test_caps(void **state)
 {
 	struct run_report *r;
-	char name[32];
+	char name[32], *rule;
 	unsigned i;
 
 	assert_int_equal(run_report__new("run", "r1", "p", "audit", &r), 0);
 	for (i = 0; i < RR_MAX_NAMES + 10; i++) {
 		int n = snprintf(name, sizeof(name), "n%u.test", i);
 
-		run_report__query(r, name, n, RR_ALLOWED, "default", 0, 1);
+		run_report__query(r, name, n, RR_ALLOWED, 0, 1, &rule);
 	}
 	assert_int_equal(run_report__n_names(r), RR_MAX_NAMES);
 	assert_true(run_report__truncated(r));
@@ -103,7 +106,7 @@ static void test_caps(void **state)
 	for (i = 0; i < RR_MAX_NAMES; i += 97) {
 		int n = snprintf(name, sizeof(name), "n%u.test", i);
 
-		run_report__query(r, name, n, RR_ALLOWED, "default", 0, 1);
+		run_report__query(r, name, n, RR_ALLOWED, 0, 1, &rule);
 	}
 	assert_int_equal(run_report__n_names(r), RR_MAX_NAMES);
 	for (i = 1; i <= RR_MAX_PROCS + 5; i++)
