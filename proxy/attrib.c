@@ -22,6 +22,7 @@
 #include "log.h"
 #include "procinfo.h"
 #include "redact.h"
+#include "report_collect.h"
 
 #define ATTRIB_SLOTS 64
 #define ATTRIB_MS    1000
@@ -116,6 +117,11 @@ static struct df_pids sender(struct engine *e, const struct client_ref *c)
 	m->proto = c->proto;
 	m->who = rec.who;
 	return rec.who;
+}
+
+struct df_pids engine_sender(struct engine *e, const struct client_ref *c)
+{
+	return sender(e, c);
 }
 
 static const struct attrib *attrib_of(struct engine *e, const struct client_ref *c)

@@ -20,6 +20,7 @@
 
 #include "cgroup.h"
 #include "cli.h"
+#include "cli_run_report.h"
 #include "config.h"
 #include "ctl_proto.h"
 #include "engine.h"
@@ -27,6 +28,7 @@
 #include "job_confine.h"
 #include "log.h"
 #include "registry.h"
+#include "report_collect.h"
 
 #define MAX_INLINE 256
 
@@ -34,7 +36,8 @@ static const char usage[] =
     "Usage: depfence run [--state-dir DIR] [--config-dir DIR] [--policy NAME]\n"
     "                    [--upstream HOST:PORT]... [--block NAME]... [--allow NAME]...\n"
     "                    [--mode blocklist|allowlist|audit] [--log-format logfmt|json]\n"
-    "                    [--log-full-cmdline] [-v] -- CMD [ARG...]\n"
+    "                    [--log-full-cmdline] [--report FILE] [--fail-on-block]\n"
+    "                    [--expect-block NAME]... [-v] -- CMD [ARG...]\n"
     "\n"
     "Run CMD in its own cgroup with every DNS query it (or any descendant) makes sent\n"
     "to the depfence proxy. Blocked names are refused at once and logged with the\n"
@@ -55,15 +58,24 @@ static const char usage[] =
     "  --log-full-cmdline    log command lines whole: no *** for URL passwords,\n"
     "                        --token/--password values, Authorization headers\n"
     "                        (with a daemon: for this run's lines there too)\n"
+    "  --report FILE         when CMD ends, write FILE: one JSON object with every name\n"
+    "                        the run looked up, who asked, the verdict and rule, the\n"
+    "                        addresses handed out, packet refusals, the process tree\n"
+    "  --fail-on-block       when CMD ends, list every refusal (or would-be refusal in\n"
+    "                        audit mode) on stderr and exit 3 if there was one\n"
+    "  --expect-block NAME   a refusal of NAME or a name under it is expected: listed,\n"
+    "                        but no failure (repeatable)\n"
     "  -v, --verbose         log allowed queries too\n"
     "\n"
-    "Exit status: CMD's, 128+N if it died of signal N, 2 for a usage error.\n";
+    "Exit status: CMD's, 128+N if it died of signal N, 2 for a usage error, 3 when\n"
+    "--fail-on-block saw an unexpected refusal and CMD itself succeeded.\n";
 
 struct run_opts {
 	const char *state_dir, *config_dir, *policy;
 	const char *block[MAX_INLINE], *allow[MAX_INLINE];
 	struct inline_rules rules;
 	bool full_cmdline; /* --log-full-cmdline */
+	struct report_opts rep;
 	struct engine_opts eo;
 	char **cmd;
 };
@@ -81,6 +93,9 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o)
 	    {"mode", required_argument, NULL, 'm'},
 	    {"log-format", required_argument, NULL, 'L'},
 	    {"log-full-cmdline", no_argument, NULL, 'F'},
+	    {"report", required_argument, NULL, 'R'},
+	    {"fail-on-block", no_argument, NULL, 'X'},
+	    {"expect-block", required_argument, NULL, 'E'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
@@ -130,6 +145,18 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o)
 		case 'F':
 			o->full_cmdline = true;
 			break;
+		case 'R':
+			o->rep.file = optarg;
+			break;
+		case 'X':
+			o->rep.fail_on_block = true;
+			break;
+		case 'E':
+			if (o->rep.n_expect >= EXPECT_MAX)
+				return cli_usage_error("run", "at most %d --expect-block names",
+						       EXPECT_MAX);
+			o->rep.expect[o->rep.n_expect++] = optarg;
+			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			break;
@@ -143,6 +170,8 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o)
 	}
 	if (optind >= argc)
 		return cli_usage_error("run", "no command given (depfence run [OPTIONS] -- CMD)");
+	if (o->rep.n_expect && !o->rep.fail_on_block)
+		return cli_usage_error("run", "--expect-block goes with --fail-on-block");
 	o->cmd = argv + optind;
 	return -1;
 }
@@ -445,10 +474,16 @@ static int run_embedded(struct run_opts *o, const char *nested_in)
 	};
 	policy = NULL; /* the guard owns it now */
 	r = runner_start(&rn, ep.cgroup, o->cmd, engine);
-	if (r < 0)
+	if (r < 0) {
 		df_err_set(&err, r, "start %s: %s", o->cmd[0], strerror(-r));
-	else
+	} else {
 		code = exit_code(rn.status);
+		if (report_wanted(&o->rep)) {
+			_cleanup_json_ json_object *rep = engine__report_json(engine, rec.id);
+
+			code = report_finish(rep, &o->rep, code);
+		}
+	}
 fail_cg:
 	/* Leftover background processes would run unguarded once the links go: kill them. */
 	embedded_cleanup(&ep);
@@ -478,10 +513,37 @@ static json_object *run_request(const struct run_opts *o)
 	return ctl_run_start_encode(&m);
 }
 
+/* The run's report, asked before run-stop (which drops the guard); it points into *RET_REPLY. */
+static json_object *daemon_report(struct runner *rn, json_object **ret_reply)
+{
+	_cleanup_json_ json_object *req = ctl_run_report_encode(NULL);
+	struct df_err err = {0};
+	json_object *rep;
+
+	if (rn->ctl.fd < 0) {
+		log_msg(LOG_ERROR, "depfence run: depfenced is gone: no run report");
+		return NULL;
+	}
+	if (ctl_call(rn->ctl.fd, req, 5000, ret_reply, &err) < 0) {
+		log_msg(LOG_ERROR, "depfence run: run report: %s", err.msg);
+		return NULL;
+	}
+	if (!ctl_reply_ok(*ret_reply)) {
+		log_msg(LOG_ERROR, "depfence run: run report: %s",
+			ctl_get_str(*ret_reply, "error") ?: "refused");
+		return NULL;
+	}
+	if (ctl_report_reply_decode(*ret_reply, &rep, &err) < 0) {
+		log_msg(LOG_ERROR, "depfence run: run report: %s", err.msg);
+		return NULL;
+	}
+	return rep;
+}
+
 static int run_with_daemon(struct run_opts *o, int fd)
 {
 	_cleanup_json_ json_object *req = run_request(o), *reply = NULL, *stop = NULL;
-	_cleanup_json_ json_object *stop_reply = NULL;
+	_cleanup_json_ json_object *stop_reply = NULL, *rep_reply = NULL;
 	struct runner rn = {.sigfd.fd = -1, .notify.fd = -1};
 	struct ctl_run_started started;
 	struct df_err err = {0};
@@ -522,6 +584,8 @@ static int run_with_daemon(struct run_opts *o, int fd)
 		code = exit_code(rn.status);
 	/* Ours to clean up now; the daemon also would once this connection closes. */
 	cgroup_kill_and_remove(cg, 2000);
+	if (r >= 0 && report_wanted(&o->rep))
+		code = report_finish(daemon_report(&rn, &rep_reply), &o->rep, code);
 	stop = json_object_new_object();
 	json_object_object_add(stop, "op", json_object_new_string("run-stop"));
 	/* The connection that holds the run now: the first, or an adoption's. */

@@ -19,6 +19,8 @@
 #include "ctl_proto.h"
 #include "guard_bpf.h"
 #include "log.h"
+#include "report_collect.h"
+#include "run_report.h"
 
 struct ctl_client {
 	struct ev_source src;
@@ -233,6 +235,33 @@ static json_object *op_status(struct daemon *d)
 	return reply;
 }
 
+/*
+ * The run report of this connection's run, or of the guard named in the
+ * request. A client inside a guard sees only its own run's: another job's
+ * report names that job's processes.
+ */
+static json_object *op_run_report(struct ctl_client *c, json_object *req)
+{
+	struct df_err err = {0};
+	json_object *rep;
+	struct ctl_id m;
+
+	if (ctl_run_report_decode(req, &m, &err) < 0)
+		return ctl_error("run-report: %s", err.msg);
+	if (!m.id && !c->run)
+		return ctl_error("run-report: this connection has no run (name one with \"id\")");
+	if (!m.id)
+		m.id = guard__id(c->run);
+	else if (c->scope_rc != 0 && (!c->run || strcmp(m.id, guard__id(c->run)) != 0))
+		return ctl_error("run-report from inside a guard: only its own run's");
+	rep = engine__report_json(c->d->engine, m.id);
+	if (!rep)
+		return ctl_error("no report for '%s' (none running, and not among the last %d "
+				 "containers that ended since depfenced started)",
+				 m.id, RR_KEEP);
+	return ctl_report_reply_encode(rep);
+}
+
 static void on_line(void *ctx, char *line)
 {
 	struct ctl_client *c = ctx;
@@ -254,6 +283,8 @@ static void on_line(void *ctx, char *line)
 		reply = op_run_start(c, req);
 	else if (strcmp(op, "run-stop") == 0)
 		run_end(c), reply = ctl_ok();
+	else if (strcmp(op, "run-report") == 0)
+		reply = op_run_report(c, req);
 	else if (strcmp(op, "run-adopt") == 0)
 		reply = op_run_adopt(c, req);
 	else if (strcmp(op, "register") == 0 || strcmp(op, "unregister") == 0) {

@@ -15,6 +15,8 @@ static const char usage[] =
     "  run [OPTIONS] -- CMD [ARG...]   run CMD with its DNS guarded by a policy\n"
     "  status [--state-dir DIR] [--json]  list the cgroups depfenced guards\n"
     "  doctor [--state-dir DIR] [--json]  check whether depfence can guard on this host\n"
+    "  report --container ID | --html FILE.json  a run report, or its dependency map\n"
+    "  learn FILE.json                 an allowlist policy from a run report\n"
     "\n"
     "`depfence COMMAND --help` describes each.\n";
 
@@ -47,6 +49,10 @@ int main(int argc, char **argv)
 		return cli_status(argc - 1, argv + 1);
 	if (strcmp(argv[1], "doctor") == 0)
 		return cli_doctor(argc - 1, argv + 1);
+	if (strcmp(argv[1], "report") == 0)
+		return cli_report(argc - 1, argv + 1);
+	if (strcmp(argv[1], "learn") == 0)
+		return cli_learn(argc - 1, argv + 1);
 	fprintf(stderr, "depfence: unknown command '%s' (see depfence --help)\n", argv[1]);
 	return 2;
 }

@@ -26,6 +26,7 @@
 
 #include "guard_bpf.h"
 #include "log.h"
+#include "report_collect.h"
 #include "procinfo.h"
 
 #define HANDED_FLOOR_S	  60
@@ -203,6 +204,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	engine_quote_cmd(g, anc, sizeof(anc), pi.ancestry, pi.ancestry_len, true);
 	logfmt_quote(exe, sizeof(exe), pi.exe, pi.exe_len);
 	packet_rule(g, ev, rule, sizeof(rule));
+	report_refusal(g, ev, enforce_reason_name(ev->reason), rule);
 	/* Refused at the socket, not at a packet: what was refused replaces ip= and port=. */
 	if (ev->reason == DF_EV_RAW_SOCKET || ev->reason == DF_EV_LOCAL_RESOLVER) {
 		char what[DF_UNIX_KEY * 4 + 32];

@@ -13,6 +13,8 @@
 #include "cgroup.h"
 #include "guard_bpf.h"
 #include "log.h"
+#include "report_collect.h"
+#include "run_report.h"
 
 int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_err *err)
 {
@@ -40,6 +42,8 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 		e->conns[i].src.fd = -1;
 	e->fifo_head = e->fifo_tail = NIL;
 	r = attrib_cache_new(&e->attrib);
+	if (r == 0)
+		r = rr_shelf__new(&e->reports);
 	if (r < 0) {
 		engine__free(e);
 		return df_err_set(err, r, "out of memory");
@@ -65,6 +69,7 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 
 static void guard_free(struct guard *g)
 {
+	report_guard_freed(g->engine, g);
 	if (g->owns_policy)
 		policy__free(g->policy);
 	free(g);
@@ -83,6 +88,7 @@ void engine__free(struct engine *e)
 	upstreams_close(e);
 	cache__free(e->cache);
 	attrib_cache_free(e->attrib);
+	rr_shelf__free(e->reports);
 	free(e->pend);
 	free(e->free_slots);
 	free(e->conns);
@@ -204,6 +210,11 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	g->since = time(NULL);
 	g->serial = ++e->guard_serial;
 	g->cgid = spec->cgid;
+	r = report_guard_added(g);
+	if (r < 0) {
+		df_err_set(err, r, "out of memory");
+		goto fail;
+	}
 	r = listen_set_open(spec->netns_path, &g->ls, err);
 	if (r < 0)
 		goto fail;
@@ -233,6 +244,7 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	return 0;
 fail:
 	listen_set_close(&g->ls);
+	run_report__free(g->report);
 	free(g);
 	return r;
 }
@@ -340,6 +352,8 @@ void engine__replace_policy(struct engine *e, struct policy *old, struct policy 
 
 		g->policy = new_p;
 		g->cnt.pc = metrics__policy_row(&e->met, policy__name(new_p));
+		run_report__set_policy(g->report, policy__name(new_p),
+				       policy_mode_str(policy__mode(new_p)));
 		/* New policy id and mode for the BPF side. Should that write fail the
 		 * entry still names OLD, whose rules go next: closed, never open. */
 		if (guard_publish(e, g, &err) < 0) {
@@ -477,6 +491,7 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 		/* Before the answer: the asking process is still alive to be named. */
 		engine_log_event(e, c, &m, EV_BLOCKED, rule);
 		enforce_blocked_query(e, c->g, q, len, &m);
+		report_query(e, c, &m, v, rule);
 		return dns_build_empty_reply(q, &m, policy__refuse_rcode(c->g->policy), out, cap);
 	}
 	metrics__query(&c->g->cnt, v == VERDICT_AUDIT ? MV_AUDIT : MV_ALLOWED);
@@ -491,6 +506,7 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 			m.qname_len ? m.qname : ".", dns_qtype_name(m.qtype),
 			policy__name(c->g->policy));
 	}
+	report_query(e, c, &m, v, rule);
 	n = cache__lookup(e->cache, q, &m, out, cap, now_ms());
 	if (n) {
 		e->st.cached++;
@@ -506,6 +522,7 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 			return refusal;
 		if (enforce_wants_answers(e, c->g))
 			enforce_answer(e, c->g, out, n, &am);
+		report_answer(c, out, n, &am);
 		return engine_adapt_answer(out, n, &am, m.has_edns, c->udp_limit);
 	}
 	if (upstream_forward(e, c, q, len, &m) < 0) {

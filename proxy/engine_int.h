@@ -50,6 +50,8 @@ struct guard {
 	bool full_cmdline;    /* command lines unredacted: its own flag or the engine's */
 	unsigned n_conns;     /* TCP clients open */
 	struct guard_counters cnt;
+	/* What the job looked up (report_collect.c). */
+	struct run_report *report;
 };
 
 /* Where the answer to a query goes. */
@@ -125,6 +127,7 @@ struct engine {
 	struct attrib_cache *attrib;
 	struct upstream_tcp *utcp_dead; /* closed TCP retries, freed at the end of a turn */
 	struct enforce *enf;
+	struct rr_shelf *reports; /* ended containers' run reports */
 	uint64_t guard_serial;
 	uint64_t batch; /* bumped per receive batch: attrib memoises a sender within one */
 	/* UDP batch buffers: static per engine, so the hot path never allocates. */

@@ -13,6 +13,7 @@
 #include <sys/random.h>
 
 #include "log.h"
+#include "report_collect.h"
 
 /* An upstream that timed out is asked last for this long. */
 #define UPSTREAM_DEAD_MS 5000
@@ -342,6 +343,7 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 		engine_log_event(e, &client, m, EV_ENCLOSING, 0);
 	if (enforce_wants_answers(e, client.g))
 		enforce_answer(e, client.g, buf, len, m);
+	report_answer(&client, buf, len, m);
 	len = engine_adapt_answer(buf, len, m, client_edns, client.udp_limit);
 	engine_reply(e, &client, buf, len);
 	e->st.answered++;

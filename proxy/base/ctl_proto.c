@@ -346,3 +346,37 @@ int ctl_id_decode(json_object *o, struct ctl_id *m, struct df_err *err)
 	memset(m, 0, sizeof(*m));
 	return req_str(o, "id", &m->id, err);
 }
+
+json_object *ctl_run_report_encode(const char *id)
+{
+	json_object *o = request("run-report");
+
+	put_str(o, "id", id);
+	return o;
+}
+
+int ctl_run_report_decode(json_object *o, struct ctl_id *m, struct df_err *err)
+{
+	memset(m, 0, sizeof(*m));
+	return ctl_opt_str(o, "id", &m->id, err);
+}
+
+json_object *ctl_report_reply_encode(json_object *report)
+{
+	json_object *o = ctl_ok();
+
+	json_object_object_add(o, "report", report);
+	return o;
+}
+
+int ctl_report_reply_decode(json_object *o, json_object **ret_report, struct df_err *err)
+{
+	json_object *v;
+
+	*ret_report = NULL;
+	if (!json_object_object_get_ex(o, "report", &v) ||
+	    !json_object_is_type(v, json_type_object))
+		return df_err_set(err, -EINVAL, "\"report\" must be an object");
+	*ret_report = v;
+	return 0;
+}

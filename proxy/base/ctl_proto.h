@@ -99,6 +99,16 @@ int ctl_register_decode(json_object *o, struct ctl_register *m, struct df_err *e
 /* OP is "unregister" or "run-adopt". */
 json_object *ctl_id_encode(const char *op, const char *id);
 int ctl_id_decode(json_object *o, struct ctl_id *m, struct df_err *err);
+/*
+ * "run-report": the run report (docs/report.md) of the guard named ID, or with
+ * ID NULL of this connection's own run. The reply carries it as "report".
+ */
+json_object *ctl_run_report_encode(const char *id);
+int ctl_run_report_decode(json_object *o, struct ctl_id *m, struct df_err *err);
+/* The reply: takes REPORT. */
+json_object *ctl_report_reply_encode(json_object *report);
+/* *RET_REPORT points into O. */
+int ctl_report_reply_decode(json_object *o, json_object **ret_report, struct df_err *err);
 /* The rules fields of any object (requests, saved records). */
 void ctl_rules_put(json_object *o, const struct ctl_rules *r);
 int ctl_rules_get(json_object *o, struct ctl_rules *r, struct df_err *err);

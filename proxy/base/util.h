@@ -85,4 +85,15 @@ int mkdir_p(const char *path, mode_t mode);
 /* Monotonic clock in milliseconds. */
 unsigned long long now_ms(void);
 
+/* FNV-1a of LEN bytes at P, continuing from H (start with DF_FNV_SEED). */
+#define DF_FNV_SEED 0xcbf29ce484222325ULL
+static inline unsigned long long df_fnv1a(unsigned long long h, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	while (len--)
+		h = (h ^ *b++) * 0x100000001b3ULL;
+	return h;
+}
+
 #endif

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The run report's tables (run_report.h): names and processes, each an array
+ * of entries allocated on first sight plus an open-addressed index of slot
+ * numbers that doubles when half full, so a lookup is one hash and a short
+ * probe whatever the size. Packet refusals are few (the BPF side sends one
+ * event per refused connection, not per packet): a bounded array, scanned.
+ */
+#include "run_report.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "run_report_int.h"
+#include "util.h"
+
+uint64_t rr_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void rr_time_str(uint64_t ms, char *buf, size_t cap)
+{
+	time_t s = ms / 1000;
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+int run_report__new(const char *kind, const char *id, const char *policy, const char *mode,
+		    struct run_report **ret)
+{
+	struct run_report *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	copy_str(r->kind, sizeof(r->kind), kind);
+	copy_str(r->id, sizeof(r->id), id);
+	run_report__set_policy(r, policy, mode);
+	r->start_ms = rr_wall_ms();
+	r->exit_status = -1;
+	*ret = r;
+	return 0;
+}
+
+void run_report__free(struct run_report *r)
+{
+	uint32_t i;
+
+	if (!r)
+		return;
+	for (i = 0; i < r->n_names; i++)
+		free(r->names[i]);
+	for (i = 0; i < r->n_procs; i++) {
+		free(r->procs[i].cmd);
+		free(r->procs[i].exe);
+		free(r->procs[i].ancestry);
+	}
+	free(r->names);
+	free(r->name_ix.slot);
+	free(r->procs);
+	free(r->proc_ix.slot);
+	free(r->refusals);
+	free(r);
+}
+
+void run_report__set_policy(struct run_report *r, const char *policy, const char *mode)
+{
+	copy_str(r->policy, sizeof(r->policy), policy);
+	copy_str(r->mode, sizeof(r->mode), mode);
+}
+
+void run_report__end(struct run_report *r, uint64_t end_ms, int exit_status)
+{
+	r->end_ms = end_ms;
+	r->exit_status = exit_status;
+}
+
+/* Rebuild IX at twice its size; HASH_OF(r, slot) rehashes an entry. */
+static int index_grow(struct run_report *r, struct rr_index *ix, uint32_t n,
+		      uint64_t (*hash_of)(const struct run_report *, uint32_t))
+{
+	uint32_t cap = ix->cap ? ix->cap * 2 : 64, i;
+	uint32_t *slot = calloc(cap, sizeof(*slot));
+
+	if (!slot)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		uint32_t at = hash_of(r, i) & (cap - 1);
+
+		while (slot[at])
+			at = (at + 1) & (cap - 1);
+		slot[at] = i + 1;
+	}
+	free(ix->slot);
+	ix->slot = slot;
+	ix->cap = cap;
+	return 0;
+}
+
+static uint64_t name_hash(const char *name, size_t len)
+{
+	return df_fnv1a(DF_FNV_SEED, name, len);
+}
+
+static uint64_t name_hash_of(const struct run_report *r, uint32_t i)
+{
+	return name_hash(r->names[i]->name, r->names[i]->len);
+}
+
+static uint64_t pid_hash(uint32_t pid)
+{
+	return df_fnv1a(DF_FNV_SEED, &pid, sizeof(pid));
+}
+
+static uint64_t pid_hash_of(const struct run_report *r, uint32_t i)
+{
+	return pid_hash(r->procs[i].pid);
+}
+
+/* The index slot where NAME is, or the empty one where it would go. */
+static uint32_t *name_slot(const struct run_report *r, const char *name, size_t len)
+{
+	uint32_t mask = r->name_ix.cap - 1, at = name_hash(name, len) & mask;
+
+	for (;; at = (at + 1) & mask) {
+		uint32_t *s = &r->name_ix.slot[at];
+		const struct rr_name *n = *s ? r->names[*s - 1] : NULL;
+
+		if (!n || (n->len == len && memcmp(n->name, name, len) == 0))
+			return s;
+	}
+}
+
+static struct rr_name *name_find(const struct run_report *r, const char *name, size_t len)
+{
+	uint32_t *s;
+
+	if (!r->name_ix.cap)
+		return NULL;
+	s = name_slot(r, name, len);
+	return *s ? r->names[*s - 1] : NULL;
+}
+
+static struct rr_name *name_add(struct run_report *r, const char *name, size_t len, uint64_t now_ms)
+{
+	struct rr_name *n;
+	uint32_t *s;
+
+	if (r->n_names >= RR_MAX_NAMES) {
+		r->truncated = true;
+		return NULL;
+	}
+	if ((r->n_names + 1) * 2 > r->name_ix.cap &&
+	    index_grow(r, &r->name_ix, r->n_names, name_hash_of) < 0)
+		return NULL;
+	if (r->n_names == r->names_cap) {
+		uint32_t cap = r->names_cap ? r->names_cap * 2 : 32;
+		struct rr_name **a = realloc(r->names, cap * sizeof(*a));
+
+		if (!a)
+			return NULL;
+		r->names = a;
+		r->names_cap = cap;
+	}
+	n = calloc(1, sizeof(*n) + len + 1);
+	if (!n)
+		return NULL;
+	memcpy(n->name, name, len);
+	n->len = len;
+	n->first_ms = now_ms;
+	s = name_slot(r, name, len);
+	r->names[r->n_names++] = n;
+	*s = r->n_names;
+	return n;
+}
+
+static struct rr_proc *proc_find(const struct run_report *r, uint32_t pid)
+{
+	uint32_t mask = r->proc_ix.cap - 1, at;
+
+	if (!r->proc_ix.cap)
+		return NULL;
+	for (at = pid_hash(pid) & mask; r->proc_ix.slot[at]; at = (at + 1) & mask)
+		if (r->procs[r->proc_ix.slot[at] - 1].pid == pid)
+			return &r->procs[r->proc_ix.slot[at] - 1];
+	return NULL;
+}
+
+bool run_report__has_proc(const struct run_report *r, uint32_t pid)
+{
+	return !pid || r->n_procs >= RR_MAX_PROCS || proc_find(r, pid);
+}
+
+/* A process already described that now asked itself (it was only an ancestor). */
+static bool mark_asked(struct run_report *r, uint32_t pid)
+{
+	struct rr_proc *p;
+
+	if (!pid)
+		return false;
+	p = proc_find(r, pid);
+	if (p) {
+		p->asked = true;
+		return false;
+	}
+	return !run_report__has_proc(r, pid);
+}
+
+bool run_report__query(struct run_report *r, const char *name, size_t len, enum rr_verdict v,
+		       uint32_t pid, uint64_t now_ms, char **ret_rule)
+{
+	struct rr_name *n = name_find(r, name, len);
+	unsigned i;
+
+	*ret_rule = NULL;
+	if (!n && !(n = name_add(r, name, len, now_ms)))
+		return false;
+	n->count++;
+	if (v > n->verdict || !n->rule[0]) {
+		n->verdict = v;
+		/* "default" until the caller writes it: never an empty rule. */
+		copy_str(n->rule, sizeof(n->rule), "default");
+		*ret_rule = n->rule;
+	}
+	if (!pid)
+		return false;
+	for (i = 0; i < n->n_askers; i++)
+		if (n->askers[i] == pid)
+			return false; /* known asker of a known name: the common case */
+	if (n->n_askers < RR_ASKERS)
+		n->askers[n->n_askers++] = pid;
+	else
+		n->askers_cut = true;
+	return mark_asked(r, pid);
+}
+
+void run_report__address(struct run_report *r, const char *name, size_t len, int family,
+			 const uint8_t *addr)
+{
+	struct rr_name *n = name_find(r, name, len);
+	uint8_t fam = family == AF_INET6 ? 6 : 4;
+	size_t alen = fam == 6 ? 16 : 4;
+	unsigned i;
+
+	if (!n)
+		return;
+	for (i = 0; i < n->n_addrs; i++)
+		if (n->addrs[i].family == fam && memcmp(n->addrs[i].a, addr, alen) == 0)
+			return;
+	if (n->n_addrs == RR_ADDRS) {
+		n->addrs_cut = true;
+		return;
+	}
+	n->addrs[n->n_addrs].family = fam;
+	memset(n->addrs[n->n_addrs].a, 0, sizeof(n->addrs[0].a));
+	memcpy(n->addrs[n->n_addrs].a, addr, alen);
+	n->n_addrs++;
+}
+
+bool run_report__refusal(struct run_report *r, const struct rr_refusal *f, uint64_t now_ms)
+{
+	struct rr_refusal_ent *e;
+	uint32_t i;
+
+	for (i = 0; i < r->n_refusals; i++) {
+		e = &r->refusals[i];
+		if (e->pid == f->pid && e->blocked == f->blocked &&
+		    strcmp(e->reason, f->reason) == 0 && strcmp(e->what, f->what) == 0) {
+			e->count++;
+			return false;
+		}
+	}
+	if (r->n_refusals >= RR_MAX_REFUSALS) {
+		r->truncated = true;
+		return false;
+	}
+	if (!r->refusals && !(r->refusals = calloc(RR_MAX_REFUSALS, sizeof(*r->refusals))))
+		return false;
+	e = &r->refusals[r->n_refusals++];
+	e->count = 1;
+	e->first_ms = now_ms;
+	e->pid = f->pid;
+	e->blocked = f->blocked;
+	copy_str(e->reason, sizeof(e->reason), f->reason);
+	copy_str(e->rule, sizeof(e->rule), f->rule);
+	copy_str(e->what, sizeof(e->what), f->what);
+	return mark_asked(r, f->pid);
+}
+
+void run_report__add_proc(struct run_report *r, uint32_t pid, uint32_t ppid, uint64_t start_ms,
+			  const char *cmd, const char *exe, const char *ancestry, bool asked)
+{
+	struct rr_proc *p;
+	uint32_t at, mask;
+
+	if (!pid || proc_find(r, pid))
+		return;
+	if (r->n_procs >= RR_MAX_PROCS) {
+		r->truncated = true;
+		return;
+	}
+	if ((r->n_procs + 1) * 2 > r->proc_ix.cap &&
+	    index_grow(r, &r->proc_ix, r->n_procs, pid_hash_of) < 0)
+		return;
+	if (r->n_procs == r->procs_cap) {
+		uint32_t cap = r->procs_cap ? r->procs_cap * 2 : 16;
+		struct rr_proc *a = realloc(r->procs, cap * sizeof(*a));
+
+		if (!a)
+			return;
+		r->procs = a;
+		r->procs_cap = cap;
+	}
+	p = &r->procs[r->n_procs];
+	*p = (struct rr_proc){.pid = pid, .ppid = ppid, .start_ms = start_ms, .asked = asked};
+	p->cmd = strdup(cmd ? cmd : "?");
+	p->exe = strdup(exe ? exe : "?");
+	p->ancestry = strdup(ancestry ? ancestry : "");
+	if (!p->cmd || !p->exe || !p->ancestry) {
+		free(p->cmd);
+		free(p->exe);
+		free(p->ancestry);
+		return;
+	}
+	mask = r->proc_ix.cap - 1;
+	for (at = pid_hash(pid) & mask; r->proc_ix.slot[at]; at = (at + 1) & mask)
+		;
+	r->proc_ix.slot[at] = ++r->n_procs;
+}
+
+size_t run_report__n_names(const struct run_report *r)
+{
+	return r->n_names;
+}
+
+bool run_report__truncated(const struct run_report *r)
+{
+	return r->truncated;
+}
