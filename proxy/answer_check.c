@@ -19,6 +19,7 @@
 
 #include "engine_int.h"
 #include "log.h"
+#include "report_collect.h"
 
 struct chain_ctx {
 	const struct policy *p;
@@ -115,6 +116,7 @@ size_t answer_check(struct engine *e, const struct client_ref *c, uint8_t *buf, 
 		e->st.audited++;
 		metrics__late_refusal(&c->g->cnt, MV_AUDIT);
 		engine_log_alias(e, c, m, EV_ALIAS_AUDIT, name, name_len, rule);
+		report_late_refusal(c, m, v, rule, false);
 		return 0;
 	}
 	if (v == VERDICT_BLOCK) {
@@ -122,6 +124,7 @@ size_t answer_check(struct engine *e, const struct client_ref *c, uint8_t *buf, 
 		metrics__late_refusal(&c->g->cnt, MV_BLOCKED);
 		/* Before the reply: the asking process is still alive to be named. */
 		engine_log_alias(e, c, m, EV_ALIAS_BLOCKED, name, name_len, rule);
+		report_late_refusal(c, m, v, rule, false);
 		/*
 		 * The addresses at the chain's end are a blocked name's: learned for
 		 * the policy, as an answer to the proxy's own query for that name

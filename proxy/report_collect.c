@@ -131,6 +131,22 @@ void report_query(struct engine *e, const struct client_ref *c, const struct dns
 		describe(g, who.vpid, who.exec_id);
 }
 
+void report_late_refusal(const struct client_ref *c, const struct dns_msg *m, enum policy_verdict v,
+			 uint32_t rule, bool enclosing)
+{
+	struct guard *g = c->g;
+	char *rs;
+
+	if (!g->report)
+		return;
+	run_report__late_verdict(g->report, m->qname, m->qname_len,
+				 v == VERDICT_AUDIT ? RR_WOULD_BLOCK : RR_BLOCKED, &rs);
+	if (rs && enclosing)
+		snprintf(rs, RR_RULE_MAX, "enclosing");
+	else if (rs)
+		policy__rule_str(g->policy, rule, rs, RR_RULE_MAX);
+}
+
 struct addr_ctx {
 	struct run_report *r;
 	const struct dns_msg *m;

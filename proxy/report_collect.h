@@ -19,6 +19,13 @@ struct client_ref;
 /* The query M of C was decided V by RULE (engine_handle_query). */
 void report_query(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
 		  enum policy_verdict v, uint32_t rule);
+/*
+ * The query M of C, allowed when asked, was refused by its answer: V by RULE
+ * (a CNAME chain, answer_check.c), or by the enclosing guard (RULE 0, a nested
+ * run's forward refused: "enclosing").
+ */
+void report_late_refusal(const struct client_ref *c, const struct dns_msg *m, enum policy_verdict v,
+			 uint32_t rule, bool enclosing);
 /* The answer BUF (parsed as M) goes to C as it is: the addresses it hands out. */
 void report_answer(const struct client_ref *c, const uint8_t *buf, size_t len,
 		   const struct dns_msg *m);

@@ -248,6 +248,19 @@ bool run_report__query(struct run_report *r, const char *name, size_t len, enum 
 	return mark_asked(r, pid);
 }
 
+void run_report__late_verdict(struct run_report *r, const char *name, size_t len, enum rr_verdict v,
+			      char **ret_rule)
+{
+	struct rr_name *n = name_find(r, name, len);
+
+	*ret_rule = NULL;
+	if (!n || v <= n->verdict)
+		return;
+	n->verdict = v;
+	copy_str(n->rule, sizeof(n->rule), "default");
+	*ret_rule = n->rule;
+}
+
 void run_report__address(struct run_report *r, const char *name, size_t len, int family,
 			 const uint8_t *addr)
 {

@@ -56,6 +56,13 @@ void run_report__end(struct run_report *r, uint64_t end_ms, int exit_status);
  */
 bool run_report__query(struct run_report *r, const char *name, size_t len, enum rr_verdict v,
 		       uint32_t pid, uint64_t now_ms, char **ret_rule);
+/*
+ * NAME, already counted by run_report__query, was refused after all (its
+ * answer's CNAME chain, or the enclosing guard of a nested run): the verdict
+ * is raised to V without counting the query again; *RET_RULE as above.
+ */
+void run_report__late_verdict(struct run_report *r, const char *name, size_t len, enum rr_verdict v,
+			      char **ret_rule);
 /* An address (FAMILY AF_INET/AF_INET6, 4 or 16 bytes) an answer for NAME handed out. */
 void run_report__address(struct run_report *r, const char *name, size_t len, int family,
 			 const uint8_t *addr);

@@ -339,8 +339,10 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 	 * that guard's block (its own line names our forwarder), so ours names the
 	 * process that asked.
 	 */
-	if (e->opts.nested && DNS_RCODE(m->flags) == DNS_RCODE_REFUSED)
+	if (e->opts.nested && DNS_RCODE(m->flags) == DNS_RCODE_REFUSED) {
 		engine_log_event(e, &client, m, EV_ENCLOSING, 0);
+		report_late_refusal(&client, m, VERDICT_BLOCK, 0, true);
+	}
 	if (enforce_wants_answers(e, client.g))
 		enforce_answer(e, client.g, buf, len, m);
 	report_answer(&client, buf, len, m);

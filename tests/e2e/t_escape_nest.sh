@@ -349,8 +349,10 @@ inh_guarded()
 	ct_no_block "$name" ok
 	inh_wait_unregistered "$id"
 	assert_gone "$name" "$id"
+	# The poststop's unregister, or the reaper's (within a second of the cgroup
+	# going): whichever comes first removes it, and says so.
 	assert_file_has "$name: the daemon logged its unregistration" \
-		"container unregistered id=$(re_quote "$id")" "$T/daemon.log"
+		"container (unregistered|gone, forgotten) id=$(re_quote "$id")" "$T/daemon.log"
 }
 
 # inh_refused RT NAME STATE HOOK_STATE WHY-ERE [POLICY]: inside a job

@@ -7,11 +7,14 @@
 #  - blocked names carry their policy line, allowed ones "default", audit
 #    mode's would-be blocks "would-block"; secrets in argv are ***;
 #  - the asking process and its ancestors (the shell that ran it) are in the
-#    process tree, with their parent links.
+#    process tree, with their parent links;
+#  - a name refused by its answer's CNAME chain (docs.vendor.test -> a name
+#    under github.com) is blocked in the report, counted once.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init
-dns_start
+dns_start --host-record=vendor.github.com,127.0.0.19 \
+	--cname=docs.vendor.test,vendor.github.com,60
 
 DIG=(dig +tries=1 +time=2 @127.0.0.53)
 cat >"$CONF/policies/deploy.policy" <<'EOP'
@@ -53,6 +56,10 @@ report()
 		pass "report: secrets redacted"
 	fi
 	assert_eq "report: not truncated" "False" "$(jr "$f" truncated)"
+	guarded repc --policy deploy --report "$(rf repc json)" -- ${DIG[*]} docs.vendor.test
+	assert_eq "report: a name refused by its CNAME chain is blocked, counted once" \
+		"docs.vendor.test blocked count=1 rule=deploy.policy:4" \
+		"$(jr "$(rf repc json)" name docs.vendor.test)"
 }
 
 audit()
