@@ -120,8 +120,10 @@ int cli_learn(int argc, char **argv)
 		json_object *e = json_object_array_get_idx(names, i);
 		const char *name = ctl_get_str(e, "name"), *verdict = ctl_get_str(e, "verdict");
 
-		v[i].name = name && plain_name(name) ? name : "";
 		v[i].allowed = verdict && strcmp(verdict, "allowed") == 0;
+		/* A refused name vetoes a group whatever its bytes (it is never written);
+		 * an allowed one a policy line cannot hold is left out. */
+		v[i].name = name && (plain_name(name) || !v[i].allowed) ? name : "";
 	}
 	learn_group(v, n);
 	json_object_object_get_ex(rep, "run", &run);
@@ -132,8 +134,8 @@ int cli_learn(int argc, char **argv)
 	       ctl_get_str(run, "policy") ?: "?", ctl_get_str(run, "mode") ?: "?",
 	       ctl_get_str(run, "start") ?: "?");
 	for (i = 0; i < n; i++) {
-		if (!v[i].name[0])
-			continue;
+		if (!v[i].name[0] || !plain_name(v[i].name))
+			continue; /* never written: only names a policy line reads back as such */
 		for (j = 0; j < i && !(v[j].name[0] && strcmp(v[j].rule, v[i].rule) == 0); j++)
 			;
 		if (j < i)
@@ -142,7 +144,8 @@ int cli_learn(int argc, char **argv)
 		if (v[i].rule != v[i].name) {
 			printf("# every name seen under %s:", v[i].rule);
 			for (j = i; j < n; j++)
-				if (v[j].name[0] && strcmp(v[j].rule, v[i].rule) == 0)
+				if (v[j].name[0] && plain_name(v[j].name) &&
+				    strcmp(v[j].rule, v[i].rule) == 0)
 					printf(" %s", v[j].name);
 			putchar('\n');
 		}
@@ -156,7 +159,7 @@ int cli_learn(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		const char *name = ctl_get_str(json_object_array_get_idx(names, i), "name");
 
-		if (!v[i].name[0] && name)
+		if ((!v[i].name[0] || !plain_name(v[i].name)) && name)
 			printf("\n# not listed (a name a policy line cannot hold): %s\n",
 			       plain_name(name) ? "?" : "unusual characters");
 	}

@@ -51,8 +51,14 @@ static void first_asker(json_object *n, char *buf, size_t cap)
 		snprintf(buf, cap, "no process named");
 		return;
 	}
+	/* The command line is the job's bytes: quoted, so it cannot forge a line
+	 * of this listing or steer the terminal. */
+	char q[1024];
+	const char *cmd = str_of(a, "cmd");
+
+	logfmt_quote(q, sizeof(q), cmd, strlen(cmd));
 	snprintf(buf, cap, "pid %s: %s", json_object_get_string(json_object_object_get(a, "pid")),
-		 str_of(a, "cmd"));
+		 q);
 }
 
 /* Print every refusal of REP; how many were not expected. */

@@ -63,6 +63,20 @@ static bool auth_scheme(const char *w, size_t len)
 	return false;
 }
 
+/* "user:secret" with no host after it; "host:8080" (a port) is not. */
+static bool cut_userinfo(const char *a, size_t len)
+{
+	const char *colon = memchr(a, ':', len);
+	size_t i;
+
+	if (!colon)
+		return false;
+	for (i = (size_t)(colon + 1 - a); i < len; i++)
+		if (a[i] < '0' || a[i] > '9')
+			return true;
+	return false;
+}
+
 /* Word W (LEN bytes) with URL userinfo hidden; every "://" in it is looked at. */
 static void emit_urls(struct out *o, const char *w, size_t len)
 {
@@ -82,6 +96,11 @@ static void emit_urls(struct out *o, const char *w, size_t len)
 		if (at) {
 			EMIT_LIT(o, REDACTED);
 			host = at;
+		} else if (auth_end == end && cut_userinfo(host, (size_t)(end - host))) {
+			/* The word ends inside its authority: a command line cut before
+			 * the '@' of "user:TOKEN@host". Over-hiding is the safe error. */
+			EMIT_LIT(o, REDACTED);
+			host = end;
 		}
 		emit(o, host, (size_t)(auth_end - host));
 		p = auth_end;
@@ -140,6 +159,14 @@ static enum state one_word(struct out *o, enum state st, const char *sep, size_t
 			}
 			return eq ? ST_WORD : ST_OPT_VALUE;
 		}
+	}
+	/* NAME=VALUE (an environment assignment, `env PASSWORD=x`, `-e API_TOKEN=x`). */
+	eq = memchr(w, '=', len);
+	if (w[0] != '-' && eq && eq > w && eq + 1 < w + len && !memmem(w, len, "://", 3) &&
+	    secret_name(w, (size_t)(eq - w))) {
+		emit(o, w, (size_t)(eq + 1 - w));
+		EMIT_LIT(o, REDACTED);
+		return ST_WORD;
 	}
 	emit_urls(o, w, len);
 	return ST_WORD;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "run_report_int.h"
+#include "util.h"
 
 static const char *const verdict_names[] = {
     [RR_ALLOWED] = "allowed",
@@ -16,9 +17,34 @@ static const char *const verdict_names[] = {
     [RR_BLOCKED] = "blocked",
 };
 
+/*
+ * Command lines and exe paths are a job's bytes: whatever is not UTF-8 becomes
+ * U+FFFD, so the report is JSON a strict reader takes (json-c passes bytes
+ * through as they are).
+ */
 static void put_str(json_object *o, const char *key, const char *v)
 {
-	json_object_object_add(o, key, json_object_new_string(v));
+	size_t len = strlen(v), i = 0, n = 0, k;
+	char *clean = malloc(len * 3 + 1);
+
+	if (!clean) {
+		json_object_object_add(o, key, json_object_new_string("?"));
+		return;
+	}
+	while (i < len) {
+		k = utf8_seq_len((const unsigned char *)v + i, len - i);
+		if (k) {
+			memcpy(clean + n, v + i, k);
+			n += k;
+			i += k;
+		} else {
+			memcpy(clean + n, "\xef\xbf\xbd", 3);
+			n += 3;
+			i++;
+		}
+	}
+	json_object_object_add(o, key, json_object_new_string_len(clean, (int)n));
+	free(clean);
 }
 
 static void put_time(json_object *o, const char *key, uint64_t ms)
@@ -44,13 +70,26 @@ static const struct rr_proc *proc_of(const struct run_report *r, uint32_t pid)
 	return NULL;
 }
 
+/*
+ * Askers written whole per report: past this, an asker is its pid alone (its
+ * cmd, exe and ancestry are in "processes"), so a job that asks 4096 names
+ * from 8 processes each with long hostile command lines cannot make the
+ * report hundreds of megabytes (the daemon renders it on its loop).
+ */
+#define RR_ASKERS_WHOLE 1024
+static unsigned askers_whole;
+
 /* {pid, cmd, exe, ancestry} of PID, as described (or "?" if it never was). */
 static json_object *asker_json(const struct run_report *r, uint32_t pid)
 {
-	const struct rr_proc *p = proc_of(r, pid);
+	const struct rr_proc *p;
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "pid", json_object_new_int64(pid));
+	if (askers_whole >= RR_ASKERS_WHOLE)
+		return o;
+	askers_whole++;
+	p = proc_of(r, pid);
 	put_str(o, "cmd", p ? p->cmd : "?");
 	put_str(o, "exe", p ? p->exe : "?");
 	put_str(o, "ancestry", p ? p->ancestry : "");
@@ -120,6 +159,7 @@ json_object *run_report__json(const struct run_report *r)
 		    *procs = json_object_new_array();
 	uint32_t i;
 
+	askers_whole = 0;
 	put_str(run, "kind", r->kind);
 	put_str(run, "id", r->id);
 	put_str(run, "policy", r->policy);

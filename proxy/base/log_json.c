@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "util.h"
+
 /* Room kept for closing a cut value and the object: "...\",\"truncated\":true}". */
 #define JSON_CLOSE_ROOM 32
 /* A bare integer longer than this may not survive a double: keep it a string. */
@@ -47,36 +49,6 @@ static bool put(struct jw *w, const char *s, size_t len)
 }
 
 #define PUT_LIT(w, lit) put(w, lit, sizeof(lit) - 1)
-
-/* Length of the valid UTF-8 sequence at S (at most LEN bytes), 0 if not valid. */
-static size_t utf8_len(const unsigned char *s, size_t len)
-{
-	size_t n, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n > len)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and past U+10FFFF are not UTF-8. */
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
 
 /* One byte (or a UTF-8 sequence starting at S) as JSON string content. Returns bytes used. */
 static size_t put_char(struct jw *w, const unsigned char *s, size_t len)
@@ -108,7 +80,7 @@ static size_t put_char(struct jw *w, const unsigned char *s, size_t len)
 		put(w, esc, 6);
 		return 1;
 	}
-	n = utf8_len(s, len);
+	n = utf8_seq_len(s, len);
 	if (!n) {
 		put(w, "\\ufffd", 6);
 		return 1;

@@ -96,4 +96,7 @@ static inline unsigned long long df_fnv1a(unsigned long long h, const void *p, s
 	return h;
 }
 
+/* Length of the valid UTF-8 sequence at S (at most LEN bytes), 0 if not valid. */
+size_t utf8_seq_len(const unsigned char *s, size_t len);
+
 #endif

@@ -28,6 +28,12 @@ static const struct redact_case cmd_cases[] = {
     {"curl github.com", "curl github.com"},
     /* URL userinfo, with and without a password, several per word and per line. */
     {"git clone https://user:s3cret@host/repo", "git clone https://***@host/repo"},
+    /* A command line cut before the '@' (ancestry keeps 128 bytes). */
+    {"git clone https://x-access-token:ghs_SECRETSECRET", "git clone https://***"},
+    {"curl http://host:8080", "curl http://host:8080"},
+    {"env PASSWORD=hunter2 API_TOKEN=abc ./deploy", "env PASSWORD=*** API_TOKEN=*** ./deploy"},
+    {"docker run -e AWS_SECRET_ACCESS_KEY=x img", "docker run -e AWS_SECRET_ACCESS_KEY=*** img"},
+    {"make VERBOSE=1 all", "make VERBOSE=1 all"},
     {"git clone https://ghp_TOKEN@github.com/o/r", "git clone https://***@github.com/o/r"},
     {"curl http://a:b@h1/x?u=ftp://c:d@h2/", "curl http://***@h1/x?u=ftp://***@h2/"},
     {"curl https://h/path@x", "curl https://h/path@x"}, /* '@' past the authority */
