@@ -140,7 +140,7 @@ $(BUILD):
 DEB_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev libseccomp-dev \
 	libcmocka-dev libclang-rt-14-dev pkg-config make gcc iproute2 procps \
 	dnsutils dnsmasq-base curl python3 runc podman busybox-static dnsperf iperf3 \
-	hyperfine unbound valgrind nscd chromium libcap2-bin
+	hyperfine unbound valgrind nscd chromium libcap2-bin python3-yaml
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
