@@ -139,11 +139,12 @@ $(BUILD):
 # mount namespace: its package would start it on the host (a host-wide cache in
 # front of the host's resolver), so packages are installed with a
 # /usr/sbin/policy-rc.d that exits 101 (invoke-rc.d starts nothing); one that
-# was there before is put back afterwards.
+# was there before is put back afterwards. systemd (systemd-analyze verify) and
+# man-db (man -l) are for tests/e2e/t_install.sh; neither starts anything here.
 DEB_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev libseccomp-dev \
 	libcmocka-dev libclang-rt-14-dev pkg-config make gcc iproute2 procps \
 	dnsutils dnsmasq-base curl python3 runc podman busybox-static dnsperf iperf3 \
-	hyperfine unbound valgrind nscd chromium libcap2-bin
+	hyperfine unbound valgrind nscd chromium libcap2-bin systemd man-db
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
@@ -249,13 +250,15 @@ uninstall:
 	@echo "uninstall: left $(DESTDIR)$(SYSCONFDIR)/depfence (policies) in place"
 
 # make deb: the install layout with PREFIX=/usr, packaged by dpkg-deb.
+# DEB_ROOT and DEB_OUT move the tree and the package elsewhere (the tests do).
 VERSION ?= 0.1.0
-DEB_ROOT := $(BUILD)/deb/root
+DEB_ROOT ?= $(BUILD)/deb/root
+DEB_OUT ?= $(BUILD)
 deb: $(BINS)
 	$(Q)rm -rf $(DEB_ROOT)
 	$(Q)$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_ROOT)) PREFIX=/usr \
 		SYSCONFDIR=/etc BUILD=$(BUILD) $(addprefix -o ,$(BINS))
-	$(Q)deploy/deb/mkdeb.sh $(DEB_ROOT) $(VERSION) $(BUILD) $(BINS)
+	$(Q)deploy/deb/mkdeb.sh $(DEB_ROOT) $(VERSION) $(DEB_OUT) $(BINS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
