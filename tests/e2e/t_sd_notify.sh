@@ -5,7 +5,8 @@
 # its control socket exists (the python listener looks the moment it gets the
 # datagram); under the seccomp filter, so the socket was connected before it.
 # Then SIGTERM: STOPPING=1, exit 0. Once with a path, once with an abstract
-# name ("@..."), as systemd uses both.
+# name ("@..."), as systemd uses both. Last, under the unit's
+# CapabilityBoundingSet= alone: it starts, says READY=1, and guards a run.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -53,5 +54,29 @@ for addr in "$T/notify.sock" "@depfence-e2e-notify-$$"; do
 	rm -f "$T/dstate/depfenced.sock"
 done
 assert_file_lacks "no NOTIFY_SOCKET error logged" 'NOTIFY_SOCKET' "$T/daemon.log"
+
+# As the unit runs it: only deploy/systemd/depfenced.service's CapabilityBoundingSet=
+# (capsh drops the rest of the bounding set; exec keeps DAEMON_PID), and it still
+# sets up, says READY=1 and guards: a daemon run's github.com is refused.
+keep=$(sed -n 's/^CapabilityBoundingSet=//p' "$E2E_DIR/../../deploy/systemd/depfenced.service" |
+	tr 'A-Z ' 'a-z\n')
+drop=$(capsh --print | sed -n 's/^Bounding set =//p' | tr ',' '\n' | grep -vxF -f <(echo "$keep") |
+	paste -sd, -)
+printf '#!/bin/sh\nexec capsh --drop=%s -- -c '"'"'exec "$0" "$@"'"'"' %s "$@"\n' "$drop" \
+	"$DEPFENCED" >"$T/bounded-depfenced"
+chmod +x "$T/bounded-depfenced"
+out=$T/notify-bounded.txt
+notify_listen "$T/notify-b.sock" "$out"
+DEPFENCED=$T/bounded-depfenced NOTIFY_SOCKET=$T/notify-b.sock daemon_start
+wait_file "$out" 5
+assert_eq "bounded by the unit's capabilities: READY=1" "READY=1 sock=yes" "$(grep READY "$out")"
+bnd=$(capsh --decode="$(sed -n 's/^CapBnd:[[:space:]]*//p' "/proc/$DAEMON_PID/status")" |
+	sed 's/^[^=]*=//' | tr ',' '\n' | grep -vxF -f <(echo "$keep") | paste -sd, -)
+assert_eq "bounded: no capability outside the unit's set" "" "$bnd"
+use_mode daemon
+guarded gh -- dig +tries=1 +time=3 @127.0.0.53 github.com
+assert_block gh github.com
+daemon_stop
+wait "$LISTEN_PID"
 
 e2e_done
