@@ -6,6 +6,9 @@
 #   make check      deps, both builds, unit tests (ASan/UBSan and valgrind), short fuzz
 #                   runs, hook contract tests, e2e tests (ASan/UBSan build)
 #   make demo       deps, build, then the guarded deploy script of docs/demo.md
+#   make install    binaries, hooks.d, systemd unit, man pages, policies (DESTDIR, PREFIX)
+#   make uninstall  removes what install laid, except /etc/depfence
+#   make deb        a Debian package of that layout with PREFIX=/usr, in $(BUILD)
 #   V=1             show the commands
 
 SAN ?= 0
@@ -73,7 +76,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps check demo unit e2e fuzz san bench clean format install
+.PHONY: all deps check demo unit e2e fuzz san bench clean format install uninstall deb
 
 all: $(BINS)
 
@@ -136,11 +139,12 @@ $(BUILD):
 # mount namespace: its package would start it on the host (a host-wide cache in
 # front of the host's resolver), so packages are installed with a
 # /usr/sbin/policy-rc.d that exits 101 (invoke-rc.d starts nothing); one that
-# was there before is put back afterwards.
+# was there before is put back afterwards. systemd (systemd-analyze verify) and
+# man-db (man -l) are for tests/e2e/t_install.sh; neither starts anything here.
 DEB_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev libseccomp-dev \
 	libcmocka-dev libclang-rt-14-dev pkg-config make gcc iproute2 procps \
 	dnsutils dnsmasq-base curl python3 runc podman busybox-static dnsperf iperf3 \
-	hyperfine unbound valgrind nscd chromium libcap2-bin python3-yaml
+	hyperfine unbound valgrind nscd chromium libcap2-bin python3-yaml systemd man-db
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
@@ -185,6 +189,76 @@ demo: deps
 
 bench: all
 	$(Q)tests/bench/run.sh
+
+# ------------------------------------------------------------------ install
+# PREFIX defaults to /usr/local (a package uses PREFIX=/usr). Everything lands
+# under PREFIX but the policies, which are SYSCONFDIR's (/etc) whatever PREFIX
+# is; the unit goes to PREFIX/lib/systemd/system, which systemd reads for
+# /usr and /usr/local alike. default.policy is never overwritten, and
+# uninstall leaves SYSCONFDIR/depfence alone: it may hold the host's policies.
+# The hooks.d files and the unit name the installed binaries.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR := $(PREFIX)/bin
+SBINDIR := $(PREFIX)/sbin
+MANDIR := $(PREFIX)/share/man
+DOCDIR := $(PREFIX)/share/doc/depfence
+HOOKSDIR := $(PREFIX)/share/containers/oci/hooks.d
+UNITDIR := $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+HOOK_JSONS := $(notdir $(wildcard deploy/hooks.d/*.json))
+MAN_PAGES := $(notdir $(wildcard deploy/man/*.[58]))
+EXAMPLES := $(filter-out default.policy,$(notdir $(wildcard deploy/policies/*.policy)))
+# Every file install lays, bar SYSCONFDIR's, as uninstall removes them.
+INSTALLED := $(SBINDIR)/depfenced $(BINDIR)/depfence $(BINDIR)/depfence-hook \
+	$(addprefix $(HOOKSDIR)/,$(HOOK_JSONS)) $(UNITDIR)/depfenced.service \
+	$(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(m).gz) \
+	$(addprefix $(DOCDIR)/examples/,$(EXAMPLES))
+
+install: $(BINS)
+	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(HOOKSDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/depfence/policies
+	$(Q)$(INSTALL) -m 0755 $(BUILD)/depfenced $(DESTDIR)$(SBINDIR)/depfenced
+	$(Q)$(INSTALL) -m 0755 $(BUILD)/depfence $(BUILD)/depfence-hook $(DESTDIR)$(BINDIR)/
+	$(Q)for f in $(HOOK_JSONS); do \
+		sed 's|"path": *"[^"]*/depfence-hook"|"path": "$(BINDIR)/depfence-hook"|' \
+			deploy/hooks.d/$$f >$(DESTDIR)$(HOOKSDIR)/$$f.tmp && \
+		chmod 0644 $(DESTDIR)$(HOOKSDIR)/$$f.tmp && \
+		mv $(DESTDIR)$(HOOKSDIR)/$$f.tmp $(DESTDIR)$(HOOKSDIR)/$$f || exit 1; \
+	done
+	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g' deploy/systemd/depfenced.service \
+		>$(DESTDIR)$(UNITDIR)/depfenced.service.tmp && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/depfenced.service.tmp && \
+		mv $(DESTDIR)$(UNITDIR)/depfenced.service.tmp $(DESTDIR)$(UNITDIR)/depfenced.service
+	$(Q)for m in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
+		gzip -9n <deploy/man/$$m >$$d/$$m.gz.tmp && chmod 0644 $$d/$$m.gz.tmp && \
+		mv $$d/$$m.gz.tmp $$d/$$m.gz || exit 1; \
+	done
+	$(Q)$(INSTALL) -m 0644 $(addprefix deploy/policies/,$(EXAMPLES)) $(DESTDIR)$(DOCDIR)/examples/
+	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/depfence/policies/default.policy ]; then \
+		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/depfence/policies/default.policy"; \
+	else \
+		$(INSTALL) -m 0644 deploy/policies/default.policy \
+			$(DESTDIR)$(SYSCONFDIR)/depfence/policies/default.policy; \
+	fi
+
+uninstall:
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	$(Q)rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	@echo "uninstall: left $(DESTDIR)$(SYSCONFDIR)/depfence (policies) in place"
+
+# make deb: the install layout with PREFIX=/usr, packaged by dpkg-deb.
+# DEB_ROOT and DEB_OUT move the tree and the package elsewhere (the tests do).
+VERSION ?= 0.1.0
+DEB_ROOT ?= $(BUILD)/deb/root
+DEB_OUT ?= $(BUILD)
+deb: $(BINS)
+	$(Q)rm -rf $(DEB_ROOT)
+	$(Q)$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_ROOT)) PREFIX=/usr \
+		SYSCONFDIR=/etc BUILD=$(BUILD) $(addprefix -o ,$(BINS))
+	$(Q)deploy/deb/mkdeb.sh $(DEB_ROOT) $(VERSION) $(DEB_OUT) $(BINS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -37,6 +37,7 @@ struct daemon {
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 	unsigned long run_seq;
 	struct metrics_http *metrics; /* --metrics-listen; NULL: off */
+	int notify_fd;		      /* $NOTIFY_SOCKET, connected; -1: not under systemd */
 	bool stop;
 };
 
@@ -47,6 +48,14 @@ struct daemon {
  * returns the number of files with errors.
  */
 int daemon_reload_policies(struct daemon *d);
+
+/*
+ * daemon_notify.c: sd_notify(3) by hand. _open connects to $NOTIFY_SOCKET
+ * (*ret_fd -1 when unset) and must run before the seccomp filter, which
+ * allows no AF_UNIX socket; daemon_notify(fd, "READY=1") only sends.
+ */
+int daemon_notify_open(int *ret_fd, struct df_err *err);
+int daemon_notify(int fd, const char *msg);
 
 /* Listen on STATEDIR/depfenced.sock (replacing a stale socket file). */
 int daemon_ctl_listen(struct daemon *d, struct df_err *err);

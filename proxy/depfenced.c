@@ -325,6 +325,7 @@ int main(int argc, char **argv)
 	    .state_dir = DEFAULT_STATE_DIR,
 	    .ctl_listen.fd = -1,
 	    .sigfd.fd = -1,
+	    .notify_fd = -1,
 	};
 	struct engine_opts eo = {0};
 	struct df_err err = {0};
@@ -344,7 +345,9 @@ int main(int argc, char **argv)
 		r = 1;
 		goto out;
 	}
-	r = daemon_drop_privileges(&err);
+	r = daemon_notify_open(&d.notify_fd, &err);
+	if (r == 0)
+		r = daemon_drop_privileges(&err);
 	if (r == 0)
 		r = daemon_seccomp_install(&err);
 	if (r < 0) {
@@ -355,6 +358,10 @@ int main(int argc, char **argv)
 	log_msg(LOG_INFO, "depfenced ready socket=%s policies=%d upstreams=%d cgroup=%s",
 		d.paths.sock, d.policies.n, eo.n_upstreams, d.paths.runs_parent);
 	log_flush();
+	/* Type=notify: the control socket exists, so systemd may start what needs it. */
+	r = daemon_notify(d.notify_fd, "READY=1");
+	if (r < 0)
+		log_msg(LOG_WARN, "depfenced: NOTIFY_SOCKET: send: %s", strerror(-r));
 	uint64_t reaped_at = now_ms();
 
 	while (!d.stop) {
@@ -380,6 +387,9 @@ out:
 	daemon_metrics_close(&d);
 	engine__free(d.engine);
 	closep(&d.sigfd.fd);
+	if (d.stop)
+		daemon_notify(d.notify_fd, "STOPPING=1");
+	closep(&d.notify_fd);
 	loop__free(d.loop);
 	guard_bpf__destroy(d.bpf);
 	if (d.stop)
