@@ -334,6 +334,7 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv, &d, &eo);
 	if (r >= 0)
 		return r;
+	log_detect_journal();
 	libbpf_set_print(log_libbpf_print);
 	if (!eo.n_upstreams && upstreams_from_resolv_conf(&eo, "/etc/resolv.conf", &err) < 0) {
 		fprintf(stderr, "depfenced: %s\n", err.msg);

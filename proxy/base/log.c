@@ -17,7 +17,10 @@
 #include "util.h"
 
 #include <bpf/libbpf.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define LOG_BUF_SIZE (64 * 1024)
@@ -33,6 +36,7 @@ static struct {
 	enum log_format format;
 	int fd;
 	bool timestamps;
+	bool journal; /* stderr is systemd's journal stream: priority prefixes */
 	/* Lines lost to a failed write, reported before the next line. */
 	unsigned long long dropped;
 	/* The last byte that reached the fd was not '\n' (a write failed mid-line). */
@@ -93,6 +97,18 @@ void log_set_timestamps(bool on)
 	lg.timestamps = on;
 }
 
+void log_detect_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	/* Set by systemd for the stream it connected, which stays ours only if the
+	 * sink is still that very stream (not a redirect of it). */
+	lg.journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(lg.fd, &st) == 0 &&
+		     st.st_dev == dev && st.st_ino == ino;
+}
+
 static const char *level_name(enum log_level level)
 {
 	if ((unsigned int)level >= ARRAY_SIZE(level_names))
@@ -106,17 +122,26 @@ static size_t format_prefix(char *dst, size_t cap, enum log_level level)
 	size_t n = 0;
 	int r;
 
+	/* Under systemd: "<4>" and the like, which journald strips into PRIORITY=. */
+	if (lg.journal && lg.format == LOG_FORMAT_LOGFMT) {
+		static const char prio[] = {
+		    [LOG_DEBUG] = '7', [LOG_INFO] = '6', [LOG_WARN] = '4', [LOG_ERROR] = '3'};
+
+		dst[n++] = '<';
+		dst[n++] = (unsigned)level < sizeof(prio) ? prio[level] : '3';
+		dst[n++] = '>';
+	}
 	if (lg.timestamps) {
 		struct timespec ts;
 		struct tm tm;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
-		r = snprintf(dst, cap, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ",
+		r = snprintf(dst + n, cap - n, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ",
 			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 			     tm.tm_sec, ts.tv_nsec / 1000000);
 		if (r > 0)
-			n = (size_t)r < cap ? (size_t)r : cap - 1;
+			n += (size_t)r < cap - n ? (size_t)r : cap - n - 1;
 	}
 	r = snprintf(dst + n, cap - n, "%s ", level_name(level));
 	if (r > 0)

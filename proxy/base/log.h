@@ -34,6 +34,13 @@ bool log_enabled(enum log_level level);
 void log_set_fd(int fd);
 /* Prefix lines with ts=RFC3339 (off by default: the block line's shape starts with the level). */
 void log_set_timestamps(bool on);
+/*
+ * Under systemd (JOURNAL_STREAM names the stream the log fd is): logfmt lines
+ * start with "<N>", the syslog priority journald strips into PRIORITY= (WARN
+ * is 4). JSON lines carry their "level" field instead. Call after the format
+ * and the fd are set.
+ */
+void log_detect_journal(void);
 
 /* "LEVEL " + formatted text + "\n". The text must already be logfmt (use logfmt_quote). */
 __attribute__((format(printf, 2, 3))) void log_msg(enum log_level level, const char *fmt, ...);
