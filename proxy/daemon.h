@@ -87,9 +87,11 @@ json_object *daemon_container_unregister(struct daemon *d, json_object *req, con
  * -errno if PID cannot be placed.
  */
 int daemon_peer_scope(struct daemon *d, pid_t pid, char *scope, size_t cap);
+/* Containers whose cgroup is gone or replaced (a poststop that never came): removed. */
+void daemon_reap_gone_containers(struct daemon *d);
 /*
- * Runs no client owns whose cgroup has no process left, and containers whose
- * cgroup is gone (a poststop that never came): removed. About once a second.
+ * Runs no client owns whose cgroup has no process left, and gone containers:
+ * removed. About once a second.
  */
 void daemon_reap_orphan_runs(struct daemon *d);
 /*

@@ -20,12 +20,10 @@
 #include "guard_bpf.h"
 #include "log.h"
 
-/* Is cgroup path CG at or below SCOPE (at a '/' boundary)? */
+/* Is cgroup path CG at or below SCOPE? */
 static bool below(const char *cg, const char *scope)
 {
-	size_t n = strlen(scope);
-
-	return strncmp(cg, scope, n) == 0 && (cg[n] == '/' || cg[n] == '\0');
+	return cgroup_path_below(cg, scope, false);
 }
 
 /* The guard registered on cgroup path CG itself, or NULL. */
@@ -63,42 +61,30 @@ int daemon_peer_scope(struct daemon *d, pid_t pid, char *scope, size_t cap)
 	return 0;
 }
 
-/* Does cgroup CG still hold a process (anywhere in its subtree)? */
-static bool populated(const char *cg)
-{
-	_cleanup_free_ char *text = NULL;
-	char path[PATH_MAX + 16];
-
-	snprintf(path, sizeof(path), "%s/cgroup.events", cg);
-	return read_file(path, &text, NULL, 4096) == 0 && strstr(text, "populated 1");
-}
-
-/* G's container is gone: its cgroup is another one now, or has no process left. */
-static bool stale(struct guard *g)
+/* G's cgroup is gone, or another cgroup has its path now. */
+static bool cgroup_gone(struct guard *g)
 {
 	uint64_t now;
 
-	return cgroup_id_of(guard__cgroup(g), &now) < 0 || now != guard__cgroup_id(g) ||
-	       !populated(guard__cgroup(g));
+	return cgroup_id_of(guard__cgroup(g), &now) < 0 || now != guard__cgroup_id(g);
 }
 
-/*
- * Registrations of ID (within SCOPE, if any) on cgroups other than CGID whose
- * container is gone: a poststop that never reached us (a runtime without the
- * hook at that stage). A namesake that still runs is left alone.
- */
-static void drop_stale_namesakes(struct daemon *d, const char *id, uint64_t cgid, const char *scope)
+/* G's container is gone, or has no process left in the cgroup it registered. */
+static bool stale(struct guard *g)
+{
+	return cgroup_gone(g) || !cgroup_populated(guard__cgroup(g));
+}
+
+void daemon_reap_gone_containers(struct daemon *d)
 {
 	struct guard *g, *next;
 
 	for (g = engine__first_guard(d->engine); g; g = next) {
 		next = engine__next_guard(d->engine, g);
-		if (guard__kind(g) != GUARD_CONTAINER || strcmp(guard__id(g), id) != 0 ||
-		    guard__cgroup_id(g) == cgid || (scope && !below(guard__cgroup(g), scope)) ||
-		    !stale(g))
+		if (guard__kind(g) != GUARD_CONTAINER || !cgroup_gone(g))
 			continue;
-		log_msg(LOG_WARN, "container re-registered on a new cgroup, old one dropped id=%s",
-			id);
+		log_msg(LOG_INFO, "container gone, forgotten id=%s cgroup=%s", guard__id(g),
+			guard__cgroup(g));
 		registry_remove(&d->reg, g);
 		next = engine__first_guard(d->engine); /* a removal may take others with it */
 	}
@@ -113,7 +99,7 @@ static int registrations_below(struct daemon *d, const char *scope)
 	int n = 0;
 
 	for (g = engine__first_guard(d->engine); g; g = engine__next_guard(d->engine, g))
-		n += below(guard__cgroup(g), scope) && strcmp(guard__cgroup(g), scope) != 0;
+		n += cgroup_path_below(guard__cgroup(g), scope, true);
 	return n;
 }
 
@@ -152,9 +138,10 @@ json_object *daemon_container_register(struct daemon *d, json_object *req, const
 	rec.cgroup = cg;
 	rec.policy = m.policy;
 	rec.inherit = m.inherit;
+	/* A container whose poststop never came may hold this name still. */
+	daemon_reap_gone_containers(d);
 	if (registry_add(&d->reg, &rec, m.pid, 0, &g, &err) < 0)
 		return ctl_error("%s", err.msg);
-	drop_stale_namesakes(d, m.id, rec.cgid, scope);
 	log_msg(LOG_INFO, "container registered id=%s policy=%s cgroup=%s", m.id,
 		guard__policy_name(g), cg);
 	return ctl_ok();

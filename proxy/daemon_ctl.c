@@ -85,37 +85,18 @@ static struct ctl_client *owner_of(struct daemon *d, const struct guard *g)
 void daemon_reap_orphan_runs(struct daemon *d)
 {
 	struct guard *g, *next;
-	char procs[PATH_MAX + 16];
-	_cleanup_free_ char *text = NULL;
 
+	daemon_reap_gone_containers(d);
 	for (g = engine__first_guard(d->engine); g; g = next) {
-		uint64_t now;
-
 		next = engine__next_guard(d->engine, g);
-		/* A container whose cgroup is gone (or another one now): its poststop
-		 * never came. Its guard, pins and record go. */
-		if (guard__kind(g) == GUARD_CONTAINER) {
-			if (cgroup_id_of(guard__cgroup(g), &now) == 0 && now == guard__cgroup_id(g))
-				continue;
-			log_msg(LOG_INFO, "container gone, forgotten id=%s cgroup=%s", guard__id(g),
-				guard__cgroup(g));
-			registry_remove(&d->reg, g);
-			next = engine__first_guard(d->engine);
-			continue;
-		}
-		if (owner_of(d, g))
-			continue;
-		/* Populated anywhere in its subtree: cgroup.events says so for all of it. */
-		snprintf(procs, sizeof(procs), "%s/cgroup.events", guard__cgroup(g));
-		free(text);
-		text = NULL;
-		if (read_file(procs, &text, NULL, 4096) == 0 && strstr(text, "populated 1"))
+		if (guard__kind(g) != GUARD_RUN || owner_of(d, g) ||
+		    cgroup_populated(guard__cgroup(g)))
 			continue;
 		log_msg(LOG_INFO, "run ended id=%s (no client came back, no process left)",
 			guard__id(g));
 		cgroup_kill_and_remove(guard__cgroup(g), 500);
 		registry_remove(&d->reg, g);
-		/* Its removal may take containers sharing its policy: walk again. */
+		/* Its removal takes what was registered inside it: walk again. */
 		next = engine__first_guard(d->engine);
 	}
 }

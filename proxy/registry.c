@@ -80,10 +80,9 @@ struct guard *registry_enclosing(struct registry *reg, const char *cg)
 	size_t best_len = 0;
 
 	for (g = engine__first_guard(reg->engine); g; g = engine__next_guard(reg->engine, g)) {
-		const char *gp = guard__cgroup(g);
-		size_t n = strlen(gp);
+		size_t n = strlen(guard__cgroup(g));
 
-		if (strncmp(cg, gp, n) != 0 || cg[n] != '/')
+		if (!cgroup_path_below(cg, guard__cgroup(g), true))
 			continue;
 		if (n > best_len) {
 			best = g;
@@ -260,14 +259,6 @@ closed:
 	return r;
 }
 
-/* Is cgroup path CG strictly below PARENT? */
-static bool strictly_below(const char *cg, const char *parent)
-{
-	size_t n = strlen(parent);
-
-	return strncmp(cg, parent, n) == 0 && cg[n] == '/';
-}
-
 void registry_remove(struct registry *reg, struct guard *g)
 {
 	char path[PATH_MAX + 200];
@@ -277,7 +268,7 @@ void registry_remove(struct registry *reg, struct guard *g)
 	 * their guards, pins and records go first. */
 	for (o = engine__first_guard(reg->engine); o; o = next) {
 		next = engine__next_guard(reg->engine, o);
-		if (o != g && strictly_below(guard__cgroup(o), guard__cgroup(g))) {
+		if (o != g && cgroup_path_below(guard__cgroup(o), guard__cgroup(g), true)) {
 			registry_remove(reg, o);
 			next = engine__first_guard(reg->engine);
 		}

@@ -265,3 +265,21 @@ int cgroup_kill_and_remove(const char *path, int timeout_ms)
 		nanosleep(&(struct timespec){.tv_nsec = 2 * 1000 * 1000}, NULL);
 	}
 }
+
+bool cgroup_populated(const char *path)
+{
+	_cleanup_free_ char *text = NULL;
+	char file[PATH_MAX + 16];
+
+	snprintf(file, sizeof(file), "%s/cgroup.events", path);
+	return read_file(file, &text, NULL, 4096) == 0 && strstr(text, "populated 1");
+}
+
+bool cgroup_path_below(const char *path, const char *parent, bool strict)
+{
+	size_t n = strlen(parent);
+
+	if (strncmp(path, parent, n) != 0)
+		return false;
+	return path[n] == '/' || (!strict && path[n] == '\0');
+}

@@ -4,6 +4,7 @@
 #define DEPFENCE_CGROUP_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -28,6 +29,10 @@ int cgroup2_mounts(char mnts[][PATH_MAX], int max, struct df_err *err);
 int cgroup_path_of_pid(pid_t pid, char *buf, size_t cap, struct df_err *err);
 /* The cgroup id the kernel's BPF helpers return: the directory's inode number. */
 int cgroup_id_of(const char *path, uint64_t *ret_id);
+/* Does cgroup PATH hold a process anywhere in its subtree (cgroup.events)? */
+bool cgroup_populated(const char *path);
+/* Is cgroup path PATH below PARENT (at a '/' boundary), or PARENT itself unless STRICT? */
+bool cgroup_path_below(const char *path, const char *parent, bool strict);
 /* PID's v2 cgroup relative to the root ("/a/b"), from the 0:: line of /proc/PID/cgroup. */
 int cgroup_of_pid(pid_t pid, char *buf, size_t cap, struct df_err *err);
 /* mkdir -p below the v2 root. */

@@ -388,8 +388,7 @@ EOF
 		fail "rr, second: a new cgroup" "the same cgroup id $cgid1 at $cg2"
 	fi
 	assert_attached "rr, second: programs attached to the new cgroup" "$cg2"
-	if wait_log "container re-registered on a new cgroup, old one dropped id=$(re_quote "$id")\$" \
-		"$T/daemon.log" 3; then
+	if wait_log "container gone, forgotten id=$(re_quote "$id") " "$T/daemon.log" 3; then
 		pass "rr: the daemon logs that it dropped the old registration"
 	else
 		fail "rr: the daemon logs that it dropped the old registration" \

@@ -55,6 +55,7 @@ bundle a
 bundle b
 start a "$T/runc"
 PID_A=$BG_PID CG_A=$(ct_cgroup a)
+PINS_A=$(pin_dir "$CG_A") # while its cgroup exists: the pin directory is named by its id
 start b "$T/runc2"
 PID_B=$BG_PID CG_B=$(ct_cgroup b)
 if [ "$CG_A" != "$CG_B" ]; then
@@ -75,7 +76,8 @@ expect_answer a ok allowed.test 127.0.0.3
 assert_eq "after A's poststop, one guard named $NAME is left" 1 \
 	"$(ct_status | grep -cF "$NAME ")"
 assert_eq "it is B's" "$CG_B" "$(ct_status | grep -F "$NAME " | awk '{ print $3 }')"
-assert_eq "A's pins are gone" "" "$(ls -d "$(PINS=$PINS pin_dir "$CG_A")" 2>/dev/null)"
+assert_match "A's pins were where they are looked for" '/c-[0-9]+$' "$PINS_A"
+assert_eq "A's pins are gone" "" "$(ls -d "$PINS_A" 2>/dev/null)"
 assert_guarded "b, after A ended" "$NAME" deploy "$CG_B"
 
 # A third runtime's container of that name, unannotated, ends: its poststop
