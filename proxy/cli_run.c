@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "cgroup.h"
+#include "cgroup_limits.h"
 #include "cli.h"
 #include "cli_run_report.h"
 #include "config.h"
@@ -37,7 +38,8 @@ static const char usage[] =
     "                    [--upstream HOST:PORT]... [--block NAME]... [--allow NAME]...\n"
     "                    [--mode blocklist|allowlist|audit] [--log-format logfmt|json]\n"
     "                    [--log-full-cmdline] [--report FILE] [--fail-on-block]\n"
-    "                    [--expect-block NAME]... [-v] -- CMD [ARG...]\n"
+    "                    [--expect-block NAME]... [--memory-max SIZE] [--cpu-quota PCT]\n"
+    "                    [--pids-max N] [-v] -- CMD [ARG...]\n"
     "\n"
     "Run CMD in its own cgroup with every DNS query it (or any descendant) makes sent\n"
     "to the depfence proxy. Blocked names are refused at once and logged with the\n"
@@ -65,10 +67,19 @@ static const char usage[] =
     "                        audit mode) on stderr and exit 3 if there was one\n"
     "  --expect-block NAME   a refusal of NAME or a name under it is expected: listed,\n"
     "                        but no failure (repeatable)\n"
+    "  --memory-max SIZE     limit the job's memory (512M, 2G, bytes; max: none); past\n"
+    "                        it the kernel OOM-kills inside the job: oom_kill=N on the\n"
+    "                        'run ended' line, exit 137\n"
+    "  --cpu-quota PCT       limit the job's CPU time, in percent of one CPU (150% is\n"
+    "                        one and a half CPUs)\n"
+    "  --pids-max N          limit the job's processes and threads to N\n"
+    "                        (the three override the policy's memory-max, cpu-quota,\n"
+    "                        pids-max lines)\n"
     "  -v, --verbose         log allowed queries too\n"
     "\n"
-    "Exit status: CMD's, 128+N if it died of signal N, 2 for a usage error, 3 when\n"
-    "--fail-on-block saw an unexpected refusal and CMD itself succeeded.\n";
+    "Exit status: CMD's, 128+N if it died of signal N, 137 if it failed after an\n"
+    "OOM kill in the job, 2 for a usage error, 3 when --fail-on-block saw an\n"
+    "unexpected refusal and CMD itself succeeded.\n";
 
 struct run_opts {
 	const char *state_dir, *config_dir, *policy;
@@ -77,6 +88,7 @@ struct run_opts {
 	bool full_cmdline; /* --log-full-cmdline */
 	struct report_opts rep;
 	struct engine_opts eo;
+	struct cg_limits limits; /* --memory-max, --cpu-quota, --pids-max */
 	char **cmd;
 };
 
@@ -98,8 +110,12 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o)
 	    {"expect-block", required_argument, NULL, 'E'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
+	    {CG_MEMORY_WORD, required_argument, NULL, 0x100 + CG_MEMORY},
+	    {CG_CPU_WORD, required_argument, NULL, 0x100 + CG_CPU},
+	    {CG_PIDS_WORD, required_argument, NULL, 0x100 + CG_PIDS},
 	    {},
 	};
+	const char *needs;
 	struct df_err err = {0};
 	enum log_format fmt;
 	int c;
@@ -163,6 +179,16 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o)
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
+		case 0x100 + CG_MEMORY:
+		case 0x100 + CG_CPU:
+		case 0x100 + CG_PIDS:
+			c -= 0x100;
+			if (cg_limit_parse(c, optarg, strlen(optarg), &o->limits.val[c], &needs) <
+			    0)
+				return cli_usage_error("run", "--%s '%s': expected %s",
+						       cg_limit_name(c), optarg, needs);
+			o->limits.set |= 1u << c;
+			break;
 		default:
 			return cli_usage_error("run", "unknown or incomplete option '%s'",
 					       argv[optind - 1]);
@@ -189,6 +215,8 @@ struct runner {
 	pid_t child;
 	int status;
 	bool done;
+	struct cg_job job; /* the job's resource limits (job.v1: its own v1 cgroups) */
+	struct cg_limits limits;
 };
 
 static void on_notify(struct ev_source *src, uint32_t events)
@@ -282,7 +310,8 @@ static int spawn(struct runner *rn, const char *cgroup, char **cmd, const sigset
 		}
 		/* Never run the command half-confined: it could leave the guard. */
 		close(sv[0]);
-		if (job_confine(sv[1], rn->state_dir, &err) < 0) {
+		if (cg_job_join(&rn->job, &err) < 0 ||
+		    job_confine(sv[1], rn->state_dir, &rn->job, &err) < 0) {
 			fprintf(stderr, "depfence: %s\n", err.msg);
 			_exit(126);
 		}
@@ -311,6 +340,52 @@ static int exit_code(int status)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return 1;
+}
+
+#define LIMITS_PREFIX "depfence-run"
+
+/*
+ * Put the run's limits (the policy's defaults under the command line's) on
+ * its cgroup before the job starts. Limits nobody asked for: nothing to do.
+ */
+static int runner_limit(struct runner *rn, const struct cg_limits *policy,
+			const struct cg_limits *flags, const char *cgroup, struct df_err *err)
+{
+	struct cg_host host;
+	char name[64];
+	int r;
+
+	rn->limits = *policy;
+	cg_limits_merge(&rn->limits, flags);
+	if (!rn->limits.set)
+		return 0;
+	r = cg_host_read(&host, "/proc/self/mountinfo", "/proc/self/cgroup", err);
+	if (r < 0)
+		return r;
+	cg_job_reap_stale(&host, rn->limits.set, LIMITS_PREFIX);
+	snprintf(name, sizeof(name), "%s-%d", LIMITS_PREFIX, (int)getpid());
+	return cg_job_limit(&rn->job, &host, &rn->limits, cgroup, name, err);
+}
+
+/*
+ * The command is done: say what the limits did, then remove the job's own v1
+ * cgroups (after its v2 cgroup was emptied). A job that failed after the
+ * kernel OOM-killed a process in it exits 137, whatever the shell made of it.
+ */
+static int runner_unlimit(struct runner *rn, const char *id, int code)
+{
+	char lim[160];
+	uint64_t ooms;
+
+	if (!rn->limits.set)
+		return code;
+	ooms = cg_job_oom_kills(&rn->job);
+	if (ooms && code != 0)
+		code = 137;
+	cg_limits_str(&rn->limits, lim, sizeof(lim));
+	log_msg(ooms ? LOG_WARN : LOG_INFO, "run ended id=%s exit=%d oom_kill=%llu %s", id, code,
+		(unsigned long long)ooms, lim);
+	return code;
 }
 
 static int runner_start(struct runner *rn, const char *cgroup, char **cmd, struct engine *engine)
@@ -472,12 +547,15 @@ static int run_embedded(struct run_opts *o, const char *nested_in)
 	    .cgroup_rel = cgroup_below_root(ep.cgroup),
 	    .full_cmdline = o->full_cmdline,
 	};
+	r = runner_limit(&rn, policy__limits(policy), &o->limits, ep.cgroup, &err);
 	policy = NULL; /* the guard owns it now */
+	if (r < 0)
+		goto fail_cg;
 	r = runner_start(&rn, ep.cgroup, o->cmd, engine);
 	if (r < 0) {
 		df_err_set(&err, r, "start %s: %s", o->cmd[0], strerror(-r));
 	} else {
-		code = exit_code(rn.status);
+		code = runner_unlimit(&rn, rec.id, exit_code(rn.status));
 		if (report_wanted(&o->rep)) {
 			_cleanup_json_ json_object *rep = engine__report_json(engine, rec.id);
 
@@ -487,6 +565,7 @@ static int run_embedded(struct run_opts *o, const char *nested_in)
 fail_cg:
 	/* Leftover background processes would run unguarded once the links go: kill them. */
 	embedded_cleanup(&ep);
+	cg_job_release(&rn.job);
 fail:
 	if (err.msg[0])
 		log_msg(LOG_ERROR, "depfence run: %s", err.msg);
@@ -577,13 +656,16 @@ static int run_with_daemon(struct run_opts *o, int fd)
 	    .cgroup_rel = cgroup_below_root(cg),
 	    .full_cmdline = o->full_cmdline,
 	};
-	r = runner_start(&rn, cg, o->cmd, NULL);
+	r = runner_limit(&rn, &started.limits, &o->limits, cg, &err);
 	if (r < 0)
+		log_msg(LOG_ERROR, "depfence run: %s", err.msg);
+	else if ((r = runner_start(&rn, cg, o->cmd, NULL)) < 0)
 		log_msg(LOG_ERROR, "depfence run: start %s: %s", o->cmd[0], strerror(-r));
 	else
-		code = exit_code(rn.status);
+		code = runner_unlimit(&rn, rn.run_id, exit_code(rn.status));
 	/* Ours to clean up now; the daemon also would once this connection closes. */
 	cgroup_kill_and_remove(cg, 2000);
+	cg_job_release(&rn.job);
 	if (r >= 0 && report_wanted(&o->rep))
 		code = report_finish(daemon_report(&rn, &rep_reply), &o->rep, code);
 	stop = json_object_new_object();

@@ -169,6 +169,7 @@ static json_object *op_run_start(struct ctl_client *c, json_object *req)
 	    .cgroup = c->run_cgroup,
 	    .policy = guard__policy_name(c->run),
 	    .mode = policy_mode_str(policy__mode(guard__policy(c->run))),
+	    .limits = *policy__limits(guard__policy(c->run)),
 	});
 }
 

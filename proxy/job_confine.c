@@ -208,7 +208,8 @@ static int hide_pins(struct df_err *err)
 	return cover(BPFFS_ROOT, err);
 }
 
-int job_confine(int notify_sock, const char *state_dir, struct df_err *err)
+int job_confine(int notify_sock, const char *state_dir, const struct cg_job *limits,
+		struct df_err *err)
 {
 	int r;
 
@@ -219,6 +220,10 @@ int job_confine(int notify_sock, const char *state_dir, struct df_err *err)
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
 		return df_err_set(err, -errno, "make mounts private: %s", strerror(errno));
 	r = remount_cgroup2(err);
+	/* The v1 hierarchies of its limits too: the job sees its own limits, not the host's tree.
+	 */
+	if (r == 0 && limits)
+		r = cg_job_remount(limits, err);
 	if (r == 0 && state_dir)
 		r = hide_records(state_dir, err);
 	if (r == 0)

@@ -9,13 +9,15 @@
 
 #include <stdbool.h>
 
+#include "cgroup_limits.h"
 #include "util.h"
 
 /*
  * Call in the child, already in the guarded cgroup, before exec:
  *  - a cgroup namespace rooted at that cgroup, and a private mount namespace
  *    in which every cgroup2 mount shows only the job's subtree (so tools that
- *    make cgroups, podman and runc included, make them inside the guard);
+ *    make cgroups, podman and runc included, make them inside the guard),
+ *    and the same for the v1 hierarchies LIMITS placed the job in (if any);
  *  - a seccomp filter: no setns() into a cgroup namespace (back out of ours),
  *    no io_uring (it creates sockets unseen), and AF_PACKET sockets go to the
  *    supervisor: the filter's notification fd is sent over the unix socket
@@ -25,7 +27,8 @@
  * With nsdelegate on the host's cgroup2 (cgroup_ns_delegate()), even root in
  * the job cannot move a process out of the subtree. Returns 0 or -errno.
  */
-int job_confine(int notify_sock, const char *state_dir, struct df_err *err);
+int job_confine(int notify_sock, const char *state_dir, const struct cg_job *limits,
+		struct df_err *err);
 
 /* Receive the notification fd job_confine() sent on SOCK: the fd, or -1 if none came. */
 int job_notify_recv(int sock);

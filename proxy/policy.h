@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroup_limits.h"
 #include "util.h"
 
 enum policy_mode {
@@ -44,7 +45,8 @@ void policy__free(struct policy *p);
  * Parse policy text. ORIGIN names the source in errors ("deploy.policy" or
  * "--block"); errors read "ORIGIN:LINE: what is wrong" and return -EINVAL.
  * Directives: mode blocklist|allowlist|audit, block NAME, allow NAME, block-ip CIDR,
- * allow-ip CIDR, refuse-with refused|nxdomain. NAME may be *.NAME (subdomains only).
+ * allow-ip CIDR, refuse-with refused|nxdomain, and the limits of a run's cgroup:
+ * memory-max SIZE, cpu-quota PCT, pids-max N. NAME may be *.NAME (subdomains only).
  * '#' starts a comment anywhere on a line. Rules accumulate across calls, so inline
  * --block/--allow can be added to a file's rules.
  */
@@ -71,6 +73,8 @@ uint32_t policy__id(const struct policy *p);
  * maps never apply to another policy. Set before any id is written to a map.
  */
 void policy__set_id_base(uint32_t base);
+/* The policy's default limits for runs (containers get theirs from the runtime). */
+const struct cg_limits *policy__limits(const struct policy *p);
 /* FNV-1a of the file the policy was loaded from: a reload skips unchanged files. */
 uint64_t policy__source_hash(const struct policy *p);
 /*

@@ -71,6 +71,7 @@ struct policy {
 	uint64_t source_hash; /* FNV-1a of the file it was loaded from (0: not from a file) */
 	enum policy_mode mode;
 	int refuse_rcode;
+	struct cg_limits limits; /* memory-max, cpu-quota, pids-max: defaults for runs */
 	size_t rule_count;
 	struct name_table names;
 	struct policy_cidr *cidrs;

@@ -28,6 +28,9 @@ enum directive {
 	DIR_BLOCK_IP,
 	DIR_ALLOW_IP,
 	DIR_REFUSE_WITH,
+	DIR_MEMORY_MAX, /* the job's resource limits: enum cg_limit order */
+	DIR_CPU_QUOTA,
+	DIR_PIDS_MAX,
 	DIR__COUNT,
 };
 
@@ -41,7 +44,12 @@ static const struct {
     [DIR_BLOCK_IP] = {"block-ip", "a CIDR"},
     [DIR_ALLOW_IP] = {"allow-ip", "a CIDR"},
     [DIR_REFUSE_WITH] = {"refuse-with", "one of refused, nxdomain"},
+    [DIR_MEMORY_MAX] = {CG_MEMORY_WORD, "a size"},
+    [DIR_CPU_QUOTA] = {CG_CPU_WORD, "a percentage"},
+    [DIR_PIDS_MAX] = {CG_PIDS_WORD, "a number"},
 };
+_Static_assert(DIR_CPU_QUOTA - DIR_MEMORY_MAX == CG_CPU && DIR_PIDS_MAX - DIR_MEMORY_MAX == CG_PIDS,
+	       "limit directives follow enum cg_limit");
 
 static const char *const mode_names[] = {
     [POLICY_BLOCKLIST] = "blocklist",
@@ -58,7 +66,7 @@ struct parse_ctx {
 	struct policy *p;
 	const char *origin;
 	size_t line; /* 0 for a rule from the command line */
-	size_t mode_line, refuse_line;
+	size_t mode_line, refuse_line, limit_line[CG__COUNT];
 	uint32_t origin_bits; /* the origin's index, shifted: OR the line in for a rule's ref */
 	struct df_err *err;
 };
@@ -332,6 +340,26 @@ static int set_once(struct parse_ctx *c, enum directive d, size_t *seen_line)
 	return 0;
 }
 
+/* A default limit for the runs this policy guards (the command line's flags override it). */
+static int set_limit(struct parse_ctx *c, enum directive d, struct tok arg)
+{
+	enum cg_limit which = (enum cg_limit)(d - DIR_MEMORY_MAX);
+	char q[QUOTE_MAX + 1];
+	const char *needs;
+	uint64_t v;
+	int rc;
+
+	if (cg_limit_parse(which, arg.s, arg.len, &v, &needs) < 0)
+		return fail(c, -EINVAL, "'%s' needs %s; got '%s'", directives[d].word, needs,
+			    quote(q, arg));
+	rc = set_once(c, d, &c->limit_line[which]);
+	if (!rc) {
+		c->p->limits.set |= 1u << which;
+		c->p->limits.val[which] = v;
+	}
+	return rc;
+}
+
 static int apply(struct parse_ctx *c, enum directive d, struct tok arg)
 {
 	char q[QUOTE_MAX + 1];
@@ -360,6 +388,10 @@ static int apply(struct parse_ctx *c, enum directive d, struct tok arg)
 			c->p->refuse_rcode =
 			    tok_is(arg, "refused") ? DNS_RCODE_REFUSED : DNS_RCODE_NXDOMAIN;
 		return rc;
+	case DIR_MEMORY_MAX:
+	case DIR_CPU_QUOTA:
+	case DIR_PIDS_MAX:
+		return set_limit(c, d, arg);
 	default:
 		return fail(c, -EINVAL, "internal error: directive %d", d);
 	}
@@ -494,6 +526,11 @@ int policy__load_file(struct policy *p, const char *path, struct df_err *err)
 	return 0;
 }
 
+const struct cg_limits *policy__limits(const struct policy *p)
+{
+	return &p->limits;
+}
+
 uint64_t policy__source_hash(const struct policy *p)
 {
 	return p->source_hash;
@@ -506,7 +543,8 @@ int policy__add_rule(struct policy *p, const char *kind, const char *name, struc
 	int d;
 
 	for (d = 0; d < DIR__COUNT; d++)
-		if (d != DIR_MODE && d != DIR_REFUSE_WITH && !strcmp(kind, directives[d].word))
+		if ((d == DIR_BLOCK || d == DIR_ALLOW || d == DIR_BLOCK_IP || d == DIR_ALLOW_IP) &&
+		    !strcmp(kind, directives[d].word))
 			break;
 	if (d == DIR__COUNT)
 		return df_err_set(err, -EINVAL, "unknown rule kind '%s'", kind);

@@ -271,13 +271,60 @@ int ctl_run_start_decode(json_object *o, struct ctl_run_start *m, struct df_err 
 
 json_object *ctl_run_started_encode(const struct ctl_run_started *m)
 {
-	json_object *o = ctl_ok();
+	json_object *o = ctl_ok(), *lim;
+	int i;
 
 	put_str(o, "id", m->id);
 	put_str(o, "cgroup", m->cgroup);
 	put_str(o, "policy", m->policy);
 	put_str(o, "mode", m->mode);
+	if (!m->limits.set)
+		return o;
+	lim = json_object_new_object();
+	for (i = 0; i < CG__COUNT; i++) {
+		if (!(m->limits.set & (1u << i)))
+			continue;
+		json_object_object_add(lim, cg_limit_name(i),
+				       m->limits.val[i] == CG_UNLIMITED
+					   ? json_object_new_string("max")
+					   : json_object_new_int64((int64_t)m->limits.val[i]));
+	}
+	json_object_object_add(o, "limits", lim);
 	return o;
+}
+
+/* "limits" of a run-started reply: each value a positive integer or "max"; unknown keys skipped. */
+static int get_limits(json_object *o, struct cg_limits *l, struct df_err *err)
+{
+	json_object *lim;
+	const char *needs;
+	uint64_t v;
+	int which;
+
+	if (!json_object_object_get_ex(o, "limits", &lim) ||
+	    json_object_is_type(lim, json_type_null))
+		return 0;
+	if (!json_object_is_type(lim, json_type_object))
+		return df_err_set(err, -EINVAL, "\"limits\" must be an object");
+	json_object_object_foreach(lim, key, val)
+	{
+		char num[32];
+
+		which = cg_limit_by_name(key, strlen(key));
+		if (which < 0)
+			continue;
+		if (json_object_is_type(val, json_type_int) && json_object_get_int64(val) > 0)
+			snprintf(num, sizeof(num), "%lld", (long long)json_object_get_int64(val));
+		else if (json_object_is_type(val, json_type_string))
+			snprintf(num, sizeof(num), "%s", json_object_get_string(val));
+		else
+			num[0] = '\0';
+		if (cg_limit_parse(which, num, strlen(num), &v, &needs) < 0)
+			return df_err_set(err, -EINVAL, "\"limits\": \"%s\" needs %s", key, needs);
+		l->set |= 1u << which;
+		l->val[which] = v;
+	}
+	return 0;
 }
 
 int ctl_run_started_decode(json_object *o, struct ctl_run_started *m, struct df_err *err)
@@ -288,7 +335,8 @@ int ctl_run_started_decode(json_object *o, struct ctl_run_started *m, struct df_
 	if ((r = req_str(o, "id", &m->id, err)) < 0 ||
 	    (r = req_str(o, "cgroup", &m->cgroup, err)) < 0 ||
 	    (r = ctl_opt_str(o, "policy", &m->policy, err)) < 0 ||
-	    (r = ctl_opt_str(o, "mode", &m->mode, err)) < 0)
+	    (r = ctl_opt_str(o, "mode", &m->mode, err)) < 0 ||
+	    (r = get_limits(o, &m->limits, err)) < 0)
 		return r;
 	return 0;
 }

@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 
+#include "cgroup_limits.h"
+
 #include <json-c/json.h>
 
 #include "paths.h"
@@ -71,6 +73,8 @@ struct ctl_run_start {
 /* The reply to "run-start". */
 struct ctl_run_started {
 	const char *id, *cgroup, *policy, *mode;
+	/* "limits": {"memory-max": N|"max", ...}: the policy's defaults for the run's cgroup. */
+	struct cg_limits limits;
 };
 
 /* "register": a container, found by the pid of its first process. */

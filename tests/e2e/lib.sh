@@ -97,6 +97,34 @@ assert_no_run_cgroups()
 	if [ -z "$left" ]; then pass "$1"; else fail "$1" "left behind:" "$left"; fi
 }
 
+# v1_dir CONTROLLER: where this shell's cgroup is in the v1 hierarchy of
+# CONTROLLER ("" if none is mounted): depfence run makes its job's own v1
+# cgroups there, named depfence-run-PID (docs/design.md, resource limits).
+v1_dir()
+{
+	local mnt rel
+	mnt=$(awk -v c="$1" '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup" && ("," $(i + 3) ",") ~ ("," c ",")) { print $5; exit } break } }' /proc/self/mountinfo)
+	[ -n "$mnt" ] || return 0
+	rel=$(awk -F: -v c="$1" '("," $2 ",") ~ ("," c ",") { print $3; exit }' /proc/self/cgroup)
+	printf '%s%s' "$mnt" "${rel%/}"
+}
+
+# limit_cgroups: v1 cgroups of runs (of any depfence run started by this
+# shell's children) whose process is gone.
+limit_cgroups()
+{
+	local c d pid
+	for c in memory cpu pids; do
+		d=$(v1_dir "$c")
+		[ -n "$d" ] || continue
+		for d in "$d"/depfence-run-*; do
+			[ -d "$d" ] || continue
+			pid=${d##*-}
+			kill -0 "$pid" 2>/dev/null || echo "$d"
+		done
+	done
+}
+
 _stop_pid()
 {
 	local pid=$1 i
@@ -137,6 +165,12 @@ e2e_cleanup()
 	fi
 	[ -n "$DAEMON_PID" ] && daemon_stop
 	[ -n "$DNS_PID" ] && _stop_pid "$DNS_PID"
+	# The v1 cgroups of runs' limits (hybrid hosts) go with their run.
+	left=$(limit_cgroups)
+	if [ -n "$left" ]; then
+		fail "no v1 cgroup of a run's limits left behind" "$left"
+		for dir in $left; do _remove_cgroup "$dir"; done
+	fi
 	for inst in "${E2E_INSTANCES[@]}"; do
 		for dir in "$CG_ROOT/$inst"/*/ "$CG_ROOT/$inst"; do
 			[ -d "$dir" ] && _remove_cgroup "${dir%/}"

@@ -145,6 +145,17 @@ static const struct parse_case parse_cases[] = {
 	"1: invalid CIDR 'github.com': not an IPv4 or IPv6 address"),
     BAD("CIDR zone id", "block-ip fe80::1%eth0\n",
 	"1: invalid CIDR 'fe80::1%eth0': not an IPv4 or IPv6 address"),
+    OK("limits", "memory-max 2G\ncpu-quota 150%\npids-max 64\n", POLICY_BLOCKLIST,
+       DNS_RCODE_REFUSED, 0),
+    BAD("memory-max without unit digits", "memory-max G\n",
+	"1: 'memory-max' needs a size like 512M, 2G or 1048576, or max; got 'G'"),
+    BAD("memory-max given twice", "memory-max 1G\nmemory-max 2G\n",
+	"2: 'memory-max' already given on line 1"),
+    BAD("cpu-quota of 0", "cpu-quota 0%\n",
+	"1: 'cpu-quota' needs a percentage of one CPU from 1% to 100000% (150% = 1.5 CPUs), or "
+	"max; got '0%'"),
+    BAD("pids-max too large", "pids-max 4194305\n",
+	"1: 'pids-max' needs a number of processes from 1 to 4194304, or max; got '4194305'"),
     {"NUL byte", "block a.com\nblock b\0.com\n", 25, ORIGIN ":2: NUL byte in line", 0, 0, 0},
     {"NUL in a comment", "# x\0y\n", 6, ORIGIN ":1: NUL byte in line", 0, 0, 0},
 };
@@ -706,6 +717,26 @@ static void test_rule_origins(void **state)
 	policy__free(p);
 }
 
+static void test_limits(void **state)
+{
+	struct policy *p = policy__new("t");
+	const char text[] = "memory-max 512m\ncpu-quota 150\npids-max max\n";
+	struct df_err err = {0};
+	const struct cg_limits *l;
+
+	assert_int_equal(policy__parse(p, text, sizeof(text) - 1, ORIGIN, &err), 0);
+	l = policy__limits(p);
+	assert_int_equal(l->set, 7);
+	assert_int_equal(l->val[CG_MEMORY], 512ull << 20);
+	assert_int_equal(l->val[CG_CPU], 150);
+	assert_true(l->val[CG_PIDS] == CG_UNLIMITED);
+	/* Limits are no rules, and --block/--allow cannot set them. */
+	assert_int_equal(policy__rule_count(p), 0);
+	assert_int_equal(policy__add_rule(p, "memory-max", "1G", &err), -EINVAL);
+	assert_string_equal(err.msg, "unknown rule kind 'memory-max'");
+	policy__free(p);
+}
+
 int main(void)
 {
 	size_t max = ARRAY_SIZE(parse_cases) + ARRAY_SIZE(match_cases) + ARRAY_SIZE(cidr_cases) +
@@ -735,6 +766,7 @@ int main(void)
 	add("query of 255 wire bytes", test_long_query, NULL);
 	add("200k rules", test_many_rules, NULL);
 	add("rule origins", test_rule_origins, NULL);
+	add("resource limits", test_limits, NULL);
 	rc = _cmocka_run_group_tests("policy", tests, n_tests, NULL, NULL);
 	free(tests);
 	return rc;
