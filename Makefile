@@ -76,7 +76,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps check demo unit e2e fuzz san bench clean format install uninstall deb
+.PHONY: all deps check demo unit e2e fuzz san bench clean format install uninstall deb image
 
 all: $(BINS)
 
@@ -259,6 +259,22 @@ deb: $(BINS)
 	$(Q)$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_ROOT)) PREFIX=/usr \
 		SYSCONFDIR=/etc BUILD=$(BUILD) $(addprefix -o ,$(BINS))
 	$(Q)deploy/deb/mkdeb.sh $(DEB_ROOT) $(VERSION) $(DEB_OUT) $(BINS)
+
+# make image: the DaemonSet's image (deploy/kubernetes/), built from the install
+# layout with no base image and no network; imported into podman when it is
+# there (localhost/depfence:VERSION: push it to your registry), else left as
+# IMAGE_TAR for `docker import`.
+IMAGE_ROOT ?= $(BUILD)/image/root
+IMAGE_TAR ?= $(BUILD)/depfence-image.tar
+IMAGE ?= localhost/depfence:$(VERSION)
+image: $(BINS)
+	$(Q)rm -rf $(IMAGE_ROOT)
+	$(Q)$(MAKE) --no-print-directory install DESTDIR=$(abspath $(IMAGE_ROOT)) PREFIX=/usr/local \
+		SYSCONFDIR=/etc BUILD=$(BUILD) $(addprefix -o ,$(BINS)) >/dev/null
+	$(Q)deploy/kubernetes/mkimage.sh $(IMAGE_ROOT) $(IMAGE_TAR)
+	$(Q)if [ -n "$(IMAGE)" ] && command -v podman >/dev/null; then \
+		podman import -q $(IMAGE_TAR) $(IMAGE) >/dev/null && echo "image: $(IMAGE)"; \
+	fi
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
