@@ -2,8 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # DNS benchmark, side by side in one run, loopback only, bounded in time:
 #   (a) a responder that does no work: the limit of this client on this machine
-#   (b) dnsmasq and unbound answering a locally blocked name and cached forwards
-#   (c) depfence, queried by a guarded dnsperf through the BPF redirect
+#   (b) dnsmasq and unbound (2 threads) answering 5,000 distinct locally blocked
+#       names and forwarding 500 distinct names from their warm caches
+#   (c) depfence through the daemon (the path of every container and of runs on
+#       a host with depfenced) and embedded (depfence run with no daemon), queried
+#       by a guarded dnsperf through the BPF redirect, block lines written
+#   (d) fairness through the daemon: one guard floods blocked names (dnsperf, no
+#       rate limit) while another makes 200 sequential lookups of an allowed
+#       name; its answers and latency, and how many log lines the flood wrote
+# Prints each figure and depfence's ratios to unbound and dnsmasq.
 # Usage: tests/bench/dns.sh [SECONDS per run, default 10]   (as root, after make)
 set -eu
 secs=${1:-10}
@@ -11,7 +18,9 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${DEPFENCE_BIN:-$top/build}
 tmp=$(mktemp -d /tmp/depfence-bench.XXXXXX)
 pids=()
+daemon=
 cleanup() {
+	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$tmp"
@@ -19,10 +28,11 @@ cleanup() {
 trap cleanup EXIT
 
 P_ORIGIN=5401 P_NULL=5402 P_DNSMASQ=5403 P_UNBOUND=5404
+N_BLOCKED=5000 N_CACHED=500
 cc -O2 -o "$tmp/null_responder" "$top/tests/bench/null_responder.c"
-"$tmp/null_responder" $P_NULL $((secs * 10 + 120)) &
+"$tmp/null_responder" $P_NULL $((secs * 20 + 180)) &
 pids+=($!)
-# The origin: an authoritative answer with a long TTL, so every peer can cache it.
+# The origin: authoritative answers with a long TTL, so every peer can cache them.
 dnsmasq --no-daemon --no-resolv --no-hosts --port=$P_ORIGIN --listen-address=127.0.0.1 \
 	--bind-interfaces --pid-file= --local-ttl=3600 --address=/cached.test/127.0.0.5 &
 pids+=($!)
@@ -51,39 +61,74 @@ forward-zone:
 CONF
 unbound -c "$tmp/unbound.conf" &
 pids+=($!)
-printf 'blocked.test A\n' >"$tmp/blocked.txt"
-printf 'cached.test A\n' >"$tmp/cached.txt"
-sleep 1
-for p in $P_DNSMASQ $P_UNBOUND; do
-	dig +short +tries=1 +time=1 -p $p @127.0.0.1 cached.test >/dev/null # warm the caches
-done
+for ((i = 0; i < N_BLOCKED; i++)); do echo "n$i.blocked.test A"; done >"$tmp/blocked.txt"
+for ((i = 0; i < N_CACHED; i++)); do echo "c$i.cached.test A"; done >"$tmp/cached.txt"
+mkdir -p "$tmp/conf/policies"
+printf 'mode blocklist\nblock blocked.test\n' >"$tmp/conf/policies/default.policy"
+"$bin/depfenced" --state-dir "$tmp/dstate" --config-dir "$tmp/conf" \
+	--upstream 127.0.0.1:$P_ORIGIN 2>"$tmp/daemon.log" &
+daemon=$!
+for ((i = 0; i < 100; i++)); do [ -S "$tmp/dstate/depfenced.sock" ] && break; sleep 0.1; done
+sleep 0.5
+# Warm every cache with each cached name once.
+warm="dnsperf -n 1 -q 50 -d $tmp/cached.txt"
+$warm -s 127.0.0.1 -p $P_DNSMASQ >/dev/null
+$warm -s 127.0.0.1 -p $P_UNBOUND >/dev/null
 
 # dnsperf: one client thread, enough queries outstanding to keep the server busy.
-perf() { dnsperf -l "$secs" -q 200 -c 4 -T 1 "$@" 2>&1; }
+PERF="dnsperf -l $secs -q 200 -c 4 -T 1"
+declare -A QPS
 summary() {
 	awk -v name="$1" '
 		/Queries sent:/ { sent = $3 }
 		/Queries lost:/ { lost = $3 }
 		/Queries per second:/ { qps = $4 }
 		/Average Latency/ { lat = $4 * 1e6 }
-		END { printf "%-34s %10.0f qps %8.0f us avg %8d lost of %d\n", name, qps, lat, lost, sent }'
+		END { printf "%-40s %10.0f qps %8.0f us avg %8d lost of %d\n", name, qps, lat, lost, sent }' |
+		tee -a "$tmp/summary"
 }
+qps() { awk -v n="$1" 'index($0, n) == 1 { print $(NF - 8) }' "$tmp/summary" | tail -n 1; }
 
-echo "# dnsperf -l $secs -q 200 -c 4 -T 1, loopback, $(nproc) cores, $(uname -r)"
-perf -s 127.0.0.1 -p $P_NULL -d "$tmp/blocked.txt" | summary "null responder (limit)"
-perf -s 127.0.0.1 -p $P_DNSMASQ -d "$tmp/blocked.txt" | summary "dnsmasq blocked"
-perf -s 127.0.0.1 -p $P_DNSMASQ -d "$tmp/cached.txt" | summary "dnsmasq cached forward"
-perf -s 127.0.0.1 -p $P_UNBOUND -d "$tmp/blocked.txt" | summary "unbound blocked"
-perf -s 127.0.0.1 -p $P_UNBOUND -d "$tmp/cached.txt" | summary "unbound cached forward"
-# depfence: the guarded dnsperf sends to a made-up server; BPF redirects it to
-# the embedded proxy. Block lines (one per blocked query) go to a file.
-guard() {
+echo "# $PERF, $N_BLOCKED blocked names, $N_CACHED cached, loopback, $(nproc) cores, $(uname -r)"
+$PERF -s 127.0.0.1 -p $P_NULL -d "$tmp/blocked.txt" | summary "null responder (limit)"
+$PERF -s 127.0.0.1 -p $P_DNSMASQ -d "$tmp/blocked.txt" | summary "dnsmasq blocked"
+$PERF -s 127.0.0.1 -p $P_DNSMASQ -d "$tmp/cached.txt" | summary "dnsmasq cached forward"
+$PERF -s 127.0.0.1 -p $P_UNBOUND -d "$tmp/blocked.txt" | summary "unbound blocked"
+$PERF -s 127.0.0.1 -p $P_UNBOUND -d "$tmp/cached.txt" | summary "unbound cached forward"
+
+# depfence: the guarded dnsperf sends to a made-up server; BPF redirects it to the
+# proxy. The cached run warms the proxy's cache first, in the same guarded run.
+daemon_run() { "$bin/depfence" run --state-dir "$tmp/dstate" -- "$@" 2>>"$tmp/client.log"; }
+embedded_run() {
 	"$bin/depfence" run --state-dir "$tmp/nostate" --upstream 127.0.0.1:$P_ORIGIN \
-		--block blocked.test -- "$@" 2>>"$tmp/depfence.log"
+		--block blocked.test -- "$@" 2>>"$tmp/embedded.log"
 }
-guard dnsperf -l 1 -s 127.9.9.9 -d "$tmp/cached.txt" >/dev/null # nothing; warms nothing across runs
-guard sh -c "dig +short +tries=1 @127.9.9.9 cached.test >/dev/null; exec dnsperf -l $secs -q 200 -c 4 -T 1 -s 127.9.9.9 -d $tmp/cached.txt" |
-	summary "depfence cached forward (guarded)"
-guard dnsperf -l "$secs" -q 200 -c 4 -T 1 -s 127.9.9.9 -d "$tmp/blocked.txt" |
-	summary "depfence blocked (guarded)"
-echo "# depfence wrote $(grep -c 'DNS BLOCKED' "$tmp/depfence.log") block lines"
+for how in daemon embedded; do
+	"${how}_run" sh -c "dnsperf -n 1 -q 50 -s 127.9.9.9 -d $tmp/cached.txt >/dev/null; exec $PERF -s 127.9.9.9 -d $tmp/cached.txt" |
+		summary "depfence $how cached forward"
+	"${how}_run" $PERF -s 127.9.9.9 -d "$tmp/blocked.txt" | summary "depfence $how blocked"
+done
+lines_d=$(grep -c 'DNS BLOCKED' "$tmp/daemon.log" || true)
+lines_e=$(grep -c 'DNS BLOCKED' "$tmp/embedded.log" || true)
+echo "# block lines written: daemon $lines_d, embedded $lines_e"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else printf "-" }'; }
+for how in daemon embedded; do
+	for what in blocked "cached forward"; do
+		d=$(qps "depfence $how $what")
+		printf '# depfence %-8s %-14s %s unbound, %s dnsmasq\n' "$how" "$what" \
+			"$(ratio "$d" "$(qps "unbound $what")")" "$(ratio "$d" "$(qps "dnsmasq $what")")"
+	done
+done
+
+# Fairness: guard A floods blocked names; guard B asks an allowed name 200 times.
+before=$(grep -c 'DNS BLOCKED' "$tmp/daemon.log" || true)
+daemon_run dnsperf -l "$secs" -q 500 -c 4 -T 1 -s 127.9.9.9 -d "$tmp/blocked.txt" \
+	>"$tmp/flood.out" &
+flood=$!
+sleep 1
+daemon_run python3 "$top/tests/bench/seqlat.py" 127.9.9.9 53 200 c1.cached.test | sed 's/^/# other guard during the flood: /'
+wait "$flood"
+summary "depfence daemon blocked (flood)" <"$tmp/flood.out" >/dev/null
+refused=$(awk '/Queries completed:/ { print $3 }' "$tmp/flood.out")
+after=$(grep -c 'DNS BLOCKED' "$tmp/daemon.log" || true)
+echo "# flood: $refused refused, $((after - before)) log lines ($(awk -v l=$((after - before)) -v r="$refused" 'BEGIN { printf "%.1f", r ? 100 * l / r : 0 }')% of refusals)"
