@@ -206,9 +206,12 @@ struct {
 	__uint(max_entries, DF_EVENTS_BYTES);
 } events SEC(".maps");
 
-/* Events per guard and reason (dnsguard.h): entries made here, deleted with the guard. */
+/*
+ * Events per guard and reason (dnsguard.h): entries made here, deleted with the
+ * guard. LRU: entries a dead daemon left behind make room rather than fill it.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, DF_MAX_GUARDS + 1);
 	__type(key, __u64);
 	__type(value, struct df_ev_limit);
@@ -440,7 +443,7 @@ __noinline int ev_admit(__u64 guard_cgid, __u32 reason)
 		bpf_map_update_elem(&ev_limit, &guard_cgid, &ev_limit_zero, BPF_NOEXIST);
 		l = bpf_map_lookup_elem(&ev_limit, &guard_cgid);
 		if (!l)
-			return 1; /* the map is full: unlimited rather than uncounted */
+			return 1; /* no entry could be made: unlimited rather than uncounted */
 	}
 	if (now - l->window_ns[r] >= DF_EV_WINDOW_NS) {
 		l->window_ns[r] = now;

@@ -12,6 +12,9 @@
  *    redact.h), binary and ancestry, per pid, exec generation and guard,
  *    for one second (procinfo's own lifetime: a pid is not reused that fast,
  *    but `sh -c 'lookup; exec tool'` execs at once).
+ * The line is built in the cache's own buffer and handed to the engine's log
+ * fold (log_fold.h): the first of its kind is written at once, repeats within
+ * a second become one repeated=N line.
  */
 #include "engine_int.h"
 

@@ -264,7 +264,9 @@ static void pkt_account(struct engine *e, struct guard *g, uint64_t now)
 	if (guard_bpf__ev_limit(e->opts.bpf, g->cgid, &l) < 0)
 		return;
 	for (r = 0; r < DF_EV_REASONS; r++) {
-		uint64_t d = l.suppressed[r] - pf->seen[r];
+		/* Less than before: the entry was made again (evicted, or a restart). */
+		uint64_t d = l.suppressed[r] >= pf->seen[r] ? l.suppressed[r] - pf->seen[r]
+							    : l.suppressed[r];
 
 		if (!d)
 			continue;
