@@ -80,7 +80,7 @@ else:
     print(sum(e["count"] for e in rep["refusals"] if e["reason"] == "FromIPRule"))' "$1" "$2" 2>/dev/null
 }
 
-# scrape: the sample SAMPLE of the daemon's /metrics, 0 if absent.
+# metric SAMPLE: its value in the daemon's /metrics, 0 if absent.
 metric()
 {
 	curl -sS --max-time 5 "http://127.0.0.1:$MPORT/metrics" 2>/dev/null |
@@ -107,7 +107,7 @@ settle()
 {
 	local i
 	for ((i = 0; i < 40; i++)); do
-		ACCT=($(acct "$1" "$2" "$3"))
+		read -r -a ACCT < <(acct "$1" "$2" "$3")
 		[ "${ACCT[1]}" = "$4" ] && return 0
 		sleep 0.1
 	done
@@ -124,8 +124,11 @@ dns_flood()
 	sum=$(report_sum "$(rf flood json)" names)
 	assert_gt "flood: a flood (refusals in the report)" 5000 "${sum:-0}"
 	assert_gt "flood: dnsperf got answers" 0 "${done_q:-0}"
-	[ "${done_q:-0}" -le "${sum:-0}" ] && pass "flood: the report counts every answered query ($done_q <= $sum)" ||
+	if [ "${done_q:-0}" -le "${sum:-0}" ]; then
+		pass "flood: the report counts every answered query ($done_q <= $sum)"
+	else
 		fail "flood: the report counts every answered query" "dnsperf: $done_q, report: $sum"
+	fi
 	log=$(block_log flood)
 	settle "$log" DNS "$CPID" "$sum"
 	assert_eq "flood: the lines account for every refusal the report counts" "$sum" "${ACCT[1]}"
@@ -209,7 +212,7 @@ for_each_mode scenario
 use_mode embedded
 guarded json --log-format json --policy flood -- dnsperf -s 127.0.0.53 -p 53 -d "$T/names" -l 1 -c 2 -q 64
 assert_eq "json: dnsperf ran" 0 "$RC"
-ACCT=($(acct "$(rf json err)" DNS "$CPID"))
+read -r -a ACCT < <(acct "$(rf json err)" DNS "$CPID")
 assert_gt "json: repeated summaries" 0 "${ACCT[2]}"
 assert_eq "json: each summary is a line before it, repeated a number" 0 "${ACCT[3]}"
 assert_lt "json: lines x 5 <= refusals" $((ACCT[1] + 1)) $((ACCT[0] * 5))
