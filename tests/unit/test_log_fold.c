@@ -5,7 +5,8 @@
  * window with repeats goes on and one without ends, lines that differ in any
  * byte (pid, name, type, level) are not folded, counts from elsewhere join a
  * live window only, and a full table (entries or arena) closes the oldest
- * window early rather than growing. The e2e test t_log_fold.sh floods a real
+ * window early rather than growing; the engine's writer puts " repeated=N"
+ * after the line, a number in JSON. The e2e test t_log_fold.sh floods a real
  * proxy.
  */
 #include <setjmp.h>
@@ -17,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "engine_int.h"
 #include "log_fold.h"
 
 #define MAX_OUT 64
@@ -270,6 +274,50 @@ static void test_reopen_moves_lines(void **state)
 	log_fold__free(f);
 }
 
+/* The engine's writer through the real log: the line, then the line with repeated=N. */
+static void test_engine_writer(void **state)
+{
+	static const struct {
+		enum log_format fmt;
+		const char *want;
+	} rows[] = {
+	    {LOG_FORMAT_LOGFMT, "WARN DNS BLOCKED domain=a.test pid=3 rule=inline\n"
+				"WARN DNS BLOCKED domain=a.test pid=3 rule=inline repeated=2\n"},
+	    {LOG_FORMAT_JSON,
+	     "{\"level\":\"WARN\",\"msg\":\"DNS BLOCKED\",\"domain\":\"a.test\",\"pid\":3,"
+	     "\"rule\":\"inline\"}\n"
+	     "{\"level\":\"WARN\",\"msg\":\"DNS BLOCKED\",\"domain\":\"a.test\",\"pid\":3,"
+	     "\"rule\":\"inline\",\"repeated\":2}\n"},
+	};
+	const char *line = "DNS BLOCKED domain=a.test pid=3 rule=inline";
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int fd = memfd_create("log", MFD_CLOEXEC);
+		struct log_fold *f = NULL;
+		char buf[1024];
+		ssize_t n;
+
+		assert_true(fd >= 0);
+		log_set_fd(fd);
+		log_set_format(rows[i].fmt);
+		assert_int_equal(log_fold__new(NULL, engine_log_emit, NULL, &f), 0);
+		log_fold__note(f, LOG_WARN, line, strlen(line), 0, NULL);
+		log_fold__note(f, LOG_WARN, line, strlen(line), 1, NULL);
+		log_fold__note(f, LOG_WARN, line, strlen(line), 2, NULL);
+		log_fold__tick(f, 1000);
+		log_flush();
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		assert_true(n > 0);
+		buf[n] = '\0';
+		assert_string_equal(buf, rows[i].want);
+		log_fold__free(f);
+		close(fd);
+	}
+	log_set_fd(2);
+	log_set_format(LOG_FORMAT_LOGFMT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +328,7 @@ int main(void)
 	    cmocka_unit_test(test_full_table_closes_oldest_early),
 	    cmocka_unit_test(test_full_arena_wraps_and_evicts),
 	    cmocka_unit_test(test_reopen_moves_lines),
+	    cmocka_unit_test(test_engine_writer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
