@@ -206,6 +206,20 @@ struct {
 	__uint(max_entries, DF_EVENTS_BYTES);
 } events SEC(".maps");
 
+/*
+ * Events per guard and reason (dnsguard.h): entries made here, deleted with the
+ * guard. LRU: entries a dead daemon left behind make room rather than fill it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DF_MAX_GUARDS + 1);
+	__type(key, __u64);
+	__type(value, struct df_ev_limit);
+} ev_limit SEC(".maps");
+
+/* A zeroed ev_limit value to create entries from: too large for the stack beside an event. */
+static const struct df_ev_limit ev_limit_zero;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, DF_CNT__MAX);
@@ -413,13 +427,50 @@ static __always_inline __u32 ip_reason(struct df_guard *g, __u64 cgid, __u32 fam
 	return g->mode == DF_MODE_ALLOWLIST ? DF_EV_NOT_ALLOWED : 0;
 }
 
-/* An event record with who and why filled in, or NULL (counted) when the ring is full. */
+/*
+ * May guard GUARD_CGID send an event for REASON now? The first DF_EV_BURST of
+ * a window may; the rest are counted in suppressed, which the proxy reads. Two
+ * CPUs may both open a window: a few more events, never fewer counts. A
+ * global function: the verifier walks it once, not at each caller.
+ */
+__noinline int ev_admit(__u64 guard_cgid, __u32 reason)
+{
+	struct df_ev_limit *l = bpf_map_lookup_elem(&ev_limit, &guard_cgid);
+	__u64 now = bpf_ktime_get_ns();
+	__u32 r = reason & (DF_EV_REASONS - 1);
+
+	if (!l) {
+		bpf_map_update_elem(&ev_limit, &guard_cgid, &ev_limit_zero, BPF_NOEXIST);
+		l = bpf_map_lookup_elem(&ev_limit, &guard_cgid);
+		if (!l)
+			return 1; /* no entry could be made: unlimited rather than uncounted */
+	}
+	if (now - l->window_ns[r] >= DF_EV_WINDOW_NS) {
+		l->window_ns[r] = now;
+		l->sent[r] = 0;
+	}
+	if (l->sent[r] >= DF_EV_BURST) {
+		__sync_fetch_and_add(&l->suppressed[r], 1);
+		count(DF_CNT_EVENTS_LIMITED);
+		return 0;
+	}
+	l->sent[r]++;
+	return 1;
+}
+
+/*
+ * An event record with who and why filled in, or NULL: over the guard's
+ * budget (counted in ev_limit), or the ring is full (counted as lost).
+ */
 static __always_inline struct df_event *report_start(__u64 guard_cgid, __u32 reason, __u32 family,
 						     const __u8 *addr, __u16 port, __u8 proto,
 						     __u8 audit)
 {
-	struct df_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	struct df_event *ev;
 
+	if (!ev_admit(guard_cgid, reason))
+		return NULL;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		count(DF_CNT_EVENTS_LOST);
 		return NULL;

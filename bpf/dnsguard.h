@@ -103,6 +103,24 @@ enum df_event_reason {
 };
 
 /*
+ * ev_limit: guard cgroup id (0: no registration) -> its event budget, per
+ * enum df_event_reason. The first DF_EV_BURST refusals of a reason in a
+ * DF_EV_WINDOW_NS window are sent as events; the rest only count in
+ * suppressed, which never goes back: the proxy reads it (a second after an
+ * event) and counts the difference, so no refusal goes uncounted and one job's
+ * connect loop cannot fill the ring buffer that every guard shares.
+ */
+#define DF_EV_REASONS	16 /* slots, a power of two above the largest reason */
+#define DF_EV_BURST	16
+#define DF_EV_WINDOW_NS 1000000000ULL
+
+struct df_ev_limit {
+	__u64 window_ns[DF_EV_REASONS]; /* when the reason's current window began */
+	__u32 sent[DF_EV_REASONS];	/* events sent in it */
+	__u64 suppressed[DF_EV_REASONS];
+};
+
+/*
  * Who a process is, in each pid namespace that matters: the host's (what the
  * logs say), its own (a container's or a pid-namespaced job's, logged as
  * nspid= where it differs) and the proxy's (where the proxy finds it in
@@ -210,6 +228,7 @@ enum df_counter {
 	DF_CNT_STALE_LISTENER,	   /* a redirect to a listener its guard no longer owns: refused */
 	DF_CNT_RAW_REFUSED,	   /* raw IP sockets refused at creation */
 	DF_CNT_UNIX_REFUSED,	   /* connects to local resolver daemons refused */
+	DF_CNT_EVENTS_LIMITED,	   /* refusals over their guard's event budget (ev_limit) */
 	DF_CNT__MAX,
 };
 

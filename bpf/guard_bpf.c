@@ -701,6 +701,12 @@ int guard_bpf__purge_addrs(struct guard_bpf *g, bool learned, __u64 id)
 			sizeof(struct df_addr_key), purge_id, &id);
 }
 
+int guard_bpf__ev_limit(struct guard_bpf *g, __u64 cgid, struct df_ev_limit *ret)
+{
+	return bpf_map__lookup_elem(g->skel->maps.ev_limit, &cgid, sizeof(cgid), ret, sizeof(*ret),
+				    0);
+}
+
 void guard_bpf__purge_guard(struct guard_bpf *g, __u64 cgid)
 {
 	struct bpf_map *cl = g->skel->maps.clients, *cg = g->skel->maps.cg_guard;
@@ -725,6 +731,7 @@ void guard_bpf__purge_guard(struct guard_bpf *g, __u64 cgid)
 		    cv == cgid)
 			bpf_map__delete_elem(cg, &ck, sizeof(ck), 0);
 	}
+	bpf_map__delete_elem(g->skel->maps.ev_limit, &cgid, sizeof(cgid), 0);
 }
 
 int guard_bpf__set_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port,

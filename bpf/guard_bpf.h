@@ -76,8 +76,13 @@ int guard_bpf__purge_policies(struct guard_bpf *g, const __u32 *keep, int n_keep
 int guard_bpf__copy_learned(struct guard_bpf *g, __u32 from_id, __u32 to_id);
 /* Delete every entry of the handed or learned map whose id is ID. Returns how many. */
 int guard_bpf__purge_addrs(struct guard_bpf *g, bool learned, __u64 id);
-/* Delete the clients and cg_guard entries that point at guard cgroup CGID. */
+/* Delete the clients and cg_guard entries that point at guard cgroup CGID, and its ev_limit. */
 void guard_bpf__purge_guard(struct guard_bpf *g, __u64 cgid);
+/*
+ * Guard CGID's event budget (ev_limit): how many refusals of each reason were
+ * counted without an event, ever. -ENOENT: none yet (its first event makes it).
+ */
+int guard_bpf__ev_limit(struct guard_bpf *g, __u64 cgid, struct df_ev_limit *ret);
 /* The proxy listener (NETNS_COOKIE, PROTO, PORT) belongs to guard CGID. */
 int guard_bpf__set_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port,
 			    __u64 cgid);

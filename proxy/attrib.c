@@ -12,14 +12,19 @@
  *    redact.h), binary and ancestry, per pid, exec generation and guard,
  *    for one second (procinfo's own lifetime: a pid is not reused that fast,
  *    but `sh -c 'lookup; exec tool'` execs at once).
+ * The line is built in the cache's own buffer and handed to the engine's log
+ * fold (log_fold.h): the first of its kind is written at once, repeats within
+ * a second become one repeated=N line.
  */
 #include "engine_int.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "guard_bpf.h"
 #include "log.h"
+#include "log_fold.h"
 #include "procinfo.h"
 #include "redact.h"
 #include "report_collect.h"
@@ -40,6 +45,7 @@ struct attrib {
 
 struct attrib_cache {
 	struct attrib slot[ATTRIB_SLOTS];
+	char line[LOG_FOLD_LINE_MAX]; /* where a block line is built, then folded or written */
 	struct {
 		uint64_t batch, guard_serial;
 		uint16_t port;
@@ -211,6 +217,7 @@ static void log_line(struct engine *e, const struct client_ref *c, const struct 
 		     enum log_event ev, const char *alias, size_t alias_len, uint32_t rule)
 {
 	const struct guard *g = c->g;
+	enum log_level lvl = ev == EV_AUDIT_QUERY ? LOG_INFO : LOG_WARN;
 	const struct attrib *at = attrib_of(e, c);
 	const char *mode = policy_mode_str(policy__mode(g->policy)),
 		   *pname = policy__name(g->policy);
@@ -227,14 +234,14 @@ static void log_line(struct engine *e, const struct client_ref *c, const struct 
 		     ? snprintf(nspid, sizeof(nspid), " nspid=%u", at->who.nspid)
 		     : 0;
 
-	body = log_reserve(ev == EV_AUDIT_QUERY ? LOG_INFO : LOG_WARN, need);
-	if (!body) {
-		if (log_enabled(ev == EV_AUDIT_QUERY ? LOG_INFO : LOG_WARN))
-			log_msg(LOG_WARN, "DNS %s domain=%s pid=%s (attribution too long to log)",
-				ev == EV_AUDIT_QUERY ? "QUERY" : "BLOCKED", dom, pid);
+	if (!log_enabled(lvl))
+		return;
+	if (need > sizeof(e->attrib->line)) {
+		log_msg(LOG_WARN, "DNS %s domain=%s pid=%s (attribution too long to log)",
+			ev == EV_AUDIT_QUERY ? "QUERY" : "BLOCKED", dom, pid);
 		return;
 	}
-	p = body;
+	p = body = e->attrib->line;
 	if (ev == EV_AUDIT_QUERY)
 		PUTS(&p, "DNS QUERY reason=FromDNSRequest blocked=false blockedAt=none domain=");
 	else if (ev == EV_AUDIT_MATCH)
@@ -275,7 +282,20 @@ static void log_line(struct engine *e, const struct client_ref *c, const struct 
 	put(&p, at->exe, xl);
 	PUTS(&p, " rule=");
 	put(&p, rl, rll);
-	log_commit(p - body);
+	log_fold__note(e->fold, lvl, body, p - body, now_ms(), NULL);
+}
+
+void engine_log_emit(void *ctx, enum log_level level, const char *line, size_t len,
+		     uint64_t repeated)
+{
+	char *p = log_reserve(level, len + 32);
+
+	if (!p)
+		return;
+	memcpy(p, line, len);
+	if (repeated)
+		len += snprintf(p + len, 32, " repeated=%" PRIu64, repeated);
+	log_commit(len);
 }
 
 void engine_log_event(struct engine *e, const struct client_ref *c, const struct dns_msg *m,

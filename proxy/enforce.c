@@ -14,20 +14,16 @@
  *    proxy resolves a policy's exact block names itself when the policy comes
  *    into use and again as their TTLs run out, and any blocked name when it is
  *    asked.
- *  - events: a ring buffer record per refused connect or send, logged here as
- *    the PACKET BLOCKED line.
+ *  - events and ev_limit: the refusals, logged by packet_events.c.
  */
 #include "engine_int.h"
 
 #include <arpa/inet.h>
 #include <string.h>
 #include <time.h>
-#include <bpf/libbpf.h>
 
 #include "guard_bpf.h"
 #include "log.h"
-#include "report_collect.h"
-#include "procinfo.h"
 
 #define HANDED_FLOOR_S	  60
 #define LEARNED_FLOOR_S	  60
@@ -52,9 +48,6 @@ struct learned_addr {
 };
 
 struct enforce {
-	struct ev_source src;
-	struct engine *e;
-	struct ring_buffer *rb;
 	/* One more than registrations may take: a reload holds old and new at once. */
 	struct policy_use used[MAX_POLICIES_USED + 1];
 	int n_used;
@@ -87,204 +80,20 @@ static uint32_t clamp_ttl(uint32_t ttl, uint32_t floor, uint32_t max)
 	return ttl < floor ? floor : ttl > max ? max : ttl;
 }
 
-/* ---- the PACKET BLOCKED line ---------------------------------------------------------- */
-
-const char *enforce_reason_name(uint32_t r)
-{
-	switch (r) {
-	case DF_EV_BLOCK_IP:
-		return "FromIPRule";
-	case DF_EV_BLOCKED_NAME:
-		return "FromBlockedDomain";
-	case DF_EV_NOT_ALLOWED:
-		return "NotInAllowlist";
-	case DF_EV_DOT:
-		return "DNSOverTLS";
-	case DF_EV_OTHER_PROXY:
-		return "ProxyOfAnotherGuard";
-	case DF_EV_RAW_SOCKET:
-		return "RawSocket";
-	case DF_EV_LOCAL_RESOLVER:
-		return "LocalResolver";
-	}
-	return "Unknown";
-}
-
-static struct guard *guard_by_cgid(struct engine *e, uint64_t cgid)
-{
-	struct guard *g;
-
-	for (g = e->guards; g; g = g->next)
-		if (g->cgid == cgid)
-			return g;
-	return NULL;
-}
-
-/* argv as the event carried it (NULs to spaces), else "[comm]". */
-static void event_cmd(const struct df_event *ev, struct procinfo *pi)
-{
-	size_t n = ev->args_len < DF_EVENT_ARGS ? ev->args_len : DF_EVENT_ARGS, i;
-
-	while (n && ev->args[n - 1] == '\0')
-		n--;
-	if (!n) {
-		pi->cmd_len =
-		    snprintf(pi->cmd, sizeof(pi->cmd), "[%.*s]", (int)sizeof(ev->comm), ev->comm);
-		return;
-	}
-	for (i = 0; i < n; i++)
-		pi->cmd[i] = ev->args[i] ? ev->args[i] : ' ';
-	pi->cmd[n] = '\0';
-	pi->cmd_len = n;
-}
-
-/*
- * rule= of a packet refusal: the block-ip line for FromIPRule, "learned" for an
- * address a blocked name resolved to (which name is not in the event), the
- * mode's "default" for an allowlist's unlisted address, "builtin" for what
- * every guard refuses whatever its policy (DNS over TLS, raw sockets, ...).
- */
-static void packet_rule(const struct guard *g, const struct df_event *ev, char *dst, size_t cap)
-{
-	char raw[128];
-	size_t n;
-
-	switch (ev->reason) {
-	case DF_EV_BLOCK_IP:
-		n = policy__rule_str(
-		    g->policy,
-		    policy__cidr_rule(g->policy, ev->family == DF_AF_INET6 ? AF_INET6 : AF_INET,
-				      ev->addr),
-		    raw, sizeof(raw));
-		logfmt_value(dst, cap, raw, n);
-		return;
-	case DF_EV_BLOCKED_NAME:
-		snprintf(dst, cap, "learned");
-		return;
-	case DF_EV_NOT_ALLOWED:
-		snprintf(dst, cap, "default");
-		return;
-	}
-	snprintf(dst, cap, "builtin");
-}
-
-static int on_event(void *ctx, void *data, size_t size)
-{
-	struct enforce *en = ctx;
-	const struct df_event *ev = data;
-	struct guard *g;
-	struct procinfo pi;
-	char ip[INET6_ADDRSTRLEN], nspid[24] = "", cmd[PROCINFO_CMD_MAX * 4 + 8],
-				   anc[PROCINFO_ANCESTRY_MAX * 4 + 8],
-				   exe[PROCINFO_EXE_MAX * 4 + 8], rule[128 * 4 + 8];
-
-	if (size < sizeof(*ev))
-		return 0;
-	g = guard_by_cgid(en->e, ev->guard_cgid);
-	if (!g)
-		return 0; /* the guard went away meanwhile */
-	/* Counted before any line is skipped; audit mode refused nothing. */
-	if (!ev->audit)
-		metrics__packet(&g->cnt, ev->reason);
-	/* Only the first LocalResolver refusal of a guard is a warning (below): skip /proc. */
-	if (ev->reason == DF_EV_LOCAL_RESOLVER && g->resolver_logged && !log_enabled(LOG_DEBUG))
-		return 0;
-	inet_ntop(ev->family == DF_AF_INET6 ? AF_INET6 : AF_INET, ev->addr, ip, sizeof(ip));
-	/* /proc is in our pid namespace (vpid); gone, invisible to us, or a zombie with no
-	 * cmdline left: use what the kernel sent along. */
-	memcpy(pi.exe, "?", 2);
-	pi.exe_len = 1;
-	pi.ancestry_len = 0;
-	if (!ev->who.vpid || procinfo_get(ev->who.vpid, ev->who.exec_id, g->cgroup_rel, &pi) < 0 ||
-	    (pi.cmd[0] == '[' && ev->args_len))
-		event_cmd(ev, &pi);
-	if (ev->who.nspid && ev->who.nspid != ev->who.pid)
-		snprintf(nspid, sizeof(nspid), " nspid=%u", ev->who.nspid);
-	engine_quote_cmd(g, cmd, sizeof(cmd), pi.cmd, pi.cmd_len, false);
-	engine_quote_cmd(g, anc, sizeof(anc), pi.ancestry, pi.ancestry_len, true);
-	logfmt_quote(exe, sizeof(exe), pi.exe, pi.exe_len);
-	packet_rule(g, ev, rule, sizeof(rule));
-	report_refusal(g, ev, enforce_reason_name(ev->reason), rule);
-	/* Refused at the socket, not at a packet: what was refused replaces ip= and port=. */
-	if (ev->reason == DF_EV_RAW_SOCKET || ev->reason == DF_EV_LOCAL_RESOLVER) {
-		char what[DF_UNIX_KEY * 4 + 32];
-		/*
-		 * The C library tries nscd on every lookup of every process, where a
-		 * socket exists or not; the lookup then goes to DNS and gets its own
-		 * line. One line per guard says resolver daemons are bypassed; the
-		 * rest would drown the block lines (they are counted, and -v shows them).
-		 */
-		enum log_level lvl = LOG_WARN;
-
-		if (ev->reason == DF_EV_LOCAL_RESOLVER) {
-			if (g->resolver_logged)
-				lvl = LOG_DEBUG;
-			g->resolver_logged = true;
-		}
-
-		if (ev->reason == DF_EV_LOCAL_RESOLVER) {
-			memcpy(what, "path=", 5);
-			logfmt_quote(what + 5, sizeof(what) - 5, ev->path,
-				     strnlen(ev->path, DF_UNIX_KEY));
-		} else {
-			snprintf(what, sizeof(what), "family=%s protocol=%u",
-				 ev->family == DF_AF_INET6 ? "inet6" : "inet", ev->proto);
-		}
-		log_msg(lvl,
-			"PACKET BLOCKED reason=%s blocked=%s blockedAt=socket %s pid=%u cmd=%s "
-			"firewallMethod=%s policy=%s%s ancestry=%s %s=%s exe=%s rule=%s",
-			enforce_reason_name(ev->reason), ev->audit ? "false" : "true", what,
-			ev->who.pid, cmd, policy_mode_str(policy__mode(g->policy)),
-			policy__name(g->policy), nspid, anc,
-			g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id, exe, rule);
-		return 0;
-	}
-	log_msg(LOG_WARN,
-		"PACKET BLOCKED reason=%s blocked=%s blockedAt=packet ip=%s port=%u pid=%u cmd=%s "
-		"firewallMethod=%s policy=%s proto=%s%s ancestry=%s %s=%s exe=%s rule=%s",
-		enforce_reason_name(ev->reason), ev->audit ? "false" : "true", ip, ev->port,
-		ev->who.pid, cmd, policy_mode_str(policy__mode(g->policy)), policy__name(g->policy),
-		ev->proto == IPPROTO_TCP ? "tcp" : "udp", nspid, anc,
-		g->kind == GUARD_CONTAINER ? "container" : "run", g->log_id, exe, rule);
-	return 0;
-}
-
-static void on_ring(struct ev_source *src, uint32_t events)
-{
-	struct enforce *en = container_of(src, struct enforce, src);
-
-	ring_buffer__consume(en->rb);
-}
-
 int enforce_init(struct engine *e, struct df_err *err)
 {
 	struct enforce *en = calloc(1, sizeof(*en));
 
 	if (!en)
 		return df_err_set(err, -ENOMEM, "out of memory");
-	en->e = e;
-	en->src.fd = -1;
 	e->enf = en;
-	en->rb = guard_bpf__events(e->opts.bpf, on_event, en);
-	if (!en->rb)
-		return df_err_set(err, -errno, "events ring buffer: %s", strerror(errno));
-	en->src.fd = ring_buffer__epoll_fd(en->rb);
-	en->src.on_ready = on_ring;
-	if (loop__add(e->opts.loop, &en->src, EPOLLIN) < 0)
-		return df_err_set(err, -errno, "epoll: %s", strerror(errno));
-	return 0;
+	return packet_events_init(e, err);
 }
 
 void enforce_fini(struct engine *e)
 {
-	struct enforce *en = e->enf;
-
-	if (!en)
-		return;
-	if (en->src.fd >= 0)
-		loop__del(e->opts.loop, &en->src);
-	ring_buffer__free(en->rb);
-	free(en);
+	packet_events_fini(e);
+	free(e->enf);
 	e->enf = NULL;
 }
 
@@ -360,10 +169,15 @@ static void policy_unref(struct engine *e, struct policy *p)
 
 int enforce_guard_added(struct engine *e, struct guard *g)
 {
-	int r = policy_ref(e, g->policy, false);
+	int r = packet_events_guard_added(e, g);
 
 	if (r < 0)
 		return r;
+	r = policy_ref(e, g->policy, false);
+	if (r < 0) {
+		packet_events_guard_removed(e, g);
+		return r;
+	}
 	/* A nearer registration may now cover cgroups whose walk was remembered. */
 	guard_bpf__flush_cg_cache(e->opts.bpf);
 	return 0;
@@ -371,6 +185,8 @@ int enforce_guard_added(struct engine *e, struct guard *g)
 
 void enforce_guard_removed(struct engine *e, struct guard *g)
 {
+	/* Its last refusals are counted before purge_guard deletes its ev_limit entry. */
+	packet_events_guard_removed(e, g);
 	if (g->handed_any)
 		guard_bpf__purge_addrs(e->opts.bpf, false, g->cgid);
 	/* A finished run or container leaves no entry in any map. */
@@ -487,15 +303,15 @@ int enforce_next_timeout(struct engine *e, uint64_t now)
 {
 	struct enforce *en = e->enf;
 	uint64_t next = UINT64_MAX;
-	int i;
+	int i, t, p;
 
 	for (i = 0; i < en->n_used; i++)
 		if (policy__mode(en->used[i].p) != POLICY_ALLOWLIST &&
 		    en->used[i].next_learn_ms < next)
 			next = en->used[i].next_learn_ms;
-	if (next == UINT64_MAX)
-		return -1;
-	return next <= now ? 0 : (int)(next - now);
+	t = next == UINT64_MAX ? -1 : next <= now ? 0 : (int)(next - now);
+	p = packet_events_next_timeout(e, now);
+	return p >= 0 && (t < 0 || p < t) ? p : t;
 }
 
 void enforce_tick(struct engine *e, uint64_t now)
@@ -503,6 +319,7 @@ void enforce_tick(struct engine *e, uint64_t now)
 	struct enforce *en = e->enf;
 	int i;
 
+	packet_events_tick(e, now);
 	for (i = 0; i < en->n_used; i++)
 		if (en->used[i].p && policy__mode(en->used[i].p) != POLICY_ALLOWLIST &&
 		    en->used[i].next_learn_ms <= now)

@@ -13,6 +13,7 @@
 #include "cgroup.h"
 #include "guard_bpf.h"
 #include "log.h"
+#include "log_fold.h"
 #include "report_collect.h"
 #include "run_report.h"
 
@@ -42,6 +43,8 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 		e->conns[i].src.fd = -1;
 	e->fifo_head = e->fifo_tail = NIL;
 	r = attrib_cache_new(&e->attrib);
+	if (r == 0)
+		r = log_fold__new(NULL, engine_log_emit, e, &e->fold);
 	if (r == 0)
 		r = rr_shelf__new(&e->reports);
 	if (r < 0) {
@@ -84,6 +87,9 @@ void engine__free(struct engine *e)
 	while ((g = e->guards))
 		engine__remove_guard(e, g);
 	engine__tick(e);
+	/* The last second's counts are not lost with the process. */
+	log_fold__flush(e->fold);
+	log_fold__free(e->fold);
 	enforce_fini(e);
 	upstreams_close(e);
 	cache__free(e->cache);
@@ -221,7 +227,10 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	/* Address rules first: the guard entry is what turns enforcement on. */
 	r = enforce_guard_added(e, g);
 	if (r < 0) {
-		df_err_set(err, r, "more than %d policies in use", 1024);
+		if (r == -E2BIG)
+			df_err_set(err, r, "more than %d policies in use", 1024);
+		else
+			df_err_set(err, r, "out of memory");
 		goto fail;
 	}
 	r = guard_publish(e, g, err);
@@ -372,10 +381,13 @@ int engine__purge_stale_policies(struct engine *e)
 int engine__next_timeout(struct engine *e)
 {
 	uint64_t now = now_ms();
-	int t = upstream_next_timeout(e, now), l = enforce_next_timeout(e, now);
+	int t = upstream_next_timeout(e, now), l = enforce_next_timeout(e, now),
+	    f = log_fold__next_timeout(e->fold, now);
 
 	if (l >= 0 && (t < 0 || l < t))
 		t = l;
+	if (f >= 0 && (t < 0 || f < t))
+		t = f;
 
 	/* TCP idle timeouts are coarse: a check a second is enough. */
 	if (e->n_conns && (t < 0 || t > 1000))
@@ -390,7 +402,9 @@ void engine__tick(struct engine *e)
 
 	upstream_expire(e, now);
 	tcp_expire(e, now);
+	/* Packet counts first: they belong in the summaries the fold writes now. */
 	enforce_tick(e, now);
+	log_fold__tick(e->fold, now);
 	while ((g = e->graveyard)) {
 		e->graveyard = g->next;
 		guard_free(g);

@@ -11,6 +11,7 @@
 #include "dns_wire.h"
 #include "engine.h"
 #include "metrics.h"
+#include "log.h"
 #include "netns.h"
 
 #define UDP_BATCH	  32
@@ -50,6 +51,7 @@ struct guard {
 	bool full_cmdline;    /* command lines unredacted: its own flag or the engine's */
 	unsigned n_conns;     /* TCP clients open */
 	struct guard_counters cnt;
+	struct pkt_fold *pkt; /* packet_events.c: refusals the BPF side counted without an event */
 	/* What the job looked up (report_collect.c). */
 	struct run_report *report;
 };
@@ -125,9 +127,11 @@ struct engine {
 	struct engine_metrics met;
 	struct dns_cache *cache;
 	struct attrib_cache *attrib;
+	struct log_fold *fold; /* block lines: repeats within a second folded (log_fold.h) */
 	struct upstream_tcp *utcp_dead; /* closed TCP retries, freed at the end of a turn */
 	struct enforce *enf;
-	struct rr_shelf *reports; /* ended containers' run reports */
+	struct packet_events *pev; /* packet_events.c */
+	struct rr_shelf *reports;  /* ended containers' run reports */
 	uint64_t guard_serial;
 	uint64_t batch; /* bumped per receive batch: attrib memoises a sender within one */
 	/* UDP batch buffers: static per engine, so the hot path never allocates. */
@@ -166,6 +170,12 @@ void engine_log_event(struct engine *e, const struct client_ref *c, const struct
 void engine_log_alias(struct engine *e, const struct client_ref *c, const struct dns_msg *m,
 		      enum log_event ev, const char *alias, size_t alias_len, uint32_t rule);
 /*
+ * The fold's writer (log_fold_emit_fn, CTX the engine): LINE at LEVEL, with
+ * " repeated=N" after it when REPEATED is not 0.
+ */
+void engine_log_emit(void *ctx, enum log_level level, const char *line, size_t len,
+		     uint64_t repeated);
+/*
  * Quote a command line (or an ancestry, ANCESTRY true) of guard G for the log:
  * redacted (redact.h) unless G logs full command lines. Returns the length.
  */
@@ -203,6 +213,20 @@ void enforce_answer(struct engine *e, struct guard *g, const uint8_t *buf, size_
 		    const struct dns_msg *m);
 void enforce_tick(struct engine *e, uint64_t now);
 int enforce_next_timeout(struct engine *e, uint64_t now);
+/*
+ * packet_events.c: the BPF side's refusals (events ring buffer, ev_limit
+ * counts) as PACKET BLOCKED lines, metrics and report entries; set up and
+ * driven by enforce.c.
+ */
+int packet_events_init(struct engine *e, struct df_err *err);
+void packet_events_fini(struct engine *e);
+int packet_events_guard_added(struct engine *e, struct guard *g);
+/* Counts G's last refusals: before its ev_limit entry is deleted. */
+void packet_events_guard_removed(struct engine *e, struct guard *g);
+void packet_events_tick(struct engine *e, uint64_t now);
+int packet_events_next_timeout(struct engine *e, uint64_t now);
+/* Count G's refusals that had no event (the BPF rate limit) now, not at the next read. */
+void packet_events_account(struct engine *e, struct guard *g);
 /* The reason= of a PACKET BLOCKED line (enum df_event_reason). */
 const char *enforce_reason_name(uint32_t r);
 

@@ -98,6 +98,14 @@ static inline void metrics__packet(struct guard_counters *gc, unsigned reason)
 	gc->pc->packets[reason < METRICS_REASONS ? reason : 0]++;
 }
 
+/* N refusals of REASON the BPF side counted without an event (its rate limit). */
+static inline void metrics__packets(struct guard_counters *gc, unsigned reason, uint64_t n)
+{
+	gc->packets_blocked += n;
+	gc->last_block = time(NULL);
+	gc->pc->packets[reason < METRICS_REASONS ? reason : 0] += n;
+}
+
 void metrics__latency(struct engine_metrics *m, uint64_t us);
 
 /* What the renderer needs besides the engine's counters: gathered at scrape time. */

@@ -170,7 +170,7 @@ void report_answer(const struct client_ref *c, const uint8_t *buf, size_t len,
 }
 
 void report_refusal(struct guard *g, const struct df_event *ev, const char *reason,
-		    const char *rule)
+		    const char *rule, uint64_t count)
 {
 	char what[DF_UNIX_KEY + 64], ip[INET6_ADDRSTRLEN];
 
@@ -191,7 +191,8 @@ void report_refusal(struct guard *g, const struct df_event *ev, const char *reas
 						     .rule = rule,
 						     .what = what,
 						     .pid = ev->who.vpid,
-						     .blocked = !ev->audit},
+						     .blocked = !ev->audit,
+						     .count = count},
 				rr_wall_ms()))
 		describe(g, ev->who.vpid, ev->who.exec_id);
 }
@@ -223,6 +224,9 @@ json_object *engine__report_json(struct engine *e, const char *id)
 	struct guard *g = engine__find_guard(e, id);
 	const struct run_report *r = g ? g->report : NULL;
 
+	/* Refusals the BPF side counted without an event since the last read. */
+	if (g)
+		packet_events_account(e, g);
 	if (!r && e->reports)
 		r = rr_shelf__find(e->reports, id);
 	return r ? run_report__json(r) : NULL;

@@ -29,9 +29,13 @@ void report_late_refusal(const struct client_ref *c, const struct dns_msg *m, en
 /* The answer BUF (parsed as M) goes to C as it is: the addresses it hands out. */
 void report_answer(const struct client_ref *c, const uint8_t *buf, size_t len,
 		   const struct dns_msg *m);
-/* A packet or socket refusal EV of G (enforce.c), REASON and RULE as the line names them. */
+/*
+ * COUNT packet or socket refusals like EV of G (enforce.c), REASON and RULE as
+ * the line names them: the event itself (1), or refusals the BPF side counted
+ * without an event after it (its rate limit).
+ */
 void report_refusal(struct guard *g, const struct df_event *ev, const char *reason,
-		    const char *rule);
+		    const char *rule, uint64_t count);
 /* G's report, made when it is added; at its end kept (a container) or freed. */
 int report_guard_added(struct guard *g);
 void report_guard_freed(struct engine *e, struct guard *g);

@@ -303,7 +303,7 @@ bool run_report__refusal(struct run_report *r, const struct rr_refusal *f, uint6
 		e = &r->refusals[i];
 		if (e->pid == f->pid && e->blocked == f->blocked &&
 		    strcmp(e->reason, f->reason) == 0 && strcmp(e->what, f->what) == 0) {
-			e->count++;
+			e->count += f->count ? f->count : 1;
 			return false;
 		}
 	}
@@ -314,7 +314,7 @@ bool run_report__refusal(struct run_report *r, const struct rr_refusal *f, uint6
 	if (!r->refusals && !(r->refusals = calloc(RR_MAX_REFUSALS, sizeof(*r->refusals))))
 		return false;
 	e = &r->refusals[r->n_refusals++];
-	e->count = 1;
+	e->count = f->count ? f->count : 1;
 	e->first_ms = now_ms;
 	e->pid = f->pid;
 	e->blocked = f->blocked;

@@ -71,6 +71,7 @@ struct rr_refusal {
 	const char *reason, *rule, *what; /* WHAT: "ip:port/proto", or the socket refused */
 	uint32_t pid;
 	bool blocked;
+	uint64_t count; /* refusals alike (0: one) */
 };
 /* Returns true when PID wants describing, as run_report__query. */
 bool run_report__refusal(struct run_report *r, const struct rr_refusal *f, uint64_t now_ms);

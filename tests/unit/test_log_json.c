@@ -38,6 +38,12 @@ static const struct json_case cases[] = {
      "\"cmd\":\"curl github.com\",\"firewallMethod\":\"blocklist\",\"policy\":\"default\","
      "\"qtype\":\"A\",\"ancestry\":\"\",\"run\":\"run-1-2\",\"exe\":\"/usr/bin/curl\","
      "\"rule\":\"deploy.policy:3\"}"},
+    /* A folded summary (log_fold.h): repeated= is a number, last. */
+    {"WARN PACKET BLOCKED reason=FromIPRule blocked=true blockedAt=packet ip=127.0.0.6 "
+     "port=9 pid=7 rule=bl.policy:3 repeated=299",
+     "{\"level\":\"WARN\",\"msg\":\"PACKET BLOCKED\",\"reason\":\"FromIPRule\","
+     "\"blocked\":true,\"blockedAt\":\"packet\",\"ip\":\"127.0.0.6\",\"port\":9,"
+     "\"pid\":7,\"rule\":\"bl.policy:3\",\"repeated\":299}"},
     /* logfmt_quote's escapes become JSON's. */
     {"WARN x cmd=\"a \\\"b\\\" c\\\\d\\ne\\tf\\x01\\x7f\"",
      "{\"level\":\"WARN\",\"msg\":\"x\",\"cmd\":\"a \\\"b\\\" c\\\\d\\ne\\tf\\u0001\\u007f\"}"},
