@@ -15,9 +15,14 @@
 
 #include "dnsguard.skel.h"
 
-#define NR_PROGS 9
-/* The last program is optional: kernels before 6.7 have no connect_unix hook. */
-#define PROG_UNIX (NR_PROGS - 1)
+/*
+ * Programs are taken from the skeleton's object in its order; each is pinned
+ * and reported under its name without the "df_" every program name starts
+ * with ("df_connect4" -> "connect4"), so the pin names stay stable across
+ * builds (a restarted daemon finds them) with no second list to keep.
+ */
+#define MAX_PROGS   16
+#define PROG_PREFIX "df_"
 /* Not in Debian 12's uapi headers: enum bpf_attach_type's value in 6.7+. */
 #define DF_BPF_CGROUP_UNIX_CONNECT 49
 
@@ -26,26 +31,34 @@ struct guard_bpf {
 	int nr_cpus;
 	/* PIN_DIR held another build's maps: ours are private until guard_bpf__take_over(). */
 	bool upgrading;
-	bool has_unix;		  /* the kernel has cgroup/connect_unix (6.7+) */
-	__u32 prog_ids[NR_PROGS]; /* the kernel's ids of our programs: a link runs ours or not */
+	bool has_unix; /* the kernel has cgroup/connect_unix (6.7+) */
+	int nr_progs;
+	/* The programs this kernel loads (connect_unix only with has_unix), their pin
+	 * names, and the kernel's ids of them: a link runs ours or not. */
+	struct bpf_program *progs[MAX_PROGS];
+	const char *pin_names[MAX_PROGS];
+	__u32 prog_ids[MAX_PROGS];
 	char pin_dir[PATH_MAX];
 };
 
-static struct bpf_program *prog_at(struct dnsguard_bpf *s, int i)
+/* The programs to load and attach, from the skeleton's object, before load. */
+static int collect_progs(struct guard_bpf *g)
 {
-	struct bpf_program *all[NR_PROGS] = {
-	    s->progs.df_connect4, s->progs.df_connect6,	   s->progs.df_sendmsg4,
-	    s->progs.df_sendmsg6, s->progs.df_recvmsg4,	   s->progs.df_recvmsg6,
-	    s->progs.df_egress,	  s->progs.df_sock_create, s->progs.df_connect_unix,
-	};
-	return all[i];
-}
+	struct bpf_program *p;
 
-/* Pin names are stable (a restarted daemon finds them), so they are spelled here. */
-static const char *const prog_pin_names[NR_PROGS] = {
-    "connect4", "connect6", "sendmsg4",	   "sendmsg6",	   "recvmsg4",
-    "recvmsg6", "egress",   "sock_create", "connect_unix",
-};
+	bpf_object__for_each_program(p, g->skel->obj)
+	{
+		const char *name = bpf_program__name(p);
+
+		if (!bpf_program__autoload(p))
+			continue; /* connect_unix on a kernel without the hook */
+		if (g->nr_progs == MAX_PROGS || strncmp(name, PROG_PREFIX, strlen(PROG_PREFIX)))
+			return -EINVAL;
+		g->progs[g->nr_progs] = p;
+		g->pin_names[g->nr_progs++] = name + strlen(PROG_PREFIX);
+	}
+	return 0;
+}
 
 /*
  * The resolver daemons a guarded job may not hand lookups to, by the last two
@@ -255,6 +268,12 @@ int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *
 						      DF_BPF_CGROUP_UNIX_CONNECT);
 	else
 		bpf_program__set_autoload(g->skel->progs.df_connect_unix, false);
+	r = collect_progs(g);
+	if (r < 0) {
+		df_err_set(err, r, "BPF object: more than %d programs, or one not named %s*",
+			   MAX_PROGS, PROG_PREFIX);
+		goto fail;
+	}
 	if (pin_dir) {
 		snprintf(g->pin_dir, sizeof(g->pin_dir), "%s", pin_dir);
 		g->upgrading = foreign_pins(pin_dir, version);
@@ -269,10 +288,10 @@ int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *
 		df_err_set(err, r, "load BPF programs: %s", strerror(-r));
 		goto fail;
 	}
-	for (i = 0; i < NR_PROGS; i++) {
+	for (i = 0; i < (size_t)g->nr_progs; i++) {
 		struct bpf_prog_info info = {0};
 		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(prog_at(g->skel, i));
+		int fd = bpf_program__fd(g->progs[i]);
 
 		if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
 			g->prog_ids[i] = info.id;
@@ -303,12 +322,12 @@ int guard_bpf__loaded_programs(const struct guard_bpf *g, char *buf, size_t cap)
 
 	if (cap)
 		buf[0] = '\0';
-	for (i = 0; i < NR_PROGS; i++) {
+	for (i = 0; i < g->nr_progs; i++) {
 		if (!g->prog_ids[i])
 			continue;
 		if (len < cap)
-			len += snprintf(buf + len, cap - len, "%s%s", n ? ", " : "",
-					prog_pin_names[i]);
+			len +=
+			    snprintf(buf + len, cap - len, "%s%s", n ? ", " : "", g->pin_names[i]);
 		n++;
 	}
 	return n;
@@ -443,9 +462,9 @@ void guard_bpf__destroy(struct guard_bpf *g)
 }
 
 /* bpffs refuses names with a dot: one directory per attachment, one file per program. */
-static void pin_path(char *buf, size_t cap, const char *dir, int i)
+static void pin_path(const struct guard_bpf *g, char *buf, size_t cap, const char *dir, int i)
 {
-	snprintf(buf, cap, "%s/%s", dir, prog_pin_names[i]);
+	snprintf(buf, cap, "%s/%s", dir, g->pin_names[i]);
 }
 
 /*
@@ -470,7 +489,7 @@ static int link_adopt(struct guard_bpf *g, const char *path, int i, __u64 cgid)
 		return 0;
 	if (info.prog_id == g->prog_ids[i])
 		return 1;
-	r = bpf_link_update(fd, bpf_program__fd(prog_at(g->skel, i)), NULL);
+	r = bpf_link_update(fd, bpf_program__fd(g->progs[i]), NULL);
 	return r < 0 ? r : 1;
 }
 
@@ -491,20 +510,18 @@ int guard_bpf__attach_pinned(struct guard_bpf *g, int cgfd, const char *pin_pref
 	 * upgrade) is switched to our program in place; a missing one (first
 	 * registration, a program a new build added) is attached and pinned.
 	 */
-	for (i = 0; i < NR_PROGS; i++) {
+	for (i = 0; i < g->nr_progs; i++) {
 		struct bpf_link *link;
 
-		if (i == PROG_UNIX && !g->has_unix)
-			continue;
-		pin_path(path, sizeof(path), pin_prefix, i);
+		pin_path(g, path, sizeof(path), pin_prefix, i);
 		r = link_adopt(g, path, i, st.st_ino);
 		if (r < 0)
 			return df_err_set(err, r, "update link %s: %s", path, strerror(-r));
 		if (r > 0)
 			continue;
-		link = bpf_program__attach_cgroup(prog_at(g->skel, i), cgfd);
+		link = bpf_program__attach_cgroup(g->progs[i], cgfd);
 		if (!link)
-			return df_err_set(err, -errno, "attach %s: %s", prog_pin_names[i],
+			return df_err_set(err, -errno, "attach %s: %s", g->pin_names[i],
 					  strerror(errno));
 		unlink(path); /* a pin of a dead cgroup that had this path */
 		r = bpf_link__pin(link, path);
@@ -533,8 +550,8 @@ static int adopt_tree(struct guard_bpf *g, const char *dir)
 			r = adopt_tree(g, path) ?: r;
 			continue;
 		}
-		for (i = 0; i < NR_PROGS; i++) {
-			if (strcmp(de->d_name, prog_pin_names[i]) == 0) {
+		for (i = 0; i < g->nr_progs; i++) {
+			if (strcmp(de->d_name, g->pin_names[i]) == 0) {
 				int e = link_adopt(g, path, i, 0);
 
 				r = e < 0 ? e : r;
@@ -597,13 +614,21 @@ int guard_bpf__take_over(struct guard_bpf *g, struct df_err *err)
 int guard_unpin(const char *pin_prefix)
 {
 	char path[PATH_MAX];
-	int i, r = 0;
+	struct dirent *de;
+	DIR *d = opendir(pin_prefix);
+	int r = 0;
 
-	for (i = 0; i < NR_PROGS; i++) {
-		pin_path(path, sizeof(path), pin_prefix, i);
+	/* The directory holds one attachment's link pins and nothing else: any
+	 * build's, so programs an older build had go too. */
+	while (d && (de = readdir(d))) {
+		if (de->d_type == DT_DIR)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_prefix, de->d_name);
 		if (unlink(path) < 0 && errno != ENOENT)
 			r = -errno;
 	}
+	if (d)
+		closedir(d);
 	if (rmdir(pin_prefix) < 0 && errno != ENOENT)
 		r = r ?: -errno;
 	return r;
