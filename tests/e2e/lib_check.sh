@@ -57,7 +57,7 @@ assert_gt()
 
 # A dnsmasq query log (*dnsmasq*.log) names what the proxy forwarded, in the
 # random case of DNS 0x20: the asserts below match it without case.
-_ere_opt() { case ${1##*/} in *dnsmasq*.log) echo -Ei ;; *) echo -E ;; esac; }
+_ere_opt() { case ${1##*/} in *dnsmasq*.log) printf %s -Ei ;; *) printf %s -E ;; esac; }
 
 # assert_file_has DESC ERE FILE
 assert_file_has()
