@@ -8,6 +8,10 @@
  *    go out on, with another question, or with the question in another case
  *    (DNS 0x20) is dropped and counted; one from another address never gets
  *    in; the real answer then reaches the client, in the client's own case;
+ *  - with a share as large as the table, a guard fills every client slot and a
+ *    learning query still goes out (the learning reserve);
+ *  - a guard past its share of TCP clients has the next one closed at once,
+ *    another guard's is accepted;
  *  - queries leave from more source ports than the pool holds (sockets renewed).
  *
  * The engine is the real one on a real BPF object with private maps (as in
@@ -260,6 +264,9 @@ static int udp_socket(int *ret, struct sockaddr_in *addr)
 	return 0;
 }
 
+/* The fixture's --max-pending-per-guard (setup_whole: the whole table). */
+static int fixture_quota = QUOTA;
+
 static int fx_build(struct fx *fx, struct df_err *err)
 {
 	struct sockaddr_in up, other;
@@ -269,7 +276,7 @@ static int fx_build(struct fx *fx, struct df_err *err)
 	    .try_timeout_ms = 600000,
 	    .servfail_after_ms = 1200000,
 	    .cache_entries = -1,
-	    .pending_per_guard = QUOTA,
+	    .pending_per_guard = fixture_quota,
 	};
 	int i, r;
 
@@ -330,6 +337,16 @@ static int setup(void **state)
 	}
 	*state = fx;
 	return 0;
+}
+
+static int setup_whole(void **state)
+{
+	int r;
+
+	fixture_quota = 100000;
+	r = setup(state);
+	fixture_quota = QUOTA;
+	return r;
 }
 
 static int teardown(void **state)
@@ -481,6 +498,97 @@ static void test_spoofed_answers_dropped(void **state)
 	assert_int_equal(dropped[MD_PORT], 1);
 }
 
+/* Read and forget every query the fake upstream has been sent. */
+static void fake_drain(struct fx *fx)
+{
+	uint8_t buf[1500];
+
+	while (recv(fx->up_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	fx->n_backlog = 0;
+}
+
+/*
+ * A share as large as the table: guard A takes every client slot (its next
+ * query gets SERVFAIL), and a learning query still goes upstream.
+ */
+static void test_learning_reserve(void **state)
+{
+	struct fx *fx = *state;
+	unsigned i, sent = 0;
+	struct dgram q;
+	char name[32];
+
+	if (fx->skip)
+		skip();
+	assert_int_equal(fx->e->pending_quota, CLIENT_PENDING);
+	while (fx->e->n_client_pending < CLIENT_PENDING) {
+		/* In bursts the listener's buffer holds, the loop run between them. */
+		for (i = 0; i < 64 && sent < CLIENT_PENDING; i++, sent++) {
+			snprintf(name, sizeof(name), "fill%u.test", sent);
+			client_ask(fx, 0, (uint16_t)sent, name);
+		}
+		loop__run_once(fx->loop, 10);
+		fake_drain(fx);
+		if (sent == CLIENT_PENDING && fx->e->n_client_pending < CLIENT_PENDING)
+			fail_msg("only %u of %u queries pending", fx->e->n_client_pending, sent);
+	}
+	assert_int_equal(fx->e->st.servfail, 0);
+	/* The reserve is not the clients': the next query has no slot. */
+	client_ask(fx, 0, 0x7001, "one-more.test");
+	assert_int_equal(client_answer(fx, 0, 0x7001, WAIT_MS, NULL), DNS_RCODE_SERVFAIL);
+	fake_drain(fx);
+	client_ask(fx, 0, 0x7002, "y.blocked.test");
+	assert_int_equal(client_answer(fx, 0, 0x7002, WAIT_MS, NULL), DNS_RCODE_REFUSED);
+	fake_take(fx, "y.blocked.test", DNS_TYPE_A, &q);
+	assert_int_equal(fx->e->n_learn_pending, 1);
+	assert_int_equal(fx->e->met.errors[ME_LEARN_SKIPPED], 0);
+	assert_int_equal(fx->e->n_client_pending, CLIENT_PENDING);
+}
+
+static int tcp_connect(uint16_t port)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	return fd;
+}
+
+/* Guard A past its share of TCP clients: the next is closed at once; B's is accepted. */
+static void test_tcp_share(void **state)
+{
+	struct fx *fx = *state;
+	int fds[MAX_TCP_PER_GUARD + 2], extra, b, i;
+	uint64_t deadline = now_ms() + WAIT_MS;
+	char c;
+
+	if (fx->skip)
+		skip();
+	for (i = 0; i < MAX_TCP_PER_GUARD; i++)
+		fds[i] = tcp_connect(fx->g[0]->ls.tcp4_port);
+	while (fx->g[0]->n_conns < MAX_TCP_PER_GUARD && now_ms() < deadline)
+		loop__run_once(fx->loop, 10);
+	assert_int_equal(fx->g[0]->n_conns, MAX_TCP_PER_GUARD);
+	extra = tcp_connect(fx->g[0]->ls.tcp4_port);
+	while (!fx->e->met.errors[ME_TCP_QUOTA] && now_ms() < deadline)
+		loop__run_once(fx->loop, 10);
+	assert_int_equal(fx->e->met.errors[ME_TCP_QUOTA], 1);
+	assert_int_equal(recv(extra, &c, 1, 0), 0); /* closed by the proxy */
+	b = tcp_connect(fx->g[1]->ls.tcp4_port);
+	while (!fx->g[1]->n_conns && now_ms() < deadline)
+		loop__run_once(fx->loop, 10);
+	assert_int_equal(fx->g[1]->n_conns, 1);
+	assert_int_equal(fx->e->met.errors[ME_TCP_QUOTA], 1);
+	assert_int_equal(fx->e->tcp_busy_guards, 2);
+	for (i = 0; i < MAX_TCP_PER_GUARD; i++)
+		close(fds[i]);
+	close(extra);
+	close(b);
+}
+
 /* Sockets are renewed: more source ports than the pool holds, and none kept open idle. */
 static void test_source_ports_rotate(void **state)
 {
@@ -519,6 +627,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_quota_is_per_guard, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spoofed_answers_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_learning_reserve, setup_whole, teardown),
+	    cmocka_unit_test_setup_teardown(test_tcp_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_source_ports_rotate, setup, teardown),
 	};
 
