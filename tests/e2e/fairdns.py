@@ -18,6 +18,9 @@
   seq SERVER COUNT SUFFIX
       COUNT queries, one after the other, for unique names under SUFFIX, each
       waited for up to 3 s (no retry). One line per query: "NAME RCODE ADDRS".
+  burst SERVER COUNT SUFFIX
+      COUNT queries for unique names under SUFFIX sent at once on one socket,
+      then their answers collected for up to 5 s. Output as seq.
 Every socket is on loopback; every wait is bounded.
 """
 import os
@@ -133,6 +136,43 @@ def cmd_flood(server, seconds, maxq, stopfile):
     print("sent=%d servfail=%d other=%d" % (sent, servfail, other))
 
 
+def addrs_of(r):
+    _, an = struct.unpack(">HH", r[4:8])
+    addrs = []
+    off = 12 + len(question(r)[0] or b"")
+    for _ in range(an):
+        if off + 12 > len(r):
+            break
+        rtype, _c, _t, rdlen = struct.unpack(">HHIH", r[off + 2 : off + 12])
+        if rtype == 1 and rdlen == 4:
+            addrs.append(socket.inet_ntoa(r[off + 12 : off + 16]))
+        off += 12 + rdlen
+    return ",".join(addrs) or "-"
+
+
+def cmd_burst(server, count, suffix):
+    base = random.randrange(1 << 20)
+    names = {1000 + i: "b%d-%d.%s" % (base, i, suffix) for i in range(count)}
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    sock.connect((server, 53))
+    for qid, name in names.items():
+        sock.send(query(qid, name))
+    got = {}
+    end = time.monotonic() + 5
+    while len(got) < count and time.monotonic() < end:
+        sock.settimeout(max(end - time.monotonic(), 0.01))
+        try:
+            r = sock.recv(4096)
+        except socket.timeout:
+            break
+        (qid,) = struct.unpack(">H", r[:2])
+        if qid in names and qid not in got:
+            got[qid] = "%s %s" % (RCODES.get(r[3] & 15, str(r[3] & 15)), addrs_of(r))
+    for qid, name in names.items():
+        print("%s %s" % (name, got.get(qid, "none -")))
+
+
 def cmd_seq(server, count, suffix):
     base = random.randrange(1 << 20)
     for i in range(count):
@@ -152,17 +192,7 @@ def cmd_seq(server, count, suffix):
             continue
         finally:
             sock.close()
-        _, an = struct.unpack(">HH", r[4:8])
-        addrs = []
-        off = 12 + len(question(r)[0] or b"")
-        for _ in range(an):
-            if off + 12 > len(r):
-                break
-            rtype, _c, _t, rdlen = struct.unpack(">HHIH", r[off + 2 : off + 12])
-            if rtype == 1 and rdlen == 4:
-                addrs.append(socket.inet_ntoa(r[off + 12 : off + 16]))
-            off += 12 + rdlen
-        print("%s %s %s" % (name, RCODES.get(r[3] & 15, str(r[3] & 15)), ",".join(addrs) or "-"))
+        print("%s %s %s" % (name, RCODES.get(r[3] & 15, str(r[3] & 15)), addrs_of(r)))
         sys.stdout.flush()
 
 
@@ -172,6 +202,8 @@ def main():
         cmd_upstream(args[0], float(args[1]), args[2], args[3])
     elif cmd == "flood":
         cmd_flood(args[0], float(args[1]), int(args[2]), args[3])
+    elif cmd == "burst":
+        cmd_burst(args[0], int(args[1]), args[2])
     elif cmd == "seq":
         cmd_seq(args[0], int(args[1]), args[2])
     else:
