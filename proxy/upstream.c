@@ -28,6 +28,8 @@
 
 /* An upstream that timed out is asked last for this long. */
 #define UPSTREAM_DEAD_MS 5000
+/* Answers in a row that match but for the 0x20 case: the upstream does not echo it. */
+#define CASE_BLIND_RUN 16
 
 size_t upstream_cut_to_question(uint8_t *buf, size_t len)
 {
@@ -471,12 +473,14 @@ uint32_t upstream_match(struct engine *e, const uint8_t *buf, size_t len, const 
 	}
 	if (!same_but_case(buf + DNS_HDR_LEN, p->query + DNS_HDR_LEN, qlen))
 		return drop(e, MD_QUESTION);
+	if (u->no_0x20)
+		return slot; /* the client gets its own case back all the same */
 	/*
 	 * Right id, right port, the case lost. A spoofer who guessed id and port
 	 * would have won already; an upstream that lowercases every question
 	 * does this to every answer: after a run of them 0x20 is off for it.
 	 */
-	if (++u->case_blind_run >= 16 && !u->no_0x20) {
+	if (++u->case_blind_run >= CASE_BLIND_RUN && !u->no_0x20) {
 		u->no_0x20 = true;
 		log_msg(LOG_WARN,
 			"upstream does not echo the question's case: DNS 0x20 off for it "
@@ -497,7 +501,10 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 	size_t n;
 
 	dns_set_id(buf, p->client_id);
-	case_restore(p, buf);
+	/* The question as the client asked it (BUF's matches it but for case). */
+	case_restore(p, p->query);
+	memset(p->flip, 0, sizeof(p->flip));
+	memcpy(buf + DNS_HDR_LEN, p->query + DNS_HDR_LEN, p->qname_wire);
 	metrics__latency(&e->met, now_us() - p->sent_us);
 	/* Free first: a TCP connection's in-flight count must drop before it is resumed. */
 	slot_free(e, slot);

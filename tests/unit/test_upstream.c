@@ -8,6 +8,9 @@
  *    go out on, with another question, or with the question in another case
  *    (DNS 0x20) is dropped and counted; one from another address never gets
  *    in; the real answer then reaches the client, in the client's own case;
+ *  - an upstream that loses the case of every question gets 0x20 turned off
+ *    after a run of such answers, and its answers reach the client in the
+ *    client's case;
  *  - with a share as large as the table, a guard fills every client slot and a
  *    learning query still goes out (the learning reserve);
  *  - a guard past its share of TCP clients has the next one closed at once,
@@ -498,6 +501,52 @@ static void test_spoofed_answers_dropped(void **state)
 	assert_int_equal(dropped[MD_PORT], 1);
 }
 
+/* S in lowercase, into OUT. */
+static void lower(char *out, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		out[i] = s[i] >= 'A' && s[i] <= 'Z' ? s[i] | 0x20 : s[i];
+	out[i] = '\0';
+}
+
+/*
+ * An upstream that answers every question in lowercase: 16 answers dropped
+ * for their case, then 0x20 is off for it; the next query goes out in the
+ * client's case, and its lowercase answer reaches the client in that case.
+ */
+static void test_case_blind_upstream(void **state)
+{
+	struct fx *fx = *state;
+	struct dgram q, ans;
+	char name[64], low[64], sent[300];
+	int i;
+
+	if (fx->skip)
+		skip();
+	for (i = 0; i < 16; i++) {
+		assert_false(fx->e->ups[0].no_0x20);
+		snprintf(name, sizeof(name), "Blind%d.Example.Test", i);
+		client_ask(fx, 1, 0x800 + i, name);
+		fake_take(fx, name, DNS_TYPE_A, &q);
+		lower(low, name);
+		fake_answer(fx, &q, q.m.id, low, fx->up_fd, 0);
+		assert_int_equal(client_answer(fx, 1, 0x800 + i, 200, NULL), -1);
+	}
+	assert_int_equal(fx->e->met.dropped[MD_CASE], 16);
+	assert_true(fx->e->ups[0].no_0x20);
+	client_ask(fx, 1, 0x900, "After.Blind.Test");
+	fake_take(fx, "After.Blind.Test", DNS_TYPE_A, &q);
+	wire_name(&q, sent, sizeof(sent));
+	assert_string_equal(sent, "After.Blind.Test");
+	fake_answer(fx, &q, q.m.id, "after.blind.test", fx->up_fd, 0);
+	assert_int_equal(client_answer(fx, 1, 0x900, WAIT_MS, &ans), DNS_RCODE_NOERROR);
+	wire_name(&ans, sent, sizeof(sent));
+	assert_string_equal(sent, "After.Blind.Test");
+	assert_int_equal(fx->e->met.dropped[MD_CASE], 16);
+}
+
 /* Read and forget every query the fake upstream has been sent. */
 static void fake_drain(struct fx *fx)
 {
@@ -627,6 +676,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_quota_is_per_guard, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spoofed_answers_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_case_blind_upstream, setup_whole, teardown),
 	    cmocka_unit_test_setup_teardown(test_learning_reserve, setup_whole, teardown),
 	    cmocka_unit_test_setup_teardown(test_tcp_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_source_ports_rotate, setup, teardown),
