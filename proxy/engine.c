@@ -411,6 +411,7 @@ void guard__status(const struct guard *g, struct guard_status *ret)
 	    .blocked = g->cnt.blocked,
 	    .would_block = g->cnt.would_block,
 	    .packets_blocked = g->cnt.packets_blocked,
+	    .over_share = g->cnt.over_share,
 	    .last_block = g->cnt.last_block,
 	};
 }

@@ -108,7 +108,7 @@ void engine__stats(const struct engine *e, struct engine_stats *ret);
 
 /* What `depfence status` shows of a guard (metrics.h has what each counts). */
 struct guard_status {
-	uint64_t queries, blocked, would_block, packets_blocked;
+	uint64_t queries, blocked, would_block, packets_blocked, over_share;
 	time_t last_block; /* 0: never */
 };
 void guard__status(const struct guard *g, struct guard_status *ret);

@@ -64,6 +64,7 @@ struct guard_counters {
 	uint64_t blocked;	    /* refused: by name, or by its answer's CNAME chain */
 	uint64_t would_block;	    /* audit: a block rule matched, the answer went out */
 	uint64_t packets_blocked;   /* connects and sends the BPF programs refused */
+	uint64_t over_share;	    /* SERVFAIL: it held its share of pending upstream queries */
 	time_t last_block;	    /* the last refusal of either kind; 0: none */
 	struct policy_counters *pc; /* its policy's row (metrics__policy_row) */
 };

@@ -295,6 +295,7 @@ static int admit(struct engine *e, const struct client_ref *c)
 	}
 	if (c->g->n_pending >= guard_share(e, c->g)) {
 		e->met.errors[ME_GUARD_QUOTA]++;
+		c->g->cnt.over_share++;
 		n = rate_note_take(&c->g->quota_note, now_ms());
 		if (n)
 			log_msg(LOG_WARN,

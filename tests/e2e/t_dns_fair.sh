@@ -7,6 +7,7 @@
 #   a second; meanwhile guard B's 200 sequential lookups of allowed names are
 #   all answered with their address, then 200 more sent at once (each needs
 #   a slot of its own while A holds all it may), and no quota line names B;
+#   `depfence status --json` counts A's refusals (overShare);
 # - while A is at its share, A's blocked name is refused and the learning
 #   query for it (the proxy resolving the blocked name) reaches the upstream;
 # - with the share as large as the table (--max-pending-per-guard 100000), A's
@@ -76,6 +77,11 @@ assert_eq "B: 200 sequential lookups during A's flood, all answered 127.0.0.3" 2
 assert_eq "B: 200 lookups at once during A's flood, all answered 127.0.0.3" 200 \
 	"$(grep -c '\.burst\.test NOERROR 127\.0\.0\.3$' "$(rf seq out)")"
 assert_learned "A's learning query went upstream while A was at its share" flood
+"$DEPFENCE" status --state-dir "$T/dstate" --json >"$T/status.json" 2>"$T/status.err"
+over=$("$PY" -c 'import json, sys
+print(sum(g.get("overShare", 0) for g in json.load(open(sys.argv[1])) if g["kind"] == "run"))' \
+	"$T/status.json" 2>>"$T/status.err")
+assert_gt "status --json: A's overShare counts its refusals ($over)" 1000 "${over:-0}"
 touch "$T/flood.stop"
 bg_wait "$A_PID" 40
 read -r sent sf _ < <(sed 's/[a-z]*=//g' "$T/flood-flood.out")
