@@ -33,9 +33,11 @@
  * each on a port the kernel chose at random; a query goes out on one picked at random,
  * and a socket that has carried UP_SOCK_USES queries is replaced by a fresh one (a new
  * port) and closed once its last query is done. */
-#define UP_POOL		 16
-#define UP_SOCK_USES	 64
-#define UP_SOCKS	 (ENGINE_MAX_UPSTREAMS * UP_POOL * 2)
+#define UP_POOL	     16
+#define UP_SOCK_USES 64
+/* Open at most: the pools, and sockets replaced but still waiting for answers (under a
+ * flood to a silent upstream, ~1 s of renewals); past it a socket is kept, not renewed. */
+#define UP_SOCKS	 512
 #define ATTEMPT_SOCKS	 4 /* the sockets of a query's last attempts: a late answer counts */
 #define TCP_IDLE_MS	 10000
 #define TCP_WBUF_MAX	 (256 * 1024)

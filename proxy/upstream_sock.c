@@ -35,8 +35,10 @@ static uint32_t sock_open(struct engine *e, int u)
 	uint32_t i;
 	int fd;
 
-	if (!e->n_usock_free)
+	if (!e->n_usock_free) {
+		errno = ENFILE; /* UP_SOCKS open */
 		return NIL;
+	}
 	fd = socket(up->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NIL;
@@ -91,9 +93,8 @@ int upsock_open(struct engine *e, struct df_err *err)
 		while (up->n_pool < UP_POOL) {
 			i = sock_open(e, u);
 			if (i == NIL)
-				return df_err_set(err, -errno ? -errno : -EMFILE,
-						  "upstream %d socket: %s", u + 1,
-						  strerror(errno ? errno : EMFILE));
+				return df_err_set(err, -errno, "upstream %d socket: %s", u + 1,
+						  strerror(errno));
 			up->pool[up->n_pool++] = (uint16_t)i;
 		}
 	}
@@ -121,7 +122,7 @@ static void sock_rotate(struct engine *e, int u, unsigned k)
 		e->usock[old].uses = 0;
 		if (rate_note_take(&e->sock_note, now_ms()))
 			log_msg(LOG_WARN, "upstream socket not renewed upstream=%d error=\"%s\"",
-				u + 1, strerror(errno ? errno : ENFILE));
+				u + 1, strerror(errno));
 		return;
 	}
 	up->pool[k] = (uint16_t)fresh;
