@@ -481,7 +481,7 @@ uint32_t upstream_match(struct engine *e, const uint8_t *buf, size_t len, const 
 	 * would have won already; an upstream that lowercases every question
 	 * does this to every answer: after a run of them 0x20 is off for it.
 	 */
-	if (++u->case_blind_run >= CASE_BLIND_RUN && !u->no_0x20) {
+	if (++u->case_blind_run >= CASE_BLIND_RUN) {
 		u->no_0x20 = true;
 		log_msg(LOG_WARN,
 			"upstream does not echo the question's case: DNS 0x20 off for it "
