@@ -186,6 +186,7 @@ static void status_fields(json_object *o, const struct guard *g)
 	json_object_object_add(o, "blocked", json_object_new_uint64(st.blocked));
 	json_object_object_add(o, "wouldBlock", json_object_new_uint64(st.would_block));
 	json_object_object_add(o, "packetsBlocked", json_object_new_uint64(st.packets_blocked));
+	json_object_object_add(o, "overShare", json_object_new_uint64(st.over_share));
 	json_object_object_add(o, "lastBlock",
 			       st.last_block ? json_object_new_int64(st.last_block) : NULL);
 	r = guard_bpf__cgroup_enforcing(guard__cgroup(g));

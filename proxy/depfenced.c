@@ -25,7 +25,7 @@
 static const char usage[] =
     "Usage: depfenced [--config-dir DIR] [--state-dir DIR] [--upstream HOST:PORT]...\n"
     "                 [--log-format logfmt|json] [--log-full-cmdline]\n"
-    "                 [--metrics-listen ADDR:PORT] [-v]\n"
+    "                 [--metrics-listen ADDR:PORT] [--max-pending-per-guard N] [-v]\n"
     "\n"
     "The depfence DNS proxy. Guarded cgroups (depfence run jobs, containers started\n"
     "through depfence-hook) have their DNS sent here and answered by their policy.\n"
@@ -41,6 +41,9 @@ static const char usage[] =
     "                        headers (a run asks for it alone with its own flag)\n"
     "  --metrics-listen ADDR:PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
     "                        (off by default; 127.0.0.1:9153 or [::1]:9153)\n"
+    "  --max-pending-per-guard N  upstream queries one guarded job may have waiting\n"
+    "                        (default 960; fewer each when many jobs wait at once);\n"
+    "                        past it the job's own queries get SERVFAIL\n"
     "  -v, --verbose         debug logging (every allowed query)\n"
     "  -h, --help            this text\n";
 
@@ -57,6 +60,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opt
 	    {"log-format", required_argument, NULL, 'L'},
 	    {"log-full-cmdline", no_argument, NULL, 'F'},
 	    {"metrics-listen", required_argument, NULL, 'M'},
+	    {"max-pending-per-guard", required_argument, NULL, 'P'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
@@ -101,6 +105,21 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opt
 				return 2;
 			}
 			break;
+		case 'P': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*optarg < '0' || *optarg > '9' || *end || v < 1 || v > 1000000) {
+				fprintf(
+				    stderr,
+				    "depfenced: --max-pending-per-guard '%s': expected a number "
+				    "from 1 to 1000000\n",
+				    optarg);
+				return 2;
+			}
+			eo->pending_per_guard = (int)v;
+			break;
+		}
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			break;

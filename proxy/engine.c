@@ -30,6 +30,11 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 		e->opts.try_timeout_ms = 500;
 	if (!e->opts.servfail_after_ms)
 		e->opts.servfail_after_ms = 1500;
+	e->pending_quota = PENDING_PER_GUARD;
+	if (opts->pending_per_guard > 0 && opts->pending_per_guard < CLIENT_PENDING)
+		e->pending_quota = (unsigned)opts->pending_per_guard;
+	else if (opts->pending_per_guard > 0)
+		e->pending_quota = CLIENT_PENDING;
 	e->pend = calloc(MAX_PENDING, sizeof(*e->pend));
 	e->free_slots = calloc(MAX_PENDING, sizeof(*e->free_slots));
 	e->conns = calloc(MAX_TCP_CONNS, sizeof(*e->conns));
@@ -41,6 +46,7 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 		e->free_slots[e->n_free++] = MAX_PENDING - 1 - i;
 	for (i = 0; i < MAX_TCP_CONNS; i++)
 		e->conns[i].src.fd = -1;
+	upsock_init(e);
 	e->fifo_head = e->fifo_tail = NIL;
 	r = attrib_cache_new(&e->attrib);
 	if (r == 0)
@@ -419,6 +425,7 @@ void guard__status(const struct guard *g, struct guard_status *ret)
 	    .blocked = g->cnt.blocked,
 	    .would_block = g->cnt.would_block,
 	    .packets_blocked = g->cnt.packets_blocked,
+	    .over_share = g->cnt.over_share,
 	    .last_block = g->cnt.last_block,
 	};
 }
@@ -539,6 +546,8 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 		report_answer(c, out, n, &am);
 		return engine_adapt_answer(out, n, &am, m.has_edns, c->udp_limit);
 	}
+	/* No room (its guard's share, counted and logged there, or the table): SERVFAIL
+	 * at once, for this guard's query alone. */
 	if (upstream_forward(e, c, q, len, &m) < 0) {
 		e->st.servfail++;
 		e->met.errors[ME_SERVFAIL]++;

@@ -30,6 +30,7 @@ struct engine_opts {
 	int try_timeout_ms;    /* one upstream attempt; default 500 */
 	int servfail_after_ms; /* give up and answer SERVFAIL; default 1500 */
 	int cache_entries;     /* answers kept; 0: CACHE_DEFAULT_ENT, < 0: no cache */
+	int pending_per_guard; /* upstream queries one guard may have waiting; 0: a default */
 	struct guard_bpf *bpf; /* maps the guards are written to */
 	bool nested;	       /* our upstream is an enclosing guard: its REFUSED is a block */
 	bool log_full_cmdline; /* every guard: command lines logged unredacted (redact.h) */
@@ -107,7 +108,7 @@ void engine__stats(const struct engine *e, struct engine_stats *ret);
 
 /* What `depfence status` shows of a guard (metrics.h has what each counts). */
 struct guard_status {
-	uint64_t queries, blocked, would_block, packets_blocked;
+	uint64_t queries, blocked, would_block, packets_blocked, over_share;
 	time_t last_block; /* 0: never */
 };
 void guard__status(const struct guard *g, struct guard_status *ret);

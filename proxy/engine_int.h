@@ -14,16 +14,42 @@
 #include "log.h"
 #include "netns.h"
 
-#define UDP_BATCH	  32
-#define UDP_BUF		  4096
-#define MAX_PENDING	  8192
-#define PENDING_QMAX	  1232 /* the largest query forwarded (and kept for a retry) */
+#define UDP_BATCH    32
+#define UDP_BUF	     4096
+#define MAX_PENDING  8192
+#define PENDING_QMAX 1232 /* the largest query forwarded (and kept for a retry) */
+/* Pending slots only learning queries take: a flood of clients cannot starve learning,
+ * and a flood of blocked names (each learned once) cannot take the clients' slots. */
+#define LEARN_RESERVE  512
+#define CLIENT_PENDING (MAX_PENDING - LEARN_RESERVE)
+/* The most pending queries one guard may hold (--max-pending-per-guard): a job with a
+ * slow or silent upstream fills its own share, never the table. */
+#define PENDING_PER_GUARD (CLIENT_PENDING / 8)
+/* A fair share never goes below this, however many guards are busy at once. */
+#define SHARE_MIN	  16
 #define MAX_TCP_CONNS	  512
 #define MAX_TCP_PER_GUARD 64 /* one job cannot take every other job's TCP slots */
-#define TCP_IDLE_MS	  10000
-#define TCP_WBUF_MAX	  (256 * 1024)
-#define TCP_MAX_INFLIGHT  64
-#define NIL		  UINT32_MAX
+#define TCP_SHARE_MIN	  4
+/* Upstream UDP sockets (RFC 5452): each upstream has UP_POOL connected sockets in use,
+ * each on a port the kernel chose at random; a query goes out on one picked at random,
+ * and a socket that has carried UP_SOCK_USES queries is replaced by a fresh one (a new
+ * port) and closed once its last query is done. */
+#define UP_POOL	     16
+#define UP_SOCK_USES 64
+/* Open at most: the pools, and sockets replaced but still waiting for answers (under a
+ * flood to a silent upstream, ~1 s of renewals); past it a socket is kept, not renewed. */
+#define UP_SOCKS	 512
+#define ATTEMPT_SOCKS	 4 /* the sockets of a query's last attempts: a late answer counts */
+#define TCP_IDLE_MS	 10000
+#define TCP_WBUF_MAX	 (256 * 1024)
+#define TCP_MAX_INFLIGHT 64
+#define NIL		 UINT32_MAX
+
+/* A WARN that a flood would repeat: written at most once a second, with how many it stood for. */
+struct rate_note {
+	uint64_t next_ms;
+	uint64_t count; /* since the last line */
+};
 
 struct listener {
 	struct ev_source src;
@@ -50,6 +76,8 @@ struct guard {
 	bool resolver_logged; /* a LocalResolver refusal was logged (the rest: debug) */
 	bool full_cmdline;    /* command lines unredacted: its own flag or the engine's */
 	unsigned n_conns;     /* TCP clients open */
+	unsigned n_pending;   /* its queries waiting for an upstream (learning ones are not) */
+	struct rate_note quota_note, tcp_note; /* over its share: logged once a second */
 	struct guard_counters cnt;
 	struct pkt_fold *pkt; /* packet_events.c: refusals the BPF side counted without an event */
 	/* What the job looked up (report_collect.c). */
@@ -74,7 +102,13 @@ struct pending {
 	uint16_t client_id, qtype, qlen;
 	uint16_t up_id;		     /* the id this query carries upstream */
 	bool client_edns, client_do; /* how the client asked: the reply is shaped to match */
-	uint64_t qhash;
+	uint16_t qname_wire;	     /* bytes of the question's name, from DNS_HDR_LEN */
+	/* DNS 0x20: bit i set when byte DNS_HDR_LEN + i of the name went upstream in the
+	 * other case. An answer must echo the question exactly; the client gets its own. */
+	uint8_t flip[32];
+	/* The sockets this query's last attempts went out on (index + 1; 0: none). */
+	uint16_t socks[ATTEMPT_SOCKS];
+	uint8_t n_attempt;
 	uint64_t deadline, give_up_at;
 	uint64_t sent_us;    /* the first attempt: depfence_upstream_latency_seconds */
 	uint32_t prev, next; /* deadline FIFO: every attempt gets the same timeout */
@@ -83,12 +117,27 @@ struct pending {
 	uint8_t query[PENDING_QMAX];
 };
 
-struct upstream {
+/* One upstream UDP socket: connected, so the kernel takes answers from the upstream only. */
+struct up_sock {
 	struct ev_source src;
+	struct engine *e;
+	uint8_t upstream;
+	bool draining;	     /* replaced in the pool: closed when its last query is done */
+	uint32_t refs, uses; /* attempts of pending queries on it; queries sent since opened */
+	uint32_t gen;	     /* bumped when the entry takes a fresh socket */
+};
+
+struct upstream {
 	struct engine *e;
 	struct sockaddr_storage addr;
 	socklen_t len;
-	uint64_t dead_until; /* after a timeout, asked last until then */
+	uint64_t dead_until;	/* after a timeout, asked last until then */
+	uint16_t pool[UP_POOL]; /* indexes of e->usock in use */
+	unsigned n_pool;
+	/* Answers that matched but for the question's case, in a row: an upstream that
+	 * does not echo the case (rare) has 0x20 turned off, or no answer would ever match. */
+	unsigned case_blind_run;
+	bool no_0x20;
 };
 
 struct tcp_conn {
@@ -123,6 +172,14 @@ struct engine {
 	unsigned rnd_left;
 	struct tcp_conn *conns;
 	uint32_t n_conns;
+	unsigned n_client_pending, n_learn_pending;
+	unsigned busy_guards;	  /* guards with a pending query: the fair share divides by it */
+	unsigned tcp_busy_guards; /* guards with a TCP client */
+	unsigned pending_quota;	  /* opts.pending_per_guard or PENDING_PER_GUARD */
+	struct rate_note learn_note, sock_note;
+	struct up_sock usock[UP_SOCKS];
+	uint16_t usock_free[UP_SOCKS];
+	unsigned n_usock_free;
 	struct engine_stats st;
 	struct engine_metrics met;
 	struct dns_cache *cache;
@@ -236,11 +293,35 @@ void upstreams_close(struct engine *e);
 int upstream_forward(struct engine *e, const struct client_ref *c, const uint8_t *q, size_t len,
 		     const struct dns_msg *m);
 void upstream_expire(struct engine *e, uint64_t now);
-/* The pending slot answer M belongs to, or NIL. */
-uint32_t upstream_match(struct engine *e, const struct dns_msg *m);
+/*
+ * The pending slot answer BUF (LEN bytes, parsed as M) belongs to, or NIL (counted, by
+ * why): its id names a waiting query, the query went out on socket SOCK (NIL: over
+ * the query's own TCP connection), and the question is the one sent, byte for byte.
+ */
+uint32_t upstream_match(struct engine *e, const uint8_t *buf, size_t len, const struct dns_msg *m,
+			uint32_t sock);
+/* Count one event of NOTE: how many to write in one line now (0: not yet, a line went
+ * out less than a second ago). */
+uint64_t rate_note_take(struct rate_note *note, uint64_t now);
 /* Answer the client of SLOT with BUF (the upstream's answer) and free the slot. */
 void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 		      const struct dns_msg *m);
+/* The next of the engine's random numbers (getrandom() in bulk). */
+uint16_t engine_rand16(struct engine *e);
+/* An answer on upstream socket SOCK: matched, checked, delivered or dropped. */
+void upstream_on_answer(struct engine *e, uint32_t sock, uint8_t *buf, size_t len);
+/* Nobody listens at upstream IDX (ICMP port unreachable): its queries move on now. */
+void upstream_failover(struct engine *e, int idx);
+/* An answer larger than our buffer: header and question with TC set (0: unreadable). */
+size_t upstream_cut_to_question(uint8_t *buf, size_t len);
+/* upstream_sock.c: the pools of upstream UDP sockets (random source ports). */
+void upsock_init(struct engine *e); /* the empty table, before anything can fail */
+int upsock_open(struct engine *e, struct df_err *err);
+void upsock_close(struct engine *e);
+/* A socket of upstream U for one attempt (a reference taken), or NIL. */
+uint32_t upsock_take(struct engine *e, int u);
+void upsock_release(struct engine *e, uint32_t sock);
+int upsock_fd(const struct engine *e, uint32_t sock);
 /* upstream_tcp.c: ask SLOT's upstream again over TCP. */
 int utcp_start(struct engine *e, uint32_t slot);
 void utcp_close(struct engine *e, struct upstream_tcp *t);

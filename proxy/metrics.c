@@ -104,7 +104,10 @@ static void render_latency(const struct engine_metrics *m, FILE *f)
 
 int metrics__render(const struct metrics_view *v, FILE *f)
 {
-	static const char *const errors[ME__N] = {"servfail", "upstream_timeout", "malformed"};
+	static const char *const errors[ME__N] = {"servfail",  "upstream_timeout",
+						  "malformed", "guard_quota",
+						  "tcp_quota", "learn_skipped"};
+	static const char *const drops[MD__N] = {"unknown_id", "port", "question", "case"};
 	const struct engine_metrics *m = v->m;
 	unsigned i;
 
@@ -119,5 +122,10 @@ int metrics__render(const struct metrics_view *v, FILE *f)
 	for (i = 0; i < ME__N; i++)
 		fprintf(f, "depfence_errors_total{what=\"%s\"} %" PRIu64 "\n", errors[i],
 			m->errors[i]);
+	header(f, "depfence_upstream_answers_dropped_total", "counter",
+	       "Upstream answers thrown away, by the check they failed (RFC 5452, DNS 0x20).");
+	for (i = 0; i < MD__N; i++)
+		fprintf(f, "depfence_upstream_answers_dropped_total{why=\"%s\"} %" PRIu64 "\n",
+			drops[i], m->dropped[i]);
 	return fflush(f) == EOF || ferror(f) ? -EIO : 0;
 }

@@ -36,7 +36,19 @@ enum metrics_error {
 	ME_SERVFAIL = 0,     /* SERVFAIL answered: no upstream answered in time, unreadable chain */
 	ME_UPSTREAM_TIMEOUT, /* one upstream attempt that timed out (retries count again) */
 	ME_MALFORMED,	     /* a query that did not parse */
+	ME_GUARD_QUOTA,	     /* SERVFAIL: the guard held its share of pending upstream queries */
+	ME_TCP_QUOTA,	  /* a TCP client closed at once: its guard's share, or the table, full */
+	ME_LEARN_SKIPPED, /* a learning query not sent: the learning reserve was full */
 	ME__N,
+};
+
+/* Why an upstream answer was thrown away (RFC 5452 checks), each counted. */
+enum metrics_drop {
+	MD_UNKNOWN_ID = 0, /* no query waits with that id: a late answer, or a guess */
+	MD_PORT,	   /* its query went out on another socket (source port) */
+	MD_QUESTION,	   /* the question is not the one asked */
+	MD_CASE,	   /* the question matches but for its 0x20 case */
+	MD__N,
 };
 
 /* What one policy's guards saw, alive or gone: Prometheus counters never go back. */
@@ -52,6 +64,7 @@ struct guard_counters {
 	uint64_t blocked;	    /* refused: by name, or by its answer's CNAME chain */
 	uint64_t would_block;	    /* audit: a block rule matched, the answer went out */
 	uint64_t packets_blocked;   /* connects and sends the BPF programs refused */
+	uint64_t over_share;	    /* SERVFAIL: it held its share of pending upstream queries */
 	time_t last_block;	    /* the last refusal of either kind; 0: none */
 	struct policy_counters *pc; /* its policy's row (metrics__policy_row) */
 };
@@ -61,6 +74,7 @@ struct engine_metrics {
 	unsigned n_pol;
 	uint64_t cache_hits;
 	uint64_t errors[ME__N];
+	uint64_t dropped[MD__N];
 	uint64_t lat_bucket[METRICS_LAT_N]; /* not cumulative: the renderer sums them */
 	uint64_t lat_count, lat_sum_us;
 };

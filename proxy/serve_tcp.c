@@ -9,6 +9,7 @@
 #include "engine_int.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "log.h"
@@ -17,6 +18,17 @@
 #define TCP_RBUF_MAX (2 + 65535)
 
 static void tcp_on_ready(struct ev_source *src, uint32_t events);
+
+/* TCP clients guard G may have open: MAX_TCP_PER_GUARD, or less when many guards have some. */
+static unsigned tcp_share(const struct engine *e, const struct guard *g)
+{
+	unsigned busy = e->tcp_busy_guards + !g->n_conns;
+	unsigned share = MAX_TCP_CONNS / busy;
+
+	if (share < TCP_SHARE_MIN)
+		share = TCP_SHARE_MIN;
+	return share < MAX_TCP_PER_GUARD ? share : MAX_TCP_PER_GUARD;
+}
 
 static void conn_close(struct engine *e, struct tcp_conn *tc)
 {
@@ -29,8 +41,8 @@ static void conn_close(struct engine *e, struct tcp_conn *tc)
 	tc->rbuf = tc->wbuf = NULL;
 	tc->rlen = tc->rcap = tc->wlen = tc->wcap = 0;
 	tc->inflight = 0;
-	if (tc->g)
-		tc->g->n_conns--;
+	if (tc->g && !--tc->g->n_conns)
+		e->tcp_busy_guards--;
 	tc->g = NULL;
 	tc->gen++;
 	e->n_conns--;
@@ -43,25 +55,29 @@ void tcp_on_accept(struct ev_source *src, uint32_t events)
 	struct tcp_conn *tc = NULL;
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
+	unsigned share;
 	uint32_t i;
 	int fd;
 
 	fd = accept4(src->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (l->g->n_conns >= MAX_TCP_PER_GUARD) {
-		log_msg(LOG_WARN, "tcp client limit of a guard reached max=%d guard=%s",
-			MAX_TCP_PER_GUARD, l->g->id);
-		close(fd);
-		return;
-	}
-	for (i = 0; i < MAX_TCP_CONNS && !tc; i++)
-		if (e->conns[i].src.fd < 0)
-			tc = &e->conns[i];
+	share = tcp_share(e, l->g);
+	if (l->g->n_conns < share)
+		for (i = 0; i < MAX_TCP_CONNS && !tc; i++)
+			if (e->conns[i].src.fd < 0)
+				tc = &e->conns[i];
 	if (!tc) {
-		/* Full: close at once rather than let the backlog hold clients forever. */
-		log_msg(LOG_WARN, "tcp client limit reached max=%d guard=%s", MAX_TCP_CONNS,
-			l->g->id);
+		/* Over its share, or the table full: close at once rather than let the
+		 * backlog hold clients forever. */
+		uint64_t n = rate_note_take(&l->g->tcp_note, now_ms());
+
+		e->met.errors[ME_TCP_QUOTA]++;
+		if (n)
+			log_msg(LOG_WARN,
+				"tcp client limit reached guard=%s max=%u open=%u refused=%" PRIu64,
+				l->g->log_id, l->g->n_conns < share ? MAX_TCP_CONNS : share,
+				l->g->n_conns, n);
 		close(fd);
 		return;
 	}
@@ -69,7 +85,8 @@ void tcp_on_accept(struct ev_source *src, uint32_t events)
 	tc->src.on_ready = tcp_on_ready;
 	tc->e = e;
 	tc->g = l->g;
-	tc->g->n_conns++;
+	if (!tc->g->n_conns++)
+		e->tcp_busy_guards++;
 	tc->peer = peer;
 	tc->peer_len = plen;
 	tc->last_active = now_ms();

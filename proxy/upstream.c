@@ -1,14 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Forwarding to upstream resolvers. Each in-flight query owns a slot of a
- * fixed table; the slot number (xor a per-process salt) is the id sent
- * upstream, so a reply finds its query in O(1). Every attempt gets the same
- * timeout, so a FIFO ordered by send time is also ordered by deadline and
- * expiry is O(1) per query. When an attempt times out the next upstream is
- * tried; when the give-up time passes the client gets SERVFAIL.
+ * fixed table and a random id, which finds the slot again in O(1). Every
+ * attempt gets the same timeout, so a FIFO ordered by send time is also
+ * ordered by deadline and expiry is O(1) per query. When an attempt times out
+ * the next upstream is tried; when the give-up time passes the client gets
+ * SERVFAIL.
+ *
+ * Fair by construction: a guard may hold at most its share of the slots
+ * (guard_share), and LEARN_RESERVE slots are for learning queries alone, so
+ * a job whose names go to a slow or silent upstream fills its own share and
+ * gets SERVFAIL for its own queries, never anyone else's.
+ *
+ * Against spoofed answers (RFC 5452): a random id, a random source port
+ * (upstream_sock.c), and DNS 0x20: the letters of the name go upstream in a
+ * random case, and an answer must echo the question byte for byte. The client
+ * gets its own case back.
  */
 #include "engine_int.h"
 
+#include <inttypes.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -17,13 +28,10 @@
 
 /* An upstream that timed out is asked last for this long. */
 #define UPSTREAM_DEAD_MS 5000
+/* Answers in a row that match but for the 0x20 case: the upstream does not echo it. */
+#define CASE_BLIND_RUN 16
 
-/*
- * An answer larger than our buffer (an upstream ignoring the size we offered):
- * keep header and question, set TC, so the client is told to retry over TCP
- * (or a TCP client's retry goes upstream over TCP) instead of timing out.
- */
-static size_t cut_to_question(uint8_t *buf, size_t len)
+size_t upstream_cut_to_question(uint8_t *buf, size_t len)
 {
 	struct dns_msg m;
 
@@ -35,8 +43,6 @@ static size_t cut_to_question(uint8_t *buf, size_t len)
 	return m.question_end;
 }
 
-static void on_upstream_reply(struct ev_source *src, uint32_t events);
-
 /* Microseconds: most answers come back within one millisecond from a local resolver. */
 static uint64_t now_us(void)
 {
@@ -46,41 +52,37 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+uint64_t rate_note_take(struct rate_note *note, uint64_t now)
+{
+	uint64_t n;
+
+	note->count++;
+	if (now < note->next_ms)
+		return 0;
+	note->next_ms = now + 1000;
+	n = note->count;
+	note->count = 0;
+	return n;
+}
+
 int upstreams_open(struct engine *e, struct df_err *err)
 {
 	int i;
 
 	for (i = 0; i < e->opts.n_upstreams; i++) {
 		struct upstream *u = &e->ups[i];
-		int fd;
 
 		u->e = e;
 		u->addr = e->opts.upstreams[i];
 		u->len = e->opts.upstream_lens[i];
-		fd = socket(u->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return df_err_set(err, -errno, "upstream socket: %s", strerror(errno));
-		u->src.fd = fd;
 		e->n_ups++;
-		/* Connected: the kernel drops datagrams from anyone but the upstream. */
-		if (connect(fd, (struct sockaddr *)&u->addr, u->len) < 0)
-			return df_err_set(err, -errno, "upstream %d connect: %s", i + 1,
-					  strerror(errno));
-		u->src.on_ready = on_upstream_reply;
-		if (loop__add(e->opts.loop, &u->src, EPOLLIN) < 0)
-			return df_err_set(err, -errno, "epoll: %s", strerror(errno));
 	}
-	return 0;
+	return upsock_open(e, err);
 }
 
 void upstreams_close(struct engine *e)
 {
-	int i;
-
-	for (i = 0; i < e->n_ups; i++) {
-		loop__del(e->opts.loop, &e->ups[i].src);
-		closep(&e->ups[i].src.fd);
-	}
+	upsock_close(e);
 	e->n_ups = 0;
 }
 
@@ -114,29 +116,31 @@ static void fifo_append(struct engine *e, uint32_t i)
 
 static void slot_free(struct engine *e, uint32_t i)
 {
-	if (e->pend[i].tcp)
-		utcp_close(e, e->pend[i].tcp);
-	fifo_unlink(e, i);
-	e->id_slot[e->pend[i].up_id] = 0;
-	e->pend[i].used = false;
-	e->free_slots[e->n_free++] = i;
-	if (e->pend[i].client.proto == IPPROTO_TCP) {
-		struct tcp_conn *tc = &e->conns[e->pend[i].client.conn_idx];
+	struct pending *p = &e->pend[i];
+	unsigned k;
 
-		if (tc->gen == e->pend[i].client.conn_gen && tc->inflight)
+	if (p->tcp)
+		utcp_close(e, p->tcp);
+	fifo_unlink(e, i);
+	e->id_slot[p->up_id] = 0;
+	for (k = 0; k < ATTEMPT_SOCKS; k++)
+		if (p->socks[k])
+			upsock_release(e, p->socks[k] - 1);
+	if (!p->client.proto) {
+		e->n_learn_pending--;
+	} else {
+		e->n_client_pending--;
+		if (!--p->client.g->n_pending)
+			e->busy_guards--;
+	}
+	p->used = false;
+	e->free_slots[e->n_free++] = i;
+	if (p->client.proto == IPPROTO_TCP) {
+		struct tcp_conn *tc = &e->conns[p->client.conn_idx];
+
+		if (tc->gen == p->client.conn_gen && tc->inflight)
 			tc->inflight--;
 	}
-}
-
-/* FNV-1a of the question name and type: enough to reject a mismatched reply. */
-static uint64_t question_hash(const struct dns_msg *m)
-{
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < m->qname_len; i++)
-		h = (h ^ (uint8_t)m->qname[i]) * 1099511628211ULL;
-	return (h ^ m->qtype) * 1099511628211ULL;
 }
 
 /* The live upstream to try next: in order, skipping ones recently dead. */
@@ -152,37 +156,155 @@ static int pick_upstream(struct engine *e, int after, uint64_t now)
 	return (after + 1) % e->n_ups;
 }
 
+static bool is_letter(uint8_t c)
+{
+	c |= 0x20;
+	return c >= 'a' && c <= 'z';
+}
+
+/*
+ * DNS 0x20: flip the case of each letter of the name with probability 1/2. The
+ * name's length bytes are below 64 and its pointers' bytes are not letters, so
+ * a walk over the raw bytes touches letters only.
+ */
+static void case_scramble(struct engine *e, struct pending *p)
+{
+	unsigned i, have = 0;
+	uint16_t bits = 0;
+
+	memset(p->flip, 0, sizeof(p->flip));
+	for (i = 0; i < p->qname_wire; i++) {
+		uint8_t *c = &p->query[DNS_HDR_LEN + i];
+
+		if (!is_letter(*c))
+			continue;
+		if (!have) {
+			bits = engine_rand16(e);
+			have = 16;
+		}
+		if (bits & 1) {
+			*c ^= 0x20;
+			p->flip[i / 8] |= 1 << (i % 8);
+		}
+		bits >>= 1;
+		have--;
+	}
+}
+
+/* Undo the flips of P in the name of BUF: the client's own case. */
+static void case_restore(const struct pending *p, uint8_t *buf)
+{
+	unsigned i;
+
+	for (i = 0; i < p->qname_wire; i++)
+		if (p->flip[i / 8] & (1 << (i % 8)))
+			buf[DNS_HDR_LEN + i] ^= 0x20;
+}
+
+/* Equal but for the case of letters (0x20 not echoed). */
+static bool same_but_case(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i] && !((a[i] ^ b[i]) == 0x20 && is_letter(a[i])))
+			return false;
+	return true;
+}
+
 static int send_attempt(struct engine *e, uint32_t slot)
 {
 	struct pending *p = &e->pend[slot];
-	struct upstream *u = &e->ups[p->upstream];
+	unsigned k = p->n_attempt++ % ATTEMPT_SOCKS;
+	uint32_t s;
 	ssize_t n;
 
-	n = send(u->src.fd, p->query, p->qlen, 0);
+	if (e->ups[p->upstream].no_0x20) {
+		case_restore(p, p->query);
+		memset(p->flip, 0, sizeof(p->flip));
+	}
+	s = upsock_take(e, p->upstream);
+	if (s == NIL)
+		return -EMFILE;
+	if (p->socks[k])
+		upsock_release(e, p->socks[k] - 1);
+	p->socks[k] = (uint16_t)(s + 1);
+	n = send(upsock_fd(e, s), p->query, p->qlen, 0);
+	/* An ICMP error an earlier datagram earned was reported instead: once more. */
+	if (n < 0 && errno == ECONNREFUSED)
+		n = send(upsock_fd(e, s), p->query, p->qlen, 0);
 	if (n < 0 && errno != EAGAIN && errno != ECONNREFUSED)
 		return -errno;
 	return 0;
 }
 
-/* A random id not in use: drawn from getrandom() in bulk, so a draw costs no syscall. */
+uint16_t engine_rand16(struct engine *e)
+{
+	if (!e->rnd_left) {
+		if (getrandom(e->rnd, sizeof(e->rnd), 0) != sizeof(e->rnd))
+			for (unsigned i = 0; i < ARRAY_SIZE(e->rnd); i++)
+				e->rnd[i] = (uint16_t)(now_ms() * 2654435761u + i * 40503u);
+		e->rnd_left = ARRAY_SIZE(e->rnd);
+	}
+	return e->rnd[--e->rnd_left];
+}
+
+/* A random id not in use. */
 static uint16_t fresh_id(struct engine *e)
 {
 	int tries;
 
 	for (tries = 0;; tries++) {
-		uint16_t id;
+		uint16_t id = engine_rand16(e);
 
-		if (!e->rnd_left) {
-			if (getrandom(e->rnd, sizeof(e->rnd), 0) != sizeof(e->rnd))
-				for (unsigned i = 0; i < ARRAY_SIZE(e->rnd); i++)
-					e->rnd[i] = (uint16_t)(now_ms() * 2654435761u + i * 40503u);
-			e->rnd_left = ARRAY_SIZE(e->rnd);
-		}
-		id = e->rnd[--e->rnd_left];
 		/* At most 8192 of 65536 ids are live: a free one comes within a few draws. */
 		if (!e->id_slot[id] || tries > 64)
 			return id;
 	}
+}
+
+/*
+ * How many pending queries guard G may hold: the configured quota, or less when
+ * many guards wait at once, so that the busy ones together fit the table.
+ */
+static unsigned guard_share(const struct engine *e, const struct guard *g)
+{
+	unsigned busy = e->busy_guards + !g->n_pending;
+	unsigned share = CLIENT_PENDING / busy;
+
+	if (share < SHARE_MIN)
+		share = SHARE_MIN;
+	return share < e->pending_quota ? share : e->pending_quota;
+}
+
+/* Room for C's query? 0, or -EDQUOT (its guard's share is full) or -ENOBUFS. */
+static int admit(struct engine *e, const struct client_ref *c)
+{
+	uint64_t n;
+
+	if (!c->proto) {
+		if (e->n_learn_pending < LEARN_RESERVE)
+			return 0;
+		e->met.errors[ME_LEARN_SKIPPED]++;
+		n = rate_note_take(&e->learn_note, now_ms());
+		if (n)
+			log_msg(LOG_WARN,
+				"learning queries at their reserve max=%d skipped=%" PRIu64,
+				LEARN_RESERVE, n);
+		return -ENOBUFS;
+	}
+	if (c->g->n_pending >= guard_share(e, c->g)) {
+		e->met.errors[ME_GUARD_QUOTA]++;
+		c->g->cnt.over_share++;
+		n = rate_note_take(&c->g->quota_note, now_ms());
+		if (n)
+			log_msg(LOG_WARN,
+				"upstream queries of a guard at its share, answering SERVFAIL "
+				"guard=%s max=%u refused=%" PRIu64,
+				c->g->log_id, guard_share(e, c->g), n);
+		return -EDQUOT;
+	}
+	return e->n_client_pending < CLIENT_PENDING ? 0 : -ENOBUFS;
 }
 
 int upstream_forward(struct engine *e, const struct client_ref *c, const uint8_t *q, size_t len,
@@ -191,19 +313,32 @@ int upstream_forward(struct engine *e, const struct client_ref *c, const uint8_t
 	uint64_t now = now_ms();
 	struct pending *p;
 	uint32_t slot;
+	int r;
 
-	if (!e->n_ups || !e->n_free || len > PENDING_QMAX)
+	if (!e->n_ups || len > PENDING_QMAX)
 		return -ENOBUFS;
-	slot = e->free_slots[--e->n_free];
+	r = admit(e, c);
+	if (r < 0)
+		return r;
+	slot = e->free_slots[--e->n_free]; /* the reserve and the shares add up to the table */
 	p = &e->pend[slot];
 	p->used = true;
 	p->client = *c;
+	if (!c->proto) {
+		e->n_learn_pending++;
+	} else {
+		e->n_client_pending++;
+		if (!c->g->n_pending++)
+			e->busy_guards++;
+	}
 	p->client_id = m->id;
 	p->qtype = m->qtype;
-	p->qhash = question_hash(m);
+	p->qname_wire = (uint16_t)(m->question_end - 4 - DNS_HDR_LEN);
 	p->client_edns = m->has_edns;
 	p->client_do = m->edns_do;
 	p->tries = 1;
+	p->n_attempt = 0;
+	memset(p->socks, 0, sizeof(p->socks));
 	p->upstream = pick_upstream(e, e->n_ups - 1, now);
 	p->deadline = now + e->opts.try_timeout_ms;
 	p->give_up_at = now + e->opts.servfail_after_ms;
@@ -218,6 +353,7 @@ int upstream_forward(struct engine *e, const struct client_ref *c, const uint8_t
 		p->query[m->opt_off + 3] = DNS_EDNS_OUR_UDP >> 8;
 		p->query[m->opt_off + 4] = DNS_EDNS_OUR_UDP & 0xff;
 	}
+	case_scramble(e, p);
 	p->up_id = fresh_id(e);
 	e->id_slot[p->up_id] = slot + 1;
 	dns_set_id(p->query, p->up_id);
@@ -239,6 +375,8 @@ static void answer_servfail(struct engine *e, uint32_t slot)
 	size_t n;
 
 	dns_set_id(p->query, p->client_id);
+	case_restore(p, p->query);
+	memset(p->flip, 0, sizeof(p->flip));
 	if (dns_parse(p->query, p->qlen, &m) != DNS_OK)
 		return;
 	m.has_edns = p->client_edns; /* not the OPT we added for the upstream */
@@ -295,18 +433,62 @@ void upstream_drop_guard(struct engine *e, const struct guard *g)
 			slot_free(e, i);
 }
 
-/* The pending slot an upstream answer belongs to, or NIL for a stray or late one. */
-uint32_t upstream_match(struct engine *e, const struct dns_msg *m)
+/* Did P's last attempts go out on socket SOCK? */
+static bool sent_on(const struct pending *p, uint32_t sock)
+{
+	unsigned k;
+
+	for (k = 0; k < ATTEMPT_SOCKS; k++)
+		if (p->socks[k] == sock + 1)
+			return true;
+	return false;
+}
+
+static uint32_t drop(struct engine *e, enum metrics_drop why)
+{
+	e->met.dropped[why]++;
+	return NIL;
+}
+
+uint32_t upstream_match(struct engine *e, const uint8_t *buf, size_t len, const struct dns_msg *m,
+			uint32_t sock)
 {
 	uint32_t slot = (uint32_t)e->id_slot[m->id] - 1;
+	struct upstream *u;
 	struct pending *p;
+	size_t qlen;
 
-	if (!(m->flags & DNS_FLAG_QR) || slot >= MAX_PENDING)
-		return NIL;
+	if (!(m->flags & DNS_FLAG_QR) || slot >= MAX_PENDING || !e->pend[slot].used)
+		return drop(e, MD_UNKNOWN_ID);
 	p = &e->pend[slot];
-	if (!p->used || p->qhash != question_hash(m) || p->qtype != m->qtype)
-		return NIL;
-	return slot;
+	if (sock != NIL && !sent_on(p, sock))
+		return drop(e, MD_PORT);
+	/* Name, type and class as sent: the name's bytes in the case we chose. */
+	qlen = (size_t)p->qname_wire + 4;
+	if (m->question_end != DNS_HDR_LEN + qlen || len < m->question_end)
+		return drop(e, MD_QUESTION);
+	u = &e->ups[sock != NIL ? e->usock[sock].upstream : p->upstream];
+	if (memcmp(buf + DNS_HDR_LEN, p->query + DNS_HDR_LEN, qlen) == 0) {
+		u->case_blind_run = 0;
+		return slot;
+	}
+	if (!same_but_case(buf + DNS_HDR_LEN, p->query + DNS_HDR_LEN, qlen))
+		return drop(e, MD_QUESTION);
+	if (u->no_0x20)
+		return slot; /* the client gets its own case back all the same */
+	/*
+	 * Right id, right port, the case lost. A spoofer who guessed id and port
+	 * would have won already; an upstream that lowercases every question
+	 * does this to every answer: after a run of them 0x20 is off for it.
+	 */
+	if (++u->case_blind_run >= CASE_BLIND_RUN) {
+		u->no_0x20 = true;
+		log_msg(LOG_WARN,
+			"upstream does not echo the question's case: DNS 0x20 off for it "
+			"upstream=%d",
+			(int)(u - e->ups) + 1);
+	}
+	return drop(e, MD_CASE);
 }
 
 void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
@@ -320,6 +502,10 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 	size_t n;
 
 	dns_set_id(buf, p->client_id);
+	/* The question as the client asked it (BUF's matches it but for case). */
+	case_restore(p, p->query);
+	memset(p->flip, 0, sizeof(p->flip));
+	memcpy(buf + DNS_HDR_LEN, p->query + DNS_HDR_LEN, p->qname_wire);
 	metrics__latency(&e->met, now_us() - p->sent_us);
 	/* Free first: a TCP connection's in-flight count must drop before it is resumed. */
 	slot_free(e, slot);
@@ -354,31 +540,27 @@ out:
 		utcp_close(e, tcp);
 }
 
-static void handle_reply(struct engine *e, struct upstream *u, uint8_t *buf, size_t len)
+void upstream_on_answer(struct engine *e, uint32_t sock, uint8_t *buf, size_t len)
 {
 	struct dns_msg m;
 	uint32_t slot;
 
 	if (dns_parse(buf, len, &m) != DNS_OK)
 		return;
-	slot = upstream_match(e, &m);
+	slot = upstream_match(e, buf, len, &m, sock);
 	if (slot == NIL)
 		return;
-	u->dead_until = 0;
+	e->ups[e->usock[sock].upstream].dead_until = 0;
 	if (e->pend[slot].tcp)
 		return; /* already asked again over TCP: that answer is the one */
 	/* Cut by the upstream, for a client that can take it all: ask again over TCP. */
 	if ((m.flags & DNS_FLAG_TC) && e->pend[slot].client.proto == IPPROTO_TCP &&
-	    !e->pend[slot].tcp && utcp_start(e, slot) == 0)
+	    utcp_start(e, slot) == 0)
 		return;
 	upstream_deliver(e, slot, buf, len, &m);
 }
 
-/*
- * The kernel says nobody listens at upstream IDX (ICMP port unreachable): do
- * not wait for the timeout, move its queries to the next upstream now.
- */
-static void failover(struct engine *e, int idx)
+void upstream_failover(struct engine *e, int idx)
 {
 	uint64_t now = now_ms();
 	uint32_t i;
@@ -394,39 +576,5 @@ static void failover(struct engine *e, int idx)
 		p->upstream = pick_upstream(e, idx, now);
 		p->tries++;
 		send_attempt(e, i);
-	}
-}
-
-static void on_upstream_reply(struct ev_source *src, uint32_t events)
-{
-	struct upstream *u = container_of(src, struct upstream, src);
-	struct engine *e = u->e;
-	struct mmsghdr msgs[UDP_BATCH];
-	struct iovec iov[UDP_BATCH];
-	int i, n, rounds;
-
-	for (rounds = 0; rounds < 8; rounds++) {
-		for (i = 0; i < UDP_BATCH; i++) {
-			iov[i] = (struct iovec){.iov_base = e->rx[i], .iov_len = UDP_BUF};
-			msgs[i] =
-			    (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
-		}
-		n = recvmmsg(src->fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
-		if (n < 0 && errno == ECONNREFUSED) {
-			failover(e, u - e->ups);
-			continue;
-		}
-		if (n <= 0)
-			return;
-		for (i = 0; i < n; i++) {
-			size_t len = msgs[i].msg_len;
-
-			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
-				len = cut_to_question(e->rx[i], len);
-			if (len)
-				handle_reply(e, u, e->rx[i], len);
-		}
-		if (n < UDP_BATCH)
-			return;
 	}
 }

@@ -64,7 +64,8 @@ static void utcp_read(struct engine *e, struct upstream_tcp *t)
 	need = 2 + ((size_t)t->buf[0] << 8 | t->buf[1]);
 	if (t->len < need)
 		return;
-	if (dns_parse(t->buf + 2, need - 2, &m) != DNS_OK || upstream_match(e, &m) != t->slot) {
+	if (dns_parse(t->buf + 2, need - 2, &m) != DNS_OK ||
+	    upstream_match(e, t->buf + 2, need - 2, &m, NIL) != t->slot) {
 		utcp_close(e, t);
 		return;
 	}

@@ -240,11 +240,12 @@ dns_start()
 }
 
 # dns_saw TYPE NAME: did the query reach dnsmasq? (waits up to 2 s for its log)
+# Names reach the upstream in a random case (DNS 0x20): compared without case.
 dns_saw()
 {
 	local i
 	for ((i = 0; i < 40; i++)); do
-		grep -qF "query[$1] $2 from" "$DNS_LOG" && return 0
+		grep -qiF "query[$1] $2 from" "$DNS_LOG" && return 0
 		sleep 0.05
 	done
 	return 1

@@ -80,8 +80,9 @@ dnsd_start()
 	dns_tools
 }
 
-# dns_count TYPE NAME: how many TYPE queries for NAME reached the main dnsmasq.
-dns_count() { grep -cF "query[$1] $2 from" "$DNS_LOG"; }
+# dns_count TYPE NAME: how many TYPE queries for NAME reached the main dnsmasq,
+# in any case (the proxy sends names in a random case: DNS 0x20).
+dns_count() { grep -ciF "query[$1] $2 from" "$DNS_LOG"; }
 
 # dns_count_settled TYPE NAME: dns_count once the log has stopped growing for
 # that name (dnsmasq logs as it receives; give a late line 0.3 s).
@@ -111,7 +112,8 @@ print(s.getsockname()[1])'
 
 # silent_start N SECONDS: N UDP sockets on 127.0.0.1 that read every query and
 # never answer, for at most SECONDS. Their ports in SILENT_PORTS; each query
-# they read is a line "PORT QNAME" in $T/silent.log.
+# they read is a line "PORT QNAME" in $T/silent.log (QNAME in lowercase: the
+# proxy sends names in a random case, DNS 0x20).
 silent_start()
 {
 	local i
@@ -537,7 +539,7 @@ def cmd_silent(n, seconds, portsfile, log):
             for s in ready:
                 msg = s.recv(4096)
                 try:
-                    name = read_name(msg, 12)[0]
+                    name = read_name(msg, 12)[0].lower()  # DNS 0x20
                 except (IndexError, ValueError):
                     name = "?"
                 f.write("%d %s\n" % (s.getsockname()[1], name))

@@ -223,4 +223,4 @@ nscd_lookups()
 }
 
 # nscd_dns_saw NAME: did nscd's dnsmasq get a query for NAME (nscd asked it)?
-nscd_dns_saw() { grep -qF "] $1 from" "$T/nscd-dnsmasq.log" 2>/dev/null; }
+nscd_dns_saw() { grep -qiF "] $1 from" "$T/nscd-dnsmasq.log" 2>/dev/null; }

@@ -42,6 +42,10 @@ usage_case metrics-noport 2 "--metrics-listen '127.0.0.1'.*port" "$DEPFENCED" \
 	--state-dir "$T/estate" --metrics-listen 127.0.0.1
 usage_case metrics-name 2 "--metrics-listen 'localhost:9153'" "$DEPFENCED" \
 	--state-dir "$T/estate" --metrics-listen localhost:9153
+usage_case pending-zero 2 "--max-pending-per-guard '0'" "$DEPFENCED" \
+	--state-dir "$T/estate" --max-pending-per-guard 0
+usage_case pending-word 2 "--max-pending-per-guard '12x'" "$DEPFENCED" \
+	--state-dir "$T/estate" --max-pending-per-guard 12x
 "$DEPFENCE" >/dev/null 2>&1
 assert_eq "depfence without a command: exit 2" 2 "$?"
 
@@ -81,4 +85,5 @@ for cmd in "depfence" "depfence run" "depfence status" "depfence doctor" "depfen
 done
 "$DEPFENCED" --help >"$T/dhelp.out"
 assert_file_has "depfenced --help lists --metrics-listen" "--metrics-listen ADDR:PORT" "$T/dhelp.out"
+assert_file_has "depfenced --help lists --max-pending-per-guard" "--max-pending-per-guard N" "$T/dhelp.out"
 e2e_done
