@@ -25,11 +25,15 @@
 #include "guard_bpf.h"
 #include "log.h"
 
-#define HANDED_FLOOR_S	  60
-#define LEARNED_FLOOR_S	  60
-#define LEARNED_MAX_S	  86400
-#define LEARN_AT_LOAD	  64   /* exact block names resolved when a policy comes into use */
-#define LEARN_MEMO	  1024 /* blocked (name, type) asked recently: not resolved again */
+#define HANDED_FLOOR_S	60
+#define LEARNED_FLOOR_S 60
+#define LEARNED_MAX_S	86400
+#define LEARN_AT_LOAD	64 /* exact block names resolved when a policy comes into use */
+/* Blocked (name, type) asked recently: not resolved again. 4-way sets, so a job
+ * asking thousands of distinct blocked names (a flood, a crawler) does not evict
+ * its own entries and resolve each name again on every query. */
+#define LEARN_MEMO_SETS	  4096
+#define LEARN_MEMO_WAYS	  4
 #define LEARNED_SET	  4096 /* userspace copy of learned addresses, for the shared rule */
 #define MAX_POLICIES_USED 1024
 #define HANDED_REC	  16384 /* blocklist: what was handed to whom, in case it is learned later */
@@ -51,11 +55,11 @@ struct enforce {
 	/* One more than registrations may take: a reload holds old and new at once. */
 	struct policy_use used[MAX_POLICIES_USED + 1];
 	int n_used;
-	struct {
+	struct learn_memo {
 		uint32_t policy_id;
 		uint64_t hash;
 		uint64_t until_ms;
-	} memo[LEARN_MEMO];
+	} memo[LEARN_MEMO_SETS][LEARN_MEMO_WAYS];
 	struct learned_addr set[LEARNED_SET];
 	/* In blocklist mode an address goes into the BPF handed map only once it is also
 	 * learned (rare); until then this records it, keyed by (cgroup, address). */
@@ -248,22 +252,28 @@ static void learn_query(struct engine *e, uint32_t policy_id, const uint8_t *q, 
 	upstream_forward(e, &c, q, len, &m);
 }
 
+/*
+ * Was (name, type) of M resolved for POLICY_ID in the last LEARNED_FLOOR_S?
+ * If not, it is remembered now (the caller resolves it): the way it takes is
+ * an expired one, else the one closest to expiring.
+ */
 static bool memo_fresh(struct enforce *en, uint32_t policy_id, const struct dns_msg *m,
 		       uint64_t now)
 {
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-	__typeof__(en->memo[0]) *slot;
+	uint64_t h =
+	    df_fnv1a(df_fnv1a(DF_FNV_SEED, m->qname, m->qname_len), &m->qtype, sizeof(m->qtype));
+	struct learn_memo *set = en->memo[(h ^ policy_id) % LEARN_MEMO_SETS], *victim = set;
+	int w;
 
-	for (i = 0; i < m->qname_len; i++)
-		h = (h ^ (uint8_t)m->qname[i]) * 1099511628211ULL;
-	h = (h ^ m->qtype) * 1099511628211ULL;
-	slot = &en->memo[(h ^ policy_id) % LEARN_MEMO];
-	if (slot->policy_id == policy_id && slot->hash == h && slot->until_ms > now)
-		return true;
-	slot->policy_id = policy_id;
-	slot->hash = h;
-	slot->until_ms = now + LEARNED_FLOOR_S * 1000ULL; /* until an answer says longer */
+	for (w = 0; w < LEARN_MEMO_WAYS; w++) {
+		if (set[w].policy_id == policy_id && set[w].hash == h && set[w].until_ms > now)
+			return true;
+		if (set[w].until_ms < victim->until_ms)
+			victim = &set[w];
+	}
+	victim->policy_id = policy_id;
+	victim->hash = h;
+	victim->until_ms = now + LEARNED_FLOOR_S * 1000ULL; /* until an answer says longer */
 	return false;
 }
 
@@ -335,11 +345,9 @@ struct learn_ctx {
 static struct handed_rec *rec_slot(struct enforce *en, uint64_t cgid, int family,
 				   const uint8_t *addr)
 {
-	uint64_t h = cgid * 0x9e3779b97f4a7c15ULL ^ (uint64_t)family;
-	int i, n = family == DF_AF_INET ? 4 : 16;
+	uint64_t h = df_fnv1a(cgid * 0x9e3779b97f4a7c15ULL ^ (uint64_t)family, addr,
+			      family == DF_AF_INET ? 4 : 16);
 
-	for (i = 0; i < n; i++)
-		h = (h ^ addr[i]) * 0x100000001b3ULL;
 	return &en->rec[h % HANDED_REC];
 }
 
@@ -375,11 +383,9 @@ static void share_handed(struct engine *e, uint32_t policy_id, int family, const
 static struct learned_addr *set_slot(struct enforce *en, uint32_t policy_id, int family,
 				     const uint8_t *addr)
 {
-	uint32_t h = policy_id * 2654435761u ^ family;
-	int i, n = family == DF_AF_INET ? 4 : 16;
+	uint64_t h = df_fnv1a(policy_id * 2654435761u ^ (uint64_t)family, addr,
+			      family == DF_AF_INET ? 4 : 16);
 
-	for (i = 0; i < n; i++)
-		h = (h ^ addr[i]) * 16777619u;
 	return &en->set[h % LEARNED_SET];
 }
 

@@ -486,7 +486,7 @@ int policy__load_file(struct policy *p, const char *path, struct df_err *err)
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ char *buf = NULL;
 	size_t have = 0, total = 0;
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = DF_FNV_SEED;
 	bool eof = false;
 
 	if (fd < 0)
@@ -517,8 +517,7 @@ int policy__load_file(struct policy *p, const char *path, struct df_err *err)
 		rc = parse_text(&c, buf, done);
 		if (rc)
 			return rc;
-		for (size_t i = 0; i < done; i++)
-			h = (h ^ (uint8_t)buf[i]) * 1099511628211ULL;
+		h = df_fnv1a(h, buf, done);
 		memmove(buf, buf + done, have - done);
 		have -= done;
 	}

@@ -15,7 +15,9 @@
  *    learning query still goes out (the learning reserve);
  *  - a guard past its share of TCP clients has the next one closed at once,
  *    another guard's is accepted;
- *  - queries leave from more source ports than the pool holds (sockets renewed).
+ *  - queries leave from more source ports than the pool holds (sockets renewed);
+ *  - a blocked name is resolved to learn its addresses once, not again on its
+ *    next query, for thousands of distinct names (the learning memo).
  *
  * The engine is the real one on a real BPF object with private maps (as in
  * test_reload.c; needs root). A guard's "cgroup" is a plain temporary
@@ -671,6 +673,61 @@ static void test_source_ports_rotate(void **state)
 	assert_int_equal(open, UP_POOL);
 }
 
+/* Answer every query the upstream has now with REFUSED (the question echoed as sent). */
+static int upstream_drain(struct fx *fx)
+{
+	struct dgram d;
+	socklen_t fl;
+	ssize_t n;
+	int got = 0;
+
+	for (;;) {
+		fl = sizeof(d.from);
+		n = recvfrom(fx->up_fd, d.buf, sizeof(d.buf), MSG_DONTWAIT,
+			     (struct sockaddr *)&d.from, &fl);
+		if (n <= 0)
+			return got;
+		if (n < DNS_HDR_LEN)
+			continue;
+		d.buf[2] |= 0x80;		     /* QR */
+		d.buf[3] = (d.buf[3] & 0xf0) | 0x85; /* RA, REFUSED: never cached */
+		sendto(fx->up_fd, d.buf, n, 0, (struct sockaddr *)&d.from, fl);
+		got++;
+	}
+}
+
+/*
+ * A job asks 3,000 distinct blocked names: each is refused and resolved once
+ * upstream to learn its addresses. Asked again, none is resolved again: the
+ * memo keeps them all (a small direct-mapped one evicted its own entries and
+ * resolved every name on every query, a learning storm under a flood).
+ */
+static void test_learning_memo(void **state)
+{
+	struct fx *fx = *state;
+	char name[64];
+	int round, i, learned[2] = {0};
+
+	if (fx->skip)
+		skip();
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < 3000; i++) {
+			snprintf(name, sizeof(name), "n%d.blocked.test", i);
+			client_ask(fx, 0, (uint16_t)i, name);
+			assert_int_equal(client_answer(fx, 0, (uint16_t)i, WAIT_MS, NULL),
+					 DNS_RCODE_REFUSED);
+			learned[round] += upstream_drain(fx);
+		}
+		/* The last learning queries, still on their way. */
+		for (i = 0; i < 20; i++) {
+			loop__run_once(fx->loop, 5);
+			learned[round] += upstream_drain(fx);
+		}
+	}
+	assert_int_equal(learned[0], 3000);
+	assert_int_equal(learned[1], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -680,6 +737,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_learning_reserve, setup_whole, teardown),
 	    cmocka_unit_test_setup_teardown(test_tcp_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_source_ports_rotate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_learning_memo, setup, teardown),
 	};
 
 	libbpf_set_print(log_libbpf_print);
