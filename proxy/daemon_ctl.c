@@ -38,8 +38,15 @@ struct ctl_client {
 	uid_t uid;
 	char buf[CTL_MAX_LINE];
 	size_t len;
-	bool broken; /* a reply did not go out whole: close after this read */
+	/* Replies the client has not read yet: the socket is non-blocking, so a client
+	 * that reads slowly or not at all never holds the loop; it holds at most
+	 * CTL_MAX_QUEUED bytes of its own replies, and is not read from meanwhile. */
+	char *out;
+	size_t out_len, out_off;
+	bool broken; /* its replies past CTL_MAX_QUEUED, or a write failed: close */
 };
+
+#define CTL_MAX_QUEUED (2 * CTL_MAX_REPLY)
 
 static void run_end(struct ctl_client *c)
 {
@@ -68,7 +75,59 @@ static void client_close(struct ctl_client *c)
 	loop__del(d->loop, &c->src);
 	closep(&c->src.fd);
 	d->clients[c->slot] = NULL;
+	free(c->out);
 	free(c);
+}
+
+/* Write what is queued for C, as much as the socket takes now. */
+static void client_flush(struct ctl_client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = write(c->src.fd, c->out + c->out_off, c->out_len - c->out_off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			c->broken = true;
+			return;
+		}
+		c->out_off += n;
+	}
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	/* Replies waiting: wait for room, read no more requests until they are out. */
+	loop__mod(c->d->loop, &c->src, c->out_len ? EPOLLOUT : EPOLLIN);
+}
+
+/* Queue REPLY (one line) for C and send what the socket takes now. */
+static void client_reply(struct ctl_client *c, json_object *reply)
+{
+	const char *s = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+	size_t n = strlen(s) + 1;
+	char *grown;
+
+	if (n > CTL_MAX_REPLY || c->out_len + n > CTL_MAX_QUEUED) {
+		log_msg(LOG_WARN, "control client did not take its replies, closing");
+		c->broken = true;
+		return;
+	}
+	if (c->out_off) { /* room at the front: move what is left there */
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	grown = realloc(c->out, c->out_len + n);
+	if (!grown) {
+		c->broken = true;
+		return;
+	}
+	c->out = grown;
+	memcpy(c->out + c->out_len, s, n - 1);
+	c->out[c->out_len + n - 1] = '\n';
+	c->out_len += n;
+	client_flush(c);
 }
 
 /* A client that owns guard G (the run it started or adopted), or NULL. */
@@ -286,10 +345,7 @@ static void on_line(void *ctx, char *line)
 		reply = op_status(c->d);
 	else
 		reply = ctl_error("unknown op '%s'", op);
-	if (ctl_send(c->src.fd, reply) < 0) {
-		log_msg(LOG_WARN, "control client did not take its reply, closing");
-		c->broken = true;
-	}
+	client_reply(c, reply);
 }
 
 static void on_client(struct ev_source *src, uint32_t events)
@@ -298,6 +354,12 @@ static void on_client(struct ev_source *src, uint32_t events)
 	ssize_t n;
 	long left;
 
+	if (events & EPOLLOUT) {
+		client_flush(c);
+		if (c->broken)
+			client_close(c);
+		return;
+	}
 	n = read(src->fd, c->buf + c->len, sizeof(c->buf) - c->len);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
@@ -360,13 +422,10 @@ static void on_accept(struct ev_source *src, uint32_t events)
 	struct ctl_client *c;
 	int fd, i;
 
-	/* Blocking, with a send timeout: a reply goes out whole or the client is
-	 * dropped; one that does not read cannot stall the loop for more than 1 s. */
-	fd = accept4(src->fd, NULL, NULL, SOCK_CLOEXEC);
+	/* Non-blocking: replies a client does not read wait in its queue (client_reply). */
+	fd = accept4(src->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){.tv_sec = 1},
-		   sizeof(struct timeval));
 	for (i = 0; i < CTL_MAX_CLIENTS && d->clients[i]; i++)
 		;
 	c = i < CTL_MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
