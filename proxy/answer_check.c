@@ -101,7 +101,7 @@ size_t answer_check(struct engine *e, const struct client_ref *c, uint8_t *buf, 
 	int v;
 
 	/* Learning queries ask for blocked names on purpose; no answer RR, no chain. */
-	if (!c->proto || !p || !m->ancount)
+	if (c->kind == CLIENT_LEARN || !p || !m->ancount)
 		return 0;
 	/* A blocklist or audit policy without rules refuses no name: no walk to pay for. */
 	if (!policy__rule_count(p) && policy__mode(p) != POLICY_ALLOWLIST)

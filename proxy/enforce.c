@@ -242,9 +242,17 @@ int enforce_purge_stale(struct engine *e)
 
 /* ---- learning the addresses of blocked names ------------------------------------------ */
 
+/* The completion of a learning query: its answer's addresses are the policy's to refuse. */
+static void learn_done(struct engine *e, const struct client_ref *c, const uint8_t *buf, size_t len,
+		       const struct dns_msg *m)
+{
+	enforce_learned_answer(e, c->learn_policy_id, buf, len, m);
+}
+
 static void learn_query(struct engine *e, uint32_t policy_id, const uint8_t *q, size_t len)
 {
-	struct client_ref c = {.proto = 0, .fd = -1, .learn_policy_id = policy_id};
+	struct client_ref c = {
+	    .kind = CLIENT_LEARN, .fd = -1, .learn_policy_id = policy_id, .learned = learn_done};
 	struct dns_msg m;
 
 	if (dns_parse(q, len, &m) != DNS_OK)

@@ -497,7 +497,7 @@ size_t engine_handle_query(struct engine *e, struct client_ref *c, const uint8_t
 		e->st.dropped++;
 		return 0;
 	}
-	if (c->proto == IPPROTO_UDP) {
+	if (c->kind == CLIENT_UDP) {
 		c->udp_limit = DNS_EDNS_MIN_UDP;
 		if (m.has_edns && m.edns_udp_size > DNS_EDNS_MIN_UDP)
 			c->udp_limit = m.edns_udp_size > UDP_BUF ? UDP_BUF : m.edns_udp_size;

@@ -84,16 +84,33 @@ struct guard {
 	struct run_report *report;
 };
 
+/*
+ * Who waits for an answer: a guarded process over UDP or TCP (the answer goes
+ * back through its listener), or the proxy itself learning a blocked name's
+ * addresses (the answer goes to LEARNED, the learning code's completion).
+ */
+enum client_kind {
+	CLIENT_UDP = 1, /* 0 is no kind: a client_ref must say what it is */
+	CLIENT_TCP,
+	CLIENT_LEARN,
+};
+
+struct client_ref;
+typedef void (*learn_done_fn)(struct engine *e, const struct client_ref *c, const uint8_t *buf,
+			      size_t len, const struct dns_msg *m);
+
 /* Where the answer to a query goes. */
 struct client_ref {
-	struct guard *g;
-	uint8_t proto;
-	int fd; /* the UDP listener it came in on */
+	enum client_kind kind;
+	struct guard *g; /* UDP, TCP: the guard it asked through */
+	uint8_t proto;	 /* UDP, TCP: IPPROTO_*, the BPF clients map's key */
+	int fd;		 /* the UDP listener it came in on */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	uint32_t conn_idx, conn_gen; /* TCP: the connection, checked against reuse */
 	uint16_t udp_limit;	     /* the most a UDP answer may carry */
-	uint32_t learn_policy_id; /* proto 0: the proxy's own query, learning blocked addresses */
+	uint32_t learn_policy_id;    /* LEARN: the policy whose blocked name it is */
+	learn_done_fn learned;	     /* LEARN: takes the answer */
 };
 
 struct pending {

@@ -170,6 +170,7 @@ void tcp_send_frame(struct engine *e, const struct client_ref *c, const uint8_t 
 static void conn_process(struct engine *e, struct tcp_conn *tc)
 {
 	struct client_ref c = {
+	    .kind = CLIENT_TCP,
 	    .g = tc->g,
 	    .proto = IPPROTO_TCP,
 	    .fd = -1,

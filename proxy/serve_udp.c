@@ -15,7 +15,7 @@ void udp_on_ready(struct ev_source *src, uint32_t events)
 	struct engine *e = g->engine;
 	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
 	struct iovec iov_in[UDP_BATCH], iov_out[UDP_BATCH];
-	struct client_ref c = {.g = g, .proto = IPPROTO_UDP, .fd = src->fd};
+	struct client_ref c = {.kind = CLIENT_UDP, .g = g, .proto = IPPROTO_UDP, .fd = src->fd};
 	int i, n, nout, rounds;
 
 	for (rounds = 0; rounds < 8 && src->fd >= 0; rounds++) {
@@ -60,7 +60,7 @@ void udp_on_ready(struct ev_source *src, uint32_t events)
 
 void engine_reply(struct engine *e, const struct client_ref *c, uint8_t *msg, size_t len)
 {
-	if (c->proto == IPPROTO_UDP) {
+	if (c->kind == CLIENT_UDP) {
 		if (c->fd >= 0)
 			sendto(c->fd, msg, len, MSG_DONTWAIT, (const struct sockaddr *)&c->peer,
 			       c->peer_len);

@@ -126,7 +126,7 @@ static void slot_free(struct engine *e, uint32_t i)
 	for (k = 0; k < ATTEMPT_SOCKS; k++)
 		if (p->socks[k])
 			upsock_release(e, p->socks[k] - 1);
-	if (!p->client.proto) {
+	if (p->client.kind == CLIENT_LEARN) {
 		e->n_learn_pending--;
 	} else {
 		e->n_client_pending--;
@@ -135,7 +135,7 @@ static void slot_free(struct engine *e, uint32_t i)
 	}
 	p->used = false;
 	e->free_slots[e->n_free++] = i;
-	if (p->client.proto == IPPROTO_TCP) {
+	if (p->client.kind == CLIENT_TCP) {
 		struct tcp_conn *tc = &e->conns[p->client.conn_idx];
 
 		if (tc->gen == p->client.conn_gen && tc->inflight)
@@ -282,7 +282,7 @@ static int admit(struct engine *e, const struct client_ref *c)
 {
 	uint64_t n;
 
-	if (!c->proto) {
+	if (c->kind == CLIENT_LEARN) {
 		if (e->n_learn_pending < LEARN_RESERVE)
 			return 0;
 		e->met.errors[ME_LEARN_SKIPPED]++;
@@ -324,7 +324,7 @@ int upstream_forward(struct engine *e, const struct client_ref *c, const uint8_t
 	p = &e->pend[slot];
 	p->used = true;
 	p->client = *c;
-	if (!c->proto) {
+	if (c->kind == CLIENT_LEARN) {
 		e->n_learn_pending++;
 	} else {
 		e->n_client_pending++;
@@ -358,7 +358,7 @@ int upstream_forward(struct engine *e, const struct client_ref *c, const uint8_t
 	e->id_slot[p->up_id] = slot + 1;
 	dns_set_id(p->query, p->up_id);
 	fifo_append(e, slot);
-	if (c->proto == IPPROTO_TCP)
+	if (c->kind == CLIENT_TCP)
 		e->conns[c->conn_idx].inflight++;
 	if (send_attempt(e, slot) < 0) {
 		slot_free(e, slot);
@@ -381,7 +381,7 @@ static void answer_servfail(struct engine *e, uint32_t slot)
 		return;
 	m.has_edns = p->client_edns; /* not the OPT we added for the upstream */
 	n = dns_build_empty_reply(p->query, &m, DNS_RCODE_SERVFAIL, out, sizeof(out));
-	if (n && p->client.proto)
+	if (n && p->client.kind != CLIENT_LEARN)
 		engine_reply(e, &p->client, out, n);
 	e->st.servfail++;
 	e->met.errors[ME_SERVFAIL]++;
@@ -513,8 +513,8 @@ void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 	/* Free first: a TCP connection's in-flight count must drop before it is resumed. */
 	slot_free(e, slot);
 	cache__store(e->cache, buf, len, m, client_do, now_ms());
-	if (!client.proto) {
-		enforce_learned_answer(e, client.learn_policy_id, buf, len, m);
+	if (client.kind == CLIENT_LEARN) {
+		client.learned(e, &client, buf, len, m);
 		goto out;
 	}
 	/* A chain to a blocked name: the refusal goes instead, and nothing is handed. */
@@ -557,7 +557,7 @@ void upstream_on_answer(struct engine *e, uint32_t sock, uint8_t *buf, size_t le
 	if (e->pend[slot].tcp)
 		return; /* already asked again over TCP: that answer is the one */
 	/* Cut by the upstream, for a client that can take it all: ask again over TCP. */
-	if ((m.flags & DNS_FLAG_TC) && e->pend[slot].client.proto == IPPROTO_TCP &&
+	if ((m.flags & DNS_FLAG_TC) && e->pend[slot].client.kind == CLIENT_TCP &&
 	    utcp_start(e, slot) == 0)
 		return;
 	upstream_deliver(e, slot, buf, len, &m);
