@@ -24,6 +24,7 @@
 
 #include "guard_bpf.h"
 #include "log.h"
+#include "block_line.h"
 #include "log_fold.h"
 #include "procinfo.h"
 #include "redact.h"
@@ -174,24 +175,10 @@ size_t engine_quote_cmd(const struct guard *g, char *dst, size_t cap, const char
 }
 
 /*
- * The block line. Its shape is a contract:
- * WARN DNS BLOCKED reason=FromDNSRequest blocked=true blockedAt=dns domain=D pid=P
- *   cmd="..." firewallMethod=M policy=N, then fields of our own.
- * A name refused in an answer's CNAME/DNAME chain (answer_check.c) gives the
- * same line with reason=FromCNAME and cname=NAME right after the domain.
- * Every value that a process controls is quoted with logfmt_quote; the domain
- * and the chain name are dns_parse()'s presentation form, which escapes every
- * byte that could break the line.
+ * The DNS lines (block_line.h has their shape): WHAT is domain=D, and for a
+ * name refused in an answer's CNAME/DNAME chain (answer_check.c) also
+ * cname=NAME, with reason=FromCNAME; EXTRA is qtype=.
  */
-/* Append LEN bytes of SRC at *P: the block line is built with copies, not printf. */
-static void put(char **p, const char *src, size_t len)
-{
-	memcpy(*p, src, len);
-	*p += len;
-}
-
-#define PUTS(p, lit) put(p, lit, sizeof(lit) - 1)
-
 /*
  * rule= of event EV decided by RULE: what policy__rule_str() says, except that
  * a refusal by the enclosing guard is not ours to name. Quoted when the file's
@@ -218,71 +205,59 @@ static void log_line(struct engine *e, const struct client_ref *c, const struct 
 {
 	const struct guard *g = c->g;
 	enum log_level lvl = ev == EV_AUDIT_QUERY ? LOG_INFO : LOG_WARN;
-	const struct attrib *at = attrib_of(e, c);
-	const char *mode = policy_mode_str(policy__mode(g->policy)),
-		   *pname = policy__name(g->policy);
-	const char *qt = dns_qtype_name(m->qtype),
-		   *kind = g->kind == GUARD_CONTAINER ? "container" : "run";
-	const char *dom = m->qname_len ? m->qname : ".";
-	size_t dl = m->qname_len ? m->qname_len : 1, cl = strlen(at->cmd), al = strlen(at->anc);
-	char pid[16], nspid[24], rl[128 * 4 + 8], *body, *p;
-	size_t xl = strlen(at->exe), rll = rule_value(g, ev, rule, rl, sizeof(rl));
-	size_t need = 240 + dl + cl + al + xl + rll + strlen(pname) + strlen(g->log_id) + alias_len;
-	int pl = snprintf(pid, sizeof(pid), "%u", at->who.pid);
-	/* Where the job's own pid namespace numbers it differently (a container). */
-	int nl = at->who.nspid && at->who.nspid != at->who.pid
-		     ? snprintf(nspid, sizeof(nspid), " nspid=%u", at->who.nspid)
-		     : 0;
+	const struct attrib *at;
+	const char *dom = m->qname_len ? m->qname : ".", *qt;
+	size_t dl = m->qname_len ? m->qname_len : 1;
+	/* domain= and cname= in dns_parse()'s presentation form: it escapes every byte
+	 * that could break the line, so the names go bare (and compare to each other). */
+	char what[2 * DNS_NAME_BUF + 32], qtype[40], rl[128 * 4 + 8], *w = what;
+	struct block_line b = {
+	    .kind = ev == EV_AUDIT_QUERY ? "DNS QUERY" : "DNS BLOCKED",
+	    .reason = ev == EV_ENCLOSING			       ? "FromEnclosingGuard"
+		      : ev == EV_ALIAS_BLOCKED || ev == EV_ALIAS_AUDIT ? "FromCNAME"
+								       : "FromDNSRequest",
+	    .blocked = ev == EV_BLOCKED || ev == EV_ENCLOSING || ev == EV_ALIAS_BLOCKED,
+	    .blocked_at = ev == EV_AUDIT_QUERY ? "none" : "dns",
+	    .mode = policy_mode_str(policy__mode(g->policy)),
+	    .policy = policy__name(g->policy),
+	    .extra = qtype,
+	    .id_key = g->kind == GUARD_CONTAINER ? "container" : "run",
+	    .id = g->log_id,
+	    .rule = rl,
+	};
+	size_t n;
 
 	if (!log_enabled(lvl))
 		return;
-	if (need > sizeof(e->attrib->line)) {
-		log_msg(LOG_WARN, "DNS %s domain=%s pid=%s (attribution too long to log)",
-			ev == EV_AUDIT_QUERY ? "QUERY" : "BLOCKED", dom, pid);
+	at = attrib_of(e, c);
+	memcpy(w, "domain=", 7);
+	memcpy(w += 7, dom, dl);
+	w += dl;
+	if (alias) {
+		memcpy(w, " cname=", 7);
+		memcpy(w += 7, alias_len ? alias : ".", alias_len ? alias_len : 1);
+		w += alias_len ? alias_len : 1;
+	}
+	b.what = what;
+	b.what_len = (size_t)(w - what);
+	qt = dns_qtype_name(m->qtype);
+	n = strnlen(qt, sizeof(qtype) - 8);
+	memcpy(qtype, " qtype=", 7);
+	memcpy(qtype + 7, qt, n);
+	qtype[7 + n] = '\0';
+	rule_value(g, ev, rule, rl, sizeof(rl));
+	b.pid = at->who.pid;
+	b.nspid = at->who.nspid;
+	b.cmd = at->cmd;
+	b.ancestry = at->anc;
+	b.exe = at->exe;
+	n = block_line_format(&b, e->attrib->line, sizeof(e->attrib->line));
+	if (!n) {
+		log_msg(LOG_WARN, "DNS %s domain=%.*s pid=%u (attribution too long to log)",
+			ev == EV_AUDIT_QUERY ? "QUERY" : "BLOCKED", (int)dl, dom, at->who.pid);
 		return;
 	}
-	p = body = e->attrib->line;
-	if (ev == EV_AUDIT_QUERY)
-		PUTS(&p, "DNS QUERY reason=FromDNSRequest blocked=false blockedAt=none domain=");
-	else if (ev == EV_AUDIT_MATCH)
-		PUTS(&p, "DNS BLOCKED reason=FromDNSRequest blocked=false blockedAt=dns domain=");
-	else if (ev == EV_ENCLOSING)
-		PUTS(&p,
-		     "DNS BLOCKED reason=FromEnclosingGuard blocked=true blockedAt=dns domain=");
-	else if (ev == EV_ALIAS_BLOCKED)
-		PUTS(&p, "DNS BLOCKED reason=FromCNAME blocked=true blockedAt=dns domain=");
-	else if (ev == EV_ALIAS_AUDIT)
-		PUTS(&p, "DNS BLOCKED reason=FromCNAME blocked=false blockedAt=dns domain=");
-	else
-		PUTS(&p, "DNS BLOCKED reason=FromDNSRequest blocked=true blockedAt=dns domain=");
-	put(&p, dom, dl);
-	if (alias) {
-		/* The domain's form (dns_parse() escaping): safe bare, and comparable to it. */
-		PUTS(&p, " cname=");
-		put(&p, alias_len ? alias : ".", alias_len ? alias_len : 1);
-	}
-	PUTS(&p, " pid=");
-	put(&p, pid, pl);
-	PUTS(&p, " cmd=");
-	put(&p, at->cmd, cl);
-	PUTS(&p, " firewallMethod=");
-	put(&p, mode, strlen(mode));
-	PUTS(&p, " policy=");
-	put(&p, pname, strlen(pname));
-	PUTS(&p, " qtype=");
-	put(&p, qt, strlen(qt));
-	put(&p, nspid, nl);
-	PUTS(&p, " ancestry=");
-	put(&p, at->anc, al);
-	*p++ = ' ';
-	put(&p, kind, strlen(kind));
-	*p++ = '=';
-	put(&p, g->log_id, strlen(g->log_id));
-	PUTS(&p, " exe=");
-	put(&p, at->exe, xl);
-	PUTS(&p, " rule=");
-	put(&p, rl, rll);
-	log_fold__note(e->fold, lvl, body, p - body, now_ms(), NULL);
+	log_fold__note(e->fold, lvl, e->attrib->line, n, now_ms(), NULL);
 }
 
 void engine_log_emit(void *ctx, enum log_level level, const char *line, size_t len,

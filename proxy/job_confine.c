@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "block_line.h"
 #include "cgroup.h"
 #include "log.h"
 #include "paths.h"
@@ -281,7 +282,22 @@ int job_notify_handle(int fd, const struct job_notify_ctx *ctx)
 	char cmd[PROCINFO_CMD_MAX * 4 + 8], anc[PROCINFO_ANCESTRY_MAX * 4 + 8],
 	    exe[PROCINFO_EXE_MAX * 4 + 8];
 	bool audit = ctx->mode && strcmp(ctx->mode, "audit") == 0;
-	int r;
+	char what[64], line[sizeof(cmd) + sizeof(anc) + sizeof(exe) + 1024];
+	struct block_line b = {
+	    .kind = "PACKET BLOCKED",
+	    .reason = "RawSocket",
+	    .blocked = !audit,
+	    .blocked_at = "socket",
+	    .cmd = cmd,
+	    .ancestry = anc,
+	    .exe = exe,
+	    .mode = ctx->mode,
+	    .policy = ctx->policy,
+	    .id_key = ctx->id_key,
+	    .id = ctx->id,
+	    .rule = "builtin",
+	};
+	int r, n;
 
 	if (!req && (r = seccomp_notify_alloc(&req, &resp)) < 0)
 		return r;
@@ -297,16 +313,16 @@ int job_notify_handle(int fd, const struct job_notify_ctx *ctx)
 	quote_cmd(ctx, anc, sizeof(anc), pi.ancestry, pi.ancestry_len, true);
 	logfmt_quote(exe, sizeof(exe), pi.exe, pi.exe_len);
 	/* rule=builtin: every guard refuses raw sockets, whatever its policy says. */
-	log_msg(LOG_WARN,
-		"PACKET BLOCKED reason=RawSocket blocked=%s blockedAt=socket family=%s "
-		"protocol=%u pid=%u cmd=%s firewallMethod=%s policy=%s ancestry=%s %s=%s exe=%s "
-		"rule=builtin",
-		audit ? "false" : "true",
-		req->data.nr == SCMP_SYS(socket) && (uint32_t)req->data.args[0] == AF_PACKET
-		    ? "packet"
-		    : "packet-compat",
-		(unsigned)ntohs((uint16_t)req->data.args[2]), (unsigned)req->pid, cmd,
-		ctx->mode ?: "?", ctx->policy ?: "?", anc, ctx->id_key, ctx->id, exe);
+	n = snprintf(what, sizeof(what), "family=%s protocol=%u",
+		     req->data.nr == SCMP_SYS(socket) && (uint32_t)req->data.args[0] == AF_PACKET
+			 ? "packet"
+			 : "packet-compat",
+		     (unsigned)ntohs((uint16_t)req->data.args[2]));
+	b.what = what;
+	b.what_len = n < 0 ? 0 : (size_t)n;
+	b.pid = (uint32_t)req->pid;
+	if (block_line_format(&b, line, sizeof(line)))
+		log_msg(LOG_WARN, "%s", line);
 	resp->id = req->id;
 	resp->val = 0;
 	resp->error = audit ? 0 : -EPERM;

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <bpf/libbpf.h>
 
+#include "block_line.h"
 #include "guard_bpf.h"
 #include "log.h"
 #include "log_fold.h"
@@ -29,7 +30,7 @@
 
 /* What a PACKET BLOCKED line says of its event, read from /proc or the event. */
 struct pkt_text {
-	char ip[INET6_ADDRSTRLEN], nspid[24], cmd[PROCINFO_CMD_MAX * 4 + 8],
+	char ip[INET6_ADDRSTRLEN], cmd[PROCINFO_CMD_MAX * 4 + 8],
 	    anc[PROCINFO_ANCESTRY_MAX * 4 + 8], exe[PROCINFO_EXE_MAX * 4 + 8], rule[128 * 4 + 8];
 };
 
@@ -147,54 +148,56 @@ static void packet_text(const struct guard *g, const struct df_event *ev, struct
 	if (!ev->who.vpid || procinfo_get(ev->who.vpid, ev->who.exec_id, g->cgroup_rel, &pi) < 0 ||
 	    (pi.cmd[0] == '[' && ev->args_len))
 		event_cmd(ev, &pi);
-	t->nspid[0] = '\0';
-	if (ev->who.nspid && ev->who.nspid != ev->who.pid)
-		snprintf(t->nspid, sizeof(t->nspid), " nspid=%u", ev->who.nspid);
 	engine_quote_cmd(g, t->cmd, sizeof(t->cmd), pi.cmd, pi.cmd_len, false);
 	engine_quote_cmd(g, t->anc, sizeof(t->anc), pi.ancestry, pi.ancestry_len, true);
 	logfmt_quote(t->exe, sizeof(t->exe), pi.exe, pi.exe_len);
 	packet_rule(g, ev, t->rule, sizeof(t->rule));
 }
 
-/* The PACKET BLOCKED line of EV into BUF (no level, no newline): its length, cut to CAP - 1. */
+/*
+ * The PACKET BLOCKED line of EV into BUF (no level, no newline): its length.
+ * Refused at a packet, WHAT is ip= and port= and EXTRA proto=; refused at the
+ * socket (raw sockets, resolver daemons), WHAT is what was refused.
+ */
 static size_t packet_line(const struct guard *g, const struct df_event *ev,
 			  const struct pkt_text *t, char *buf, size_t cap)
 {
-	const char *mode = policy_mode_str(policy__mode(g->policy)),
-		   *pname = policy__name(g->policy),
-		   *kind = g->kind == GUARD_CONTAINER ? "container" : "run";
+	char what[DF_UNIX_KEY * 4 + INET6_ADDRSTRLEN + 32];
+	bool at_socket = ev->reason == DF_EV_RAW_SOCKET || ev->reason == DF_EV_LOCAL_RESOLVER;
+	struct block_line b = {
+	    .kind = "PACKET BLOCKED",
+	    .reason = enforce_reason_name(ev->reason),
+	    .blocked = !ev->audit,
+	    .blocked_at = at_socket ? "socket" : "packet",
+	    .what = what,
+	    .pid = ev->who.pid,
+	    .nspid = ev->who.nspid,
+	    .cmd = t->cmd,
+	    .ancestry = t->anc,
+	    .exe = t->exe,
+	    .mode = policy_mode_str(policy__mode(g->policy)),
+	    .policy = policy__name(g->policy),
+	    .extra = at_socket			? NULL
+		     : ev->proto == IPPROTO_TCP ? " proto=tcp"
+						: " proto=udp",
+	    .id_key = g->kind == GUARD_CONTAINER ? "container" : "run",
+	    .id = g->log_id,
+	    .rule = t->rule,
+	};
 	int n;
 
-	/* Refused at the socket, not at a packet: what was refused replaces ip= and port=. */
-	if (ev->reason == DF_EV_RAW_SOCKET || ev->reason == DF_EV_LOCAL_RESOLVER) {
-		char what[DF_UNIX_KEY * 4 + 32];
-
-		if (ev->reason == DF_EV_LOCAL_RESOLVER) {
-			memcpy(what, "path=", 5);
-			logfmt_quote(what + 5, sizeof(what) - 5, ev->path,
-				     strnlen(ev->path, DF_UNIX_KEY));
-		} else {
-			snprintf(what, sizeof(what), "family=%s protocol=%u",
-				 ev->family == DF_AF_INET6 ? "inet6" : "inet", ev->proto);
-		}
-		n = snprintf(
-		    buf, cap,
-		    "PACKET BLOCKED reason=%s blocked=%s blockedAt=socket %s pid=%u cmd=%s "
-		    "firewallMethod=%s policy=%s%s ancestry=%s %s=%s exe=%s rule=%s",
-		    enforce_reason_name(ev->reason), ev->audit ? "false" : "true", what,
-		    ev->who.pid, t->cmd, mode, pname, t->nspid, t->anc, kind, g->log_id, t->exe,
-		    t->rule);
+	if (ev->reason == DF_EV_LOCAL_RESOLVER) {
+		memcpy(what, "path=", 5);
+		n = 5 + (int)logfmt_quote(what + 5, sizeof(what) - 5, ev->path,
+					  strnlen(ev->path, DF_UNIX_KEY));
+	} else if (at_socket) {
+		n = snprintf(what, sizeof(what), "family=%s protocol=%u",
+			     ev->family == DF_AF_INET6 ? "inet6" : "inet", ev->proto);
 	} else {
-		n = snprintf(
-		    buf, cap,
-		    "PACKET BLOCKED reason=%s blocked=%s blockedAt=packet ip=%s port=%u "
-		    "pid=%u cmd=%s firewallMethod=%s policy=%s proto=%s%s ancestry=%s %s=%s "
-		    "exe=%s rule=%s",
-		    enforce_reason_name(ev->reason), ev->audit ? "false" : "true", t->ip, ev->port,
-		    ev->who.pid, t->cmd, mode, pname, ev->proto == IPPROTO_TCP ? "tcp" : "udp",
-		    t->nspid, t->anc, kind, g->log_id, t->exe, t->rule);
+		n = snprintf(what, sizeof(what), "ip=%s port=%u", t->ip, ev->port);
 	}
-	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+	b.what_len = n < 0 ? 0 : (size_t)n;
+	return block_line_format(&b, buf, cap);
 }
 
 /*
