@@ -203,6 +203,7 @@ struct engine {
 	struct attrib_cache *attrib;
 	struct log_fold *fold; /* block lines: repeats within a second folded (log_fold.h) */
 	struct upstream_tcp *utcp_dead; /* closed TCP retries, freed at the end of a turn */
+	unsigned n_utcp;		/* TCP retries open (upstream_tcp.c) */
 	struct enforce *enf;
 	struct packet_events *pev; /* packet_events.c */
 	struct rr_shelf *reports;  /* ended containers' run reports */

@@ -21,15 +21,13 @@ struct upstream_tcp {
 	uint8_t buf[UTCP_BUF];
 };
 
-static unsigned utcp_count;
-
 void utcp_close(struct engine *e, struct upstream_tcp *t)
 {
 	loop__del(e->opts.loop, &t->src);
 	closep(&t->src.fd);
 	if (e->pend[t->slot].tcp == t)
 		e->pend[t->slot].tcp = NULL;
-	utcp_count--;
+	e->n_utcp--;
 	/* Its event may still sit in this loop turn's batch: free it after. */
 	t->next_dead = e->utcp_dead;
 	e->utcp_dead = t;
@@ -116,7 +114,7 @@ int utcp_start(struct engine *e, uint32_t slot)
 	struct upstream *u = &e->ups[p->upstream];
 	struct upstream_tcp *t;
 
-	if (utcp_count >= UTCP_MAX)
+	if (e->n_utcp >= UTCP_MAX)
 		return -EBUSY;
 	t = malloc(sizeof(*t));
 	if (!t)
@@ -139,6 +137,6 @@ int utcp_start(struct engine *e, uint32_t slot)
 		return -EIO;
 	}
 	p->tcp = t;
-	utcp_count++;
+	e->n_utcp++;
 	return 0;
 }
