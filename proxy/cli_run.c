@@ -357,11 +357,13 @@ static int runner_limit(struct runner *rn, const struct cg_limits *policy,
 
 	rn->limits = *policy;
 	cg_limits_merge(&rn->limits, flags);
-	if (!rn->limits.set)
-		return 0;
 	r = cg_host_read(&host, "/proc/self/mountinfo", "/proc/self/cgroup", err);
 	if (r < 0)
-		return r;
+		return rn->limits.set ? r : 0; /* no limits: nothing to place */
+	/* Every job sees the v1 hierarchies from its own cgroup down, limited or not. */
+	cg_job_init(&rn->job, &host);
+	if (!rn->limits.set)
+		return 0;
 	cg_job_reap_stale(&host, rn->limits.set, LIMITS_PREFIX);
 	snprintf(name, sizeof(name), "%s-%d", LIMITS_PREFIX, (int)getpid());
 	return cg_job_limit(&rn->job, &host, &rn->limits, cgroup, name, err);

@@ -43,7 +43,8 @@ struct ctl_client {
 	 * CTL_MAX_QUEUED bytes of its own replies, and is not read from meanwhile. */
 	char *out;
 	size_t out_len, out_off;
-	bool broken; /* its replies past CTL_MAX_QUEUED, or a write failed: close */
+	bool waiting_out; /* polled for EPOLLOUT, not EPOLLIN */
+	bool broken;	  /* its replies past CTL_MAX_QUEUED, or a write failed: close */
 };
 
 #define CTL_MAX_QUEUED (2 * CTL_MAX_REPLY)
@@ -98,7 +99,10 @@ static void client_flush(struct ctl_client *c)
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
 	/* Replies waiting: wait for room, read no more requests until they are out. */
-	loop__mod(c->d->loop, &c->src, c->out_len ? EPOLLOUT : EPOLLIN);
+	if (c->waiting_out != (c->out_len != 0)) {
+		c->waiting_out = c->out_len != 0;
+		loop__mod(c->d->loop, &c->src, c->waiting_out ? EPOLLOUT : EPOLLIN);
+	}
 }
 
 /* Queue REPLY (one line) for C and send what the socket takes now. */
@@ -310,7 +314,8 @@ static void on_line(void *ctx, char *line)
 	_cleanup_json_ json_object *req = NULL, *reply = NULL;
 	const char *op;
 
-	if (!line[0])
+	/* Closed after this read: the rest of its requests are not carried out. */
+	if (!line[0] || c->broken)
 		return;
 	req = json_tokener_parse(line);
 	if (!req || !json_object_is_type(req, json_type_object))

@@ -64,7 +64,7 @@ void engine_reply(struct engine *e, const struct client_ref *c, uint8_t *msg, si
 		if (c->fd >= 0)
 			sendto(c->fd, msg, len, MSG_DONTWAIT, (const struct sockaddr *)&c->peer,
 			       c->peer_len);
-		return;
-	}
-	tcp_send_frame(e, c, msg, len);
+	} else if (c->kind == CLIENT_TCP) {
+		tcp_send_frame(e, c, msg, len);
+	} /* a learning query's answer is its completion's, never a reply */
 }

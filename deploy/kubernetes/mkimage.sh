@@ -32,6 +32,11 @@ bins="$bins $img/usr/bin/nsenter"
 cp -R "$root/etc/depfence/." "$img/etc/depfence/"
 interp=
 # shellcheck disable=SC2086 # one word per binary
+if ldd $bins | grep -q 'not found'; then
+	echo "mkimage: a library is missing:" >&2
+	ldd $bins | grep 'not found' >&2
+	exit 1
+fi
 for lib in $(ldd $bins | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' | sort -u); do
 	mkdir -p "$img$(dirname "$lib")"
 	cp -L "$lib" "$img$lib"

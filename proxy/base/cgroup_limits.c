@@ -60,7 +60,9 @@ int cg_limit_parse(enum cg_limit which, const char *s, size_t len, uint64_t *ret
 		   const char **ret_needs)
 {
 	static const char units[] = "KMGT";
-	uint64_t v, max = which == CG_CPU ? CPU_PCT_MAX : which == CG_PIDS ? PIDS_MAX : UINT64_MAX;
+	/* Memory: the kernel's own maximum is a signed 64-bit count (and the control
+	 * protocol carries it as one). */
+	uint64_t v, max = which == CG_CPU ? CPU_PCT_MAX : which == CG_PIDS ? PIDS_MAX : INT64_MAX;
 	size_t n;
 	const char *u;
 	char c;
@@ -184,7 +186,9 @@ int cg_host_read(struct cg_host *h, const char *mountinfo, const char *self_cgro
 		if (strcmp(fstype, "cgroup"))
 			continue;
 		for (i = 0; i < CG__COUNT; i++) {
-			if (h->v1[i].mnt[0] || !has_token(opts, limits[i].ctrl))
+			/* The last mount of a hierarchy is the one on top (a job mounts its own
+			 * over). */
+			if (!has_token(opts, limits[i].ctrl))
 				continue;
 			snprintf(h->v1[i].mnt, sizeof(h->v1[i].mnt), "%s", mnt);
 			snprintf(v1_root[i], sizeof(v1_root[i]), "%s", root);
@@ -217,8 +221,14 @@ int cg_host_read(struct cg_host *h, const char *mountinfo, const char *self_cgro
 
 			if (!h->v1[i].mnt[0] || !has_token(c1 + 1, limits[i].ctrl))
 				continue;
-			if (strcmp(v1_root[i], "/") && !strncmp(rel, v1_root[i], rl))
+			/* The mount shows the hierarchy from ROOT down: our cgroup must be below it
+			 * ("/../.." in a cgroup namespace over the host's mount is not). */
+			if (strcmp(v1_root[i], "/")) {
+				if (strncmp(rel, v1_root[i], rl) || (rel[rl] && rel[rl] != '/'))
+					continue;
 				rel += rl;
+			}
+			h->v1[i].visible = true;
 			snprintf(h->v1[i].self, sizeof(h->v1[i].self), "%s",
 				 strcmp(rel, "/") ? rel : "");
 		}
@@ -303,13 +313,44 @@ static int v1_limit(const char *dir, enum cg_limit which, uint64_t v, struct df_
 
 static const char *const v2_files[CG__COUNT] = {"memory.max", "cpu.max", "pids.max"};
 
+void cg_job_init(struct cg_job *j, const struct cg_host *h)
+{
+	int i, k;
+
+	memset(j, 0, sizeof(*j));
+	for (i = 0; i < CG__COUNT; i++) {
+		if (!h->v1[i].mnt[0])
+			continue;
+		snprintf(j->v1_mnt[i], sizeof(j->v1_mnt[i]), "%s", h->v1[i].mnt);
+		snprintf(j->v1_opts[i], sizeof(j->v1_opts[i]), "%s", h->v1[i].opts);
+		for (k = 0; k < i && strcmp(j->v1_mnt[k], j->v1_mnt[i]); k++)
+			;
+		if (k == i) /* one mount per hierarchy, whatever controllers it has */
+			j->mounted |= 1u << i;
+	}
+}
+
+/*
+ * Make DIR, the job's own. One a run killed with -9 left under this name (its
+ * pid reused since) is removed first: it holds that run's OOM count, maybe its
+ * processes. One that cannot be removed (processes that will not die) is
+ * used as it is.
+ */
+static int v1_mkdir(const char *dir, struct df_err *err)
+{
+	if (mkdir(dir, 0755) == 0)
+		return 0;
+	if (errno == EEXIST && (cgroup_kill_and_remove(dir, 500) < 0 || mkdir(dir, 0755) == 0 ||
+				errno == EEXIST))
+		return 0;
+	return df_err_set(err, -errno, "create cgroup %s: %s", dir, strerror(errno));
+}
+
 int cg_job_limit(struct cg_job *j, const struct cg_host *h, const struct cg_limits *l,
 		 const char *v2_cgroup, const char *name, struct df_err *err)
 {
 	char val[64];
 	int i, r = 0;
-
-	memset(j, 0, sizeof(*j));
 	for (i = 0; i < CG__COUNT && r == 0; i++) {
 		const char *ctrl = limits[i].ctrl;
 		const char *dir = v2_cgroup;
@@ -321,17 +362,20 @@ int cg_job_limit(struct cg_job *j, const struct cg_host *h, const struct cg_limi
 			v2_value(i, l->val[i], val, sizeof(val));
 			if (r == 0)
 				r = write_str(v2_cgroup, v2_files[i], val, err);
+		} else if (h->v1[i].mnt[0] && !h->v1[i].visible) {
+			r = df_err_set(
+			    err, -EOPNOTSUPP,
+			    "%s: this process's %s cgroup is not below %s (a cgroup "
+			    "namespace that sees the host's mount): no place for the job's "
+			    "own cgroup",
+			    limits[i].name, ctrl, h->v1[i].mnt);
 		} else if (h->v1[i].mnt[0]) {
 			dir = j->v1[i];
 			snprintf(j->v1[i], sizeof(j->v1[i]), "%s%s/%s", h->v1[i].mnt, h->v1[i].self,
 				 name);
-			snprintf(j->v1_mnt[i], sizeof(j->v1_mnt[i]), "%s", h->v1[i].mnt);
-			snprintf(j->v1_opts[i], sizeof(j->v1_opts[i]), "%s", h->v1[i].opts);
-			if (mkdir(j->v1[i], 0755) < 0 && errno != EEXIST) {
-				r = df_err_set(err, -errno, "create cgroup %s: %s", j->v1[i],
-					       strerror(errno));
+			r = v1_mkdir(j->v1[i], err);
+			if (r < 0)
 				break;
-			}
 			j->v1_set |= 1u << i;
 			r = v1_limit(j->v1[i], i, l->val[i], err);
 		} else {
@@ -369,16 +413,35 @@ int cg_job_remount(const struct cg_job *j, struct df_err *err)
 	int i;
 
 	for (i = 0; i < CG__COUNT; i++) {
-		if (!(j->v1_set & (1u << i)))
+		bool limited = j->v1_set & (1u << i);
+		_cleanup_close_ int old = -1;
+
+		if (!(j->mounted & (1u << i)))
 			continue;
-		/* Detach first, so no unmount in the job uncovers the host's tree. */
-		if (umount2(j->v1_mnt[i], MNT_DETACH) < 0)
+		/*
+		 * The old mount is detached first (the kernel refuses the same hierarchy
+		 * twice on one mount point), so no unmount in the job uncovers the host's
+		 * tree. In a hierarchy the job is limited in, a failure stops the job. In
+		 * another it is best effort: where mounting v1 is not allowed, a clone of
+		 * the old mount goes back and the job keeps the host's view.
+		 */
+		if (!limited)
+			old =
+			    open_tree(AT_FDCWD, j->v1_mnt[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (umount2(j->v1_mnt[i], MNT_DETACH) < 0) {
+			if (!limited)
+				continue;
 			return df_err_set(err, -errno, "unmount %s: %s", j->v1_mnt[i],
 					  strerror(errno));
+		}
 		if (mount("cgroup", j->v1_mnt[i], "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  j->v1_opts[i]) < 0)
+			  j->v1_opts[i]) == 0)
+			continue;
+		if (limited)
 			return df_err_set(err, -errno, "mount cgroup (%s) at %s: %s", j->v1_opts[i],
 					  j->v1_mnt[i], strerror(errno));
+		if (old >= 0)
+			move_mount(old, "", AT_FDCWD, j->v1_mnt[i], MOVE_MOUNT_F_EMPTY_PATH);
 	}
 	return 0;
 }
@@ -421,7 +484,7 @@ void cg_job_reap_stale(const struct cg_host *h, unsigned set, const char *prefix
 	DIR *d;
 
 	for (i = 0; i < CG__COUNT; i++) {
-		if (!(set & (1u << i)) || !h->v1[i].mnt[0])
+		if (!(set & (1u << i)) || !h->v1[i].mnt[0] || !h->v1[i].visible)
 			continue;
 		snprintf(dir, sizeof(dir), "%s%s", h->v1[i].mnt, h->v1[i].self);
 		d = opendir(dir);

@@ -68,14 +68,19 @@ struct cg_host {
 		char mnt[PATH_MAX];  /* the v1 hierarchy's mount point; "" if none */
 		char opts[128];	     /* its controller options, to mount it again */
 		char self[PATH_MAX]; /* the caller's cgroup in it ("/a/b") */
+		/* False when the caller's cgroup is not below the mount's root (a cgroup
+		 * namespace that sees the host's mount): no path to place a job at. */
+		bool visible;
 	} v1[CG__COUNT];
 };
 int cg_host_read(struct cg_host *h, const char *mountinfo, const char *self_cgroup,
 		 struct df_err *err);
 
-/* What cg_job_limit() set up for one job: what it joins, reads and removes. */
+/* What cg_job_init() and cg_job_limit() set up for one job: what it joins, mounts, reads
+ * and removes. */
 struct cg_job {
-	unsigned v1_set;	      /* limits in a v1 hierarchy: bit (1 << enum cg_limit) */
+	unsigned v1_set;  /* limits in a v1 hierarchy: bit (1 << enum cg_limit) */
+	unsigned mounted; /* v1 hierarchies mounted afresh in the job (cg_job_remount) */
 	char v1[CG__COUNT][PATH_MAX]; /* the job's own v1 cgroups */
 	char v1_mnt[CG__COUNT][PATH_MAX];
 	char v1_opts[CG__COUNT][128];
@@ -84,7 +89,13 @@ struct cg_job {
 };
 
 /*
- * Put limits L on the job whose v2 cgroup is V2_CGROUP (already made, below
+ * A job with no limits yet, which will see every memory, cpu and pids v1
+ * hierarchy of H rooted at its own cgroup there (cg_job_remount): so a run
+ * nested in it places its own limits below it, whatever this one limited.
+ */
+void cg_job_init(struct cg_job *j, const struct cg_host *h);
+/*
+ * Put limits L on the job (cg_job_init first) whose v2 cgroup is V2_CGROUP (already made, below
  * H's v2 root). NAME names its v1 cgroups ("depfence-run-PID"). A limit that
  * neither hierarchy offers is an error, not skipped: a job asked to be
  * limited never runs unlimited. On error what was made is removed.
@@ -95,8 +106,8 @@ int cg_job_limit(struct cg_job *j, const struct cg_host *h, const struct cg_limi
 int cg_job_join(const struct cg_job *j, struct df_err *err);
 /*
  * In the job's first process, in its own cgroup and mount namespaces: mount
- * each v1 hierarchy it was placed in afresh, so the job sees its own limits
- * at the usual path and none of the host's tree.
+ * the memory, cpu and pids v1 hierarchies afresh, so the job sees its own
+ * limits at the usual path and none of the host's tree.
  */
 int cg_job_remount(const struct cg_job *j, struct df_err *err);
 /* How many processes the OOM killer took in the job's memory cgroup. */

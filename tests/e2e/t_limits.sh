@@ -143,5 +143,28 @@ if [ -n "$(v1_dir memory)" ] && ! in_v2 memory; then
 		fail "killed: the job started" "$(_show "$(rf killed err)")"
 	fi
 fi
+# A run nested in a job that set no memory limit places its job's memory cgroup
+# below the caller's, not at the hierarchy's root (the outer job sees the v1
+# hierarchies from its own cgroup down).
+if [ -n "$(v1_dir memory)" ] && ! in_v2 memory; then
+	use_mode embedded
+	"$DEPFENCE" run --state-dir "$T/estate" --upstream "$UPSTREAM" --pids-max 50 -- \
+		"$DEPFENCE" run --state-dir "$T/nstate" --upstream "$UPSTREAM" --memory-max 64M -- \
+		sh -c "echo \$\$ >$T/nested.pid; cat $MEMF; sleep 30" >"$T/nested.out" 2>"$T/nested.err" &
+	nested=$!
+	E2E_PIDS+=("$nested")
+	E2E_INSTANCES+=("$(instance_of "$T/nstate" 2>/dev/null || true)")
+	if wait_file "$T/nested.pid" 10 && wait_file "$T/nested.out" 5; then
+		cg=$(awk -F: '$2 == "memory" { print $3 }' "/proc/$(cat "$T/nested.pid")/cgroup")
+		mine=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
+		assert_match "the nested job's memory cgroup is below the caller's" \
+			"^${mine%/}/depfence-run-[0-9]+$" "$cg"
+		assert_eq "the nested job sees its limit" 67108864 "$(head -n 1 "$T/nested.out")"
+	else
+		fail "nested: the job started" "$(_show "$T/nested.err")"
+	fi
+	kill -TERM "$nested" 2>/dev/null
+	bg_wait "$nested" 10
+fi
 assert_no_run_cgroups "no run cgroup left"
 e2e_done

@@ -235,6 +235,10 @@ static void test_limit_hybrid(void **state)
 	hybrid(f);
 	mk(f, "v2/job");
 	assert_int_equal(cg_host_read(&h, fpath(f, "mountinfo"), fpath(f, "cgroup"), &err), 0);
+	cg_job_init(&j, &h);
+	/* Every v1 hierarchy of the three is the job's to mount afresh, limited or not. */
+	assert_int_equal(j.mounted, 7);
+	assert_int_equal(j.v1_set, 0);
 	/* A fake tree has no kernel to make a cgroup's files: make them first. */
 	mk(f, "v1-memory/ci/job/depfence-run-1");
 	put(f, "v1-memory/ci/job/depfence-run-1/memory.limit_in_bytes", "");
@@ -261,6 +265,7 @@ static void test_limit_hybrid(void **state)
 
 	/* "max" in v1's words. */
 	l = (struct cg_limits){.set = 7, .val = {CG_UNLIMITED, CG_UNLIMITED, CG_UNLIMITED}};
+	cg_job_init(&j, &h);
 	assert_int_equal(cg_job_limit(&j, &h, &l, fpath(f, "v2/job"), "depfence-run-1", &err), 0);
 	assert_string_equal(get(f, "v1-memory/ci/job/depfence-run-1/memory.limit_in_bytes"), "-1");
 	assert_string_equal(get(f, "v1-cpu/depfence-run-1/cpu.cfs_quota_us"), "-1");
@@ -296,6 +301,8 @@ static void test_limit_v2(void **state)
 	    "low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\noom_group_kill 0\n");
 	assert_int_equal(cg_host_read(&h, fpath(f, "mountinfo"), fpath(f, "cgroup"), &err), 0);
 	assert_string_equal(h.v1[CG_MEMORY].mnt, "");
+	cg_job_init(&j, &h);
+	assert_int_equal(j.mounted, 0);
 	assert_int_equal(
 	    cg_job_limit(&j, &h, &l, fpath(f, "v2/depfence/runs/run-1-2"), "depfence-run-2", &err),
 	    0);
@@ -330,13 +337,60 @@ static void test_limit_missing(void **state)
 	put(f, "v2/cgroup.controllers", "cpu memory\n");
 	mk(f, "v2/job");
 	assert_int_equal(cg_host_read(&h, fpath(f, "mountinfo"), fpath(f, "cgroup"), &err), 0);
+	cg_job_init(&j, &h);
 	assert_int_equal(cg_job_limit(&j, &h, &l, fpath(f, "v2/job"), "x", &err), -EOPNOTSUPP);
 	assert_non_null(strstr(err.msg, "pids-max: no pids controller on this host"));
 	/* A v2 file that cannot be written: the error names it. */
 	l = (struct cg_limits){.set = 1u << CG_MEMORY, .val = {[CG_MEMORY] = 1 << 20}};
 	put(f, "v2/cgroup.subtree_control", "memory\n");
+	cg_job_init(&j, &h);
 	assert_int_equal(cg_job_limit(&j, &h, &l, fpath(f, "v2/job"), "x", &err), -ENOENT);
 	assert_non_null(strstr(err.msg, "v2/job/memory.max"));
+}
+
+/*
+ * In a cgroup namespace that sees the host's v1 mount (root "/../.."), the
+ * caller's own cgroup is not on that mount: a limit there is an error (a job
+ * at the hierarchy's root would escape the caller's own limits), and the
+ * reaper leaves the hierarchy alone.
+ */
+static void test_host_cgroupns(void **state)
+{
+	struct fake *f = *state;
+	struct cg_limits l = {.set = 1u << CG_MEMORY, .val = {[CG_MEMORY] = 64ull << 20}};
+	struct df_err err = {0};
+	struct cg_host h;
+	struct cg_job j;
+	char mi[1024];
+
+	snprintf(mi, sizeof(mi),
+		 "55 51 0:31 /../.. %s/v1-memory rw - cgroup cgroup rw,memory\n"
+		 "56 51 0:35 / %s/v1-pids rw - cgroup cgroup rw,pids\n"
+		 "40 30 0:37 / %s/v2 rw - cgroup2 cgroup2 rw\n",
+		 f->dir, f->dir, f->dir);
+	put(f, "mountinfo", mi);
+	put(f, "cgroup", "8:pids:/\n4:memory:/\n0::/\n");
+	mk(f, "v2");
+	put(f, "v2/cgroup.controllers", "\n");
+	mk(f, "v2/job");
+	mk(f, "v1-memory");
+	assert_int_equal(cg_host_read(&h, fpath(f, "mountinfo"), fpath(f, "cgroup"), &err), 0);
+	assert_false(h.v1[CG_MEMORY].visible);
+	assert_true(h.v1[CG_PIDS].visible);
+	cg_job_init(&j, &h);
+	assert_int_equal(cg_job_limit(&j, &h, &l, fpath(f, "v2/job"), "depfence-run-9", &err),
+			 -EOPNOTSUPP);
+	assert_non_null(strstr(err.msg, "memory-max: this process's memory cgroup is not below"));
+	assert_null(get(f, "v1-memory/depfence-run-9/memory.limit_in_bytes"));
+	/* A later mount of the same hierarchy (the job's own, on top) is the one used. */
+	snprintf(mi, sizeof(mi),
+		 "55 51 0:31 /../.. %s/v1-memory rw - cgroup cgroup rw,memory\n"
+		 "60 55 0:31 / %s/v1-memory rw - cgroup cgroup rw,memory\n",
+		 f->dir, f->dir);
+	put(f, "mountinfo", mi);
+	assert_int_equal(cg_host_read(&h, fpath(f, "mountinfo"), fpath(f, "cgroup"), &err), 0);
+	assert_true(h.v1[CG_MEMORY].visible);
+	assert_string_equal(h.v1[CG_MEMORY].self, "");
 }
 
 int main(void)
@@ -358,6 +412,8 @@ int main(void)
 									fake_setup, fake_teardown);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_limit_v2, fake_setup,
 									fake_teardown);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_host_cgroupns,
+									fake_setup, fake_teardown);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_limit_missing,
 									fake_setup, fake_teardown);
 	return _cmocka_run_group_tests("cgroup_limits", tests, n, NULL, NULL);
