@@ -433,24 +433,25 @@ struct id_pair {
 	__u64 from, to;
 };
 
+/* The value is read here, for FROM's entries only, not for every entry of the map. */
 static int copy_one(void *ctx, struct bpf_map *m, const void *key, const void *value)
 {
 	const struct id_pair *ids = ctx;
 	struct df_addr_key k;
+	struct df_expiry v;
 
 	memcpy(&k, key, sizeof(k));
-	if (k.id != ids->from)
+	if (k.id != ids->from || bpf_map__lookup_elem(m, &k, sizeof(k), &v, sizeof(v), 0))
 		return 0;
 	k.id = ids->to;
-	return bpf_map__update_elem(m, &k, sizeof(k), value, sizeof(struct df_expiry), BPF_ANY) ==
-	       0;
+	return bpf_map__update_elem(m, &k, sizeof(k), &v, sizeof(v), BPF_ANY) == 0;
 }
 
 int guard_bpf__copy_learned(struct guard_bpf *g, __u32 from_id, __u32 to_id)
 {
 	struct id_pair ids = {.from = from_id, .to = to_id};
 
-	return map_walk(g->skel->maps.learned, true, copy_one, &ids);
+	return map_walk(g->skel->maps.learned, false, copy_one, &ids);
 }
 
 void guard_bpf__remove_pins(const char *pin_dir)

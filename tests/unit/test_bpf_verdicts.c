@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -99,6 +98,13 @@ static const struct pkt_case cases[] = {
     {"not IP (ARP)", ARP, .want = PASSED},
 };
 
+/* V at P in network order, byte by byte (no __be16 from htons(): glibc is not sparse's). */
+static void put16(__u8 *p, unsigned v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
 /* C as a frame: the Ethernet header, then the IP packet. Returns its length. */
 static size_t build(const struct pkt_case *c, __u8 *buf)
 {
@@ -136,8 +142,8 @@ static size_t build(const struct pkt_case *c, __u8 *buf)
 			buf[l4] = next;
 		}
 	}
-	*(__be16 *)(buf + l4) = htons(40000);
-	*(__be16 *)(buf + l4 + 2) = htons(c->dport);
+	put16(buf + l4, 40000);
+	put16(buf + l4 + 2, c->dport);
 	if (c->proto == IPPROTO_TCP) {
 		buf[l4 + 12] = 5 << 4;
 		end = l4 + 20;
@@ -145,12 +151,12 @@ static size_t build(const struct pkt_case *c, __u8 *buf)
 		end = l4 + 8;
 	}
 	if (c->proto == IPPROTO_UDP)
-		*(__be16 *)(buf + l4 + 4) = htons(8 + 4);
+		put16(buf + l4 + 4, 8 + 4);
 	end += 4; /* a payload */
 	if (c->l3 == V4)
-		*(__be16 *)(buf + ip + 2) = htons(end - ip);
+		put16(buf + ip + 2, end - ip);
 	else
-		*(__be16 *)(buf + ip + 4) = htons(end - ip - 40);
+		put16(buf + ip + 4, end - ip - 40);
 	return c->cut ? ETH_HLEN + (size_t)c->cut : end;
 }
 
