@@ -705,6 +705,8 @@ __u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which)
 	__u32 key = which;
 	int i;
 
+	/* The kernel writes every CPU's value; valgrind believes it writes the first only. */
+	memset(vals, 0, sizeof(vals));
 	if (bpf_map__lookup_elem(g->skel->maps.counters, &key, sizeof(key), vals, sizeof(vals), 0))
 		return 0;
 	for (i = 0; i < g->nr_cpus; i++)
