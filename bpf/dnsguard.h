@@ -225,15 +225,16 @@ struct df_client {
  * a counter's index is what an older daemon's map holds under it).
  */
 #define DF_COUNTERS(X)                                                                             \
-	X(REDIRECT_UDP4, redirect_udp4, "UDP DNS sends over IPv4 redirected to the proxy")         \
-	X(REDIRECT_UDP6, redirect_udp6, "UDP DNS sends over IPv6 redirected to the proxy")         \
-	X(REDIRECT_TCP4, redirect_tcp4, "TCP DNS connects over IPv4 redirected to the proxy")      \
-	X(REDIRECT_TCP6, redirect_tcp6, "TCP DNS connects over IPv6 redirected to the proxy")      \
+	X(REDIRECT_UDP4, redirect_udp4, "UDP DNS connects and sends over IPv4 redirected")         \
+	X(REDIRECT_UDP6, redirect_udp6, "UDP DNS connects and sends over IPv6 redirected")         \
+	X(REDIRECT_TCP4, redirect_tcp4, "TCP DNS connects over IPv4 redirected")                   \
+	X(REDIRECT_TCP6, redirect_tcp6, "TCP DNS connects over IPv6 redirected")                   \
 	X(NO_GUARD, no_guard, "connects and sends refused: programs attached, no registration")    \
 	X(NO_IP6, no_ip6, "IPv6 DNS refused: the guard has no IPv6 listener")                      \
 	X(RECV_REWRITE, recv_rewrite, "proxy replies given the asked server as their source")      \
 	X(IP_BLOCKED, ip_blocked, "connects and sends refused by address")                         \
-	X(DNS_ESCAPE_DROPPED, dns_escape_dropped, "port-53 packets that dodged the redirect")      \
+	X(DNS_ESCAPE_DROPPED, dns_escape_dropped,                                                  \
+	  "port-53 packets that dodged the redirect, dropped")                                     \
 	X(EVENTS_LOST, events_lost, "refusal events lost: the ring buffer was full")               \
 	X(STALE_LISTENER, stale_listener, "DNS refused: the listener is no longer its guard's")    \
 	X(RAW_REFUSED, raw_refused, "raw IP sockets refused at creation")                          \
