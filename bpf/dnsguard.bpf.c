@@ -20,8 +20,8 @@
 
 #include "dnsguard.h"
 
-#define AF_INET	       2
-#define AF_INET6       10
+#define AF_INET	       DF_AF_INET
+#define AF_INET6       DF_AF_INET6
 #define SOCK_STREAM    1
 #define SOCK_DGRAM     2
 #define SOCK_RAW       3
@@ -347,7 +347,7 @@ static __always_inline int is_v4mapped(const __u32 *ip6)
 }
 
 /* ctx fields are read one 32-bit word at a time: the verifier allows no pointer into ctx. */
-static __always_inline void addr_of(struct bpf_sock_addr *ctx, int v6, __u32 *addr)
+static __always_inline void addr_of(struct bpf_sock_addr *ctx, int v6, __be32 *addr)
 {
 	if (v6 && !is_v4mapped(ctx->user_ip6)) {
 		addr[0] = ctx->user_ip6[0];
@@ -521,7 +521,7 @@ static __always_inline void report(__u64 guard_cgid, __u32 reason, __u32 family,
  */
 static __always_inline int enforce(struct bpf_sock_addr *ctx, int v6, int is_send)
 {
-	__u32 addr[4] = {};
+	__be32 addr[4] = {};
 	struct df_guard *g;
 	__u64 cgid = 0;
 	__u32 family = DF_AF_INET, reason;

@@ -23,11 +23,12 @@
  * guards: cgroup id (inode number of the cgroup v2 directory) -> where the
  * proxy listens for that cgroup. Every guarded cgroup gets listeners of its own,
  * so the listener a query arrives on tells the proxy the policy for free.
- * Ports are in host byte order.
+ * Network-order fields are __be32/__be16 (what sparse checks in the kernel);
+ * the ports here are in host order.
  */
 struct df_guard {
-	__u32 proxy_ip4;    /* network order, 127.0.0.1 in the guarded netns */
-	__u32 proxy_ip6[4]; /* network order, ::1 */
+	__be32 proxy_ip4;    /* 127.0.0.1 in the guarded netns */
+	__be32 proxy_ip6[4]; /* ::1 */
 	__u16 udp4_port;
 	__u16 tcp4_port;
 	__u16 udp6_port;
@@ -40,6 +41,7 @@ struct df_guard {
 /* df_guard.flags */
 #define DF_GUARD_NO_IP6 0x1 /* no v6 listener: v6 DNS is refused (EPERM) */
 
+/* A policy's mode: proxy/policy.h's enum policy_mode takes its values from here. */
 enum df_mode {
 	DF_MODE_BLOCKLIST = 0,
 	DF_MODE_ALLOWLIST = 1,
@@ -48,7 +50,8 @@ enum df_mode {
 
 /*
  * An address, v4 or v6, as both sides key it: v4 in the first 4 bytes of
- * addr, the rest zero.
+ * addr, the rest zero. The family is the kernel's AF_INET or AF_INET6 (the
+ * BPF side has no <sys/socket.h>; proxy/policy.h asserts they are the same).
  */
 #define DF_AF_INET  2
 #define DF_AF_INET6 10
@@ -182,9 +185,9 @@ struct df_sock {
 	__u64 guard_cgid;
 	__u64 netns_cookie;
 	struct df_pids who; /* the sender, from process context */
-	__u32 orig_ip4;
-	__u32 orig_ip6[4];
-	__u16 orig_port;      /* network order */
+	__be32 orig_ip4;
+	__be32 orig_ip6[4];
+	__be16 orig_port;
 	__u16 proxy_port;     /* host order: the guard port this socket was sent to */
 	__u16 published_port; /* local port already written to clients, host order */
 	__u8 family;
@@ -213,23 +216,33 @@ struct df_client {
 	struct df_pids who;
 };
 
-/* counters (per-CPU array), read by `depfence status` and the metrics endpoint. */
-enum df_counter {
-	DF_CNT_REDIRECT_UDP4 = 0,
-	DF_CNT_REDIRECT_UDP6,
-	DF_CNT_REDIRECT_TCP4,
-	DF_CNT_REDIRECT_TCP6,
-	DF_CNT_NO_GUARD, /* a DNS send from a guarded subtree with no registration: refused */
-	DF_CNT_NO_IP6,
-	DF_CNT_RECV_REWRITE,
-	DF_CNT_IP_BLOCKED,	   /* connects and sends refused by address */
-	DF_CNT_DNS_ESCAPE_DROPPED, /* port-53 packets that dodged the redirect, dropped at egress */
-	DF_CNT_EVENTS_LOST,	   /* ring buffer full */
-	DF_CNT_STALE_LISTENER,	   /* a redirect to a listener its guard no longer owns: refused */
-	DF_CNT_RAW_REFUSED,	   /* raw IP sockets refused at creation */
-	DF_CNT_UNIX_REFUSED,	   /* connects to local resolver daemons refused */
-	DF_CNT_EVENTS_LIMITED,	   /* refusals over their guard's event budget (ev_limit) */
-	DF_CNT__MAX,
-};
+/*
+ * counters (per-CPU array): what the programs did, summed over CPUs by
+ * guard_bpf__counters() for `depfence status` (its "kernel" object) and the
+ * metrics endpoint (depfence_kernel_events_total{counter="NAME"}). The one
+ * list of them: X(ENUM, name, help) makes DF_CNT_ENUM, the snake_case name
+ * both show and the help text. New counters go at the end (the map is pinned:
+ * a counter's index is what an older daemon's map holds under it).
+ */
+#define DF_COUNTERS(X)                                                                             \
+	X(REDIRECT_UDP4, redirect_udp4, "UDP DNS connects and sends over IPv4 redirected")         \
+	X(REDIRECT_UDP6, redirect_udp6, "UDP DNS connects and sends over IPv6 redirected")         \
+	X(REDIRECT_TCP4, redirect_tcp4, "TCP DNS connects over IPv4 redirected")                   \
+	X(REDIRECT_TCP6, redirect_tcp6, "TCP DNS connects over IPv6 redirected")                   \
+	X(NO_GUARD, no_guard, "connects and sends refused: programs attached, no registration")    \
+	X(NO_IP6, no_ip6, "IPv6 DNS refused: the guard has no IPv6 listener")                      \
+	X(RECV_REWRITE, recv_rewrite, "proxy replies given the asked server as their source")      \
+	X(IP_BLOCKED, ip_blocked, "connects and sends refused by address")                         \
+	X(DNS_ESCAPE_DROPPED, dns_escape_dropped,                                                  \
+	  "port-53 packets that dodged the redirect, dropped")                                     \
+	X(EVENTS_LOST, events_lost, "refusal events lost: the ring buffer was full")               \
+	X(STALE_LISTENER, stale_listener, "DNS refused: the listener is no longer its guard's")    \
+	X(RAW_REFUSED, raw_refused, "raw IP sockets refused at creation")                          \
+	X(UNIX_REFUSED, unix_refused, "connects to local resolver daemons refused")                \
+	X(EVENTS_LIMITED, events_limited, "refusals over their guard's event budget (ev_limit)")
+
+#define DF_CNT_ENUM(ENUM, name, help) DF_CNT_##ENUM,
+enum df_counter { DF_COUNTERS(DF_CNT_ENUM) DF_CNT__MAX };
+#undef DF_CNT_ENUM
 
 #endif

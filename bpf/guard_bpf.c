@@ -159,13 +159,10 @@ static void set_port_range(struct dnsguard_bpf *skel)
 /* FNV-1a of the object as built: any change to programs or maps changes it. */
 static __u64 object_version(void)
 {
-	size_t n, i;
-	const unsigned char *b = dnsguard_bpf__elf_bytes(&n);
-	__u64 h = 1469598103934665603ULL;
+	size_t n;
+	const void *b = dnsguard_bpf__elf_bytes(&n);
 
-	for (i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ULL;
-	return h;
+	return df_fnv1a(DF_FNV_SEED, b, n);
 }
 
 static __u64 pinned_version(const char *pin_dir)
@@ -352,24 +349,46 @@ int guard_bpf__reserve_policy_ids(struct guard_bpf *g, __u32 *ret_base)
 }
 
 /*
- * Call FN for every key of M (KSZ bytes, at most 64); FN may delete the key it
- * is given (the cursor has moved past it). Returns how many calls returned true.
+ * The one walk over a hash or LPM map: FN(CTX, M, KEY, VALUE) for every entry,
+ * VALUE NULL unless WITH_VALUE. The next key is fetched before FN runs, so FN
+ * may delete (or update) the entry it is given, as bpftool's map walks do. A
+ * key that vanishes under the walk (an LRU eviction, a program's delete) makes
+ * the kernel start over from the first key: the walk stops after twice the
+ * map's entries, so it always ends. FN returns 1 to count the entry, 0 not to,
+ * or a negative errno that ends the walk. Returns the count, or that errno.
  */
-static int map_each(struct bpf_map *m, size_t ksz,
-		    bool (*fn)(void *ctx, struct bpf_map *m, const void *key), void *ctx)
-{
-	unsigned char k[64], next[64];
-	int n = 0, r;
+typedef int (*map_walk_fn)(void *ctx, struct bpf_map *m, const void *key, const void *value);
 
-	if (ksz > sizeof(k))
-		return -EINVAL;
+#define MAP_WALK_KEY   64
+#define MAP_WALK_VALUE 64
+
+static int map_walk(struct bpf_map *m, bool with_value, map_walk_fn fn, void *ctx)
+{
+	unsigned char k[MAP_WALK_KEY], next[MAP_WALK_KEY], v[MAP_WALK_VALUE];
+	size_t ksz = bpf_map__key_size(m), vsz = bpf_map__value_size(m);
+	__u64 left = 2ULL * bpf_map__max_entries(m) + 1;
+	int n = 0, r, e;
+
+	if (ksz > sizeof(k) || (with_value && vsz > sizeof(v)))
+		return -E2BIG;
 	r = bpf_map__get_next_key(m, NULL, next, ksz);
-	while (r == 0) {
+	while (r == 0 && left--) {
 		memcpy(k, next, ksz);
 		r = bpf_map__get_next_key(m, k, next, ksz);
-		n += fn(ctx, m, k);
+		if (with_value && bpf_map__lookup_elem(m, k, ksz, v, vsz, 0) < 0)
+			continue; /* gone since its key was read */
+		e = fn(ctx, m, k, with_value ? v : NULL);
+		if (e < 0)
+			return e;
+		n += e;
 	}
 	return n;
+}
+
+/* FN for map_walk: delete the entry. */
+static int walk_delete(void *ctx, struct bpf_map *m, const void *key, const void *value)
+{
+	return bpf_map__delete_elem(m, key, bpf_map__key_size(m), 0) == 0;
 }
 
 struct keep_ids {
@@ -387,33 +406,35 @@ static bool kept_id(const struct keep_ids *kp, __u64 id)
 	return false;
 }
 
-static bool purge_cidr(void *ctx, struct bpf_map *m, const void *key)
+static int purge_cidr(void *ctx, struct bpf_map *m, const void *key, const void *value)
 {
 	const struct df_cidr_key *k = key;
 
-	return !kept_id(ctx, k->policy_id) && bpf_map__delete_elem(m, k, sizeof(*k), 0) == 0;
+	return !kept_id(ctx, k->policy_id) && walk_delete(ctx, m, key, value);
 }
 
-static bool purge_learned(void *ctx, struct bpf_map *m, const void *key)
+static int purge_learned(void *ctx, struct bpf_map *m, const void *key, const void *value)
 {
 	const struct df_addr_key *k = key;
 
-	return !kept_id(ctx, k->id) && bpf_map__delete_elem(m, k, sizeof(*k), 0) == 0;
+	return !kept_id(ctx, k->id) && walk_delete(ctx, m, key, value);
 }
 
 int guard_bpf__purge_policies(struct guard_bpf *g, const __u32 *keep, int n_keep)
 {
 	struct keep_ids kp = {.ids = keep, .n = n_keep};
+	int a = map_walk(g->skel->maps.cidrs, false, purge_cidr, &kp);
+	int b = map_walk(g->skel->maps.learned, false, purge_learned, &kp);
 
-	return map_each(g->skel->maps.cidrs, sizeof(struct df_cidr_key), purge_cidr, &kp) +
-	       map_each(g->skel->maps.learned, sizeof(struct df_addr_key), purge_learned, &kp);
+	return a < 0 ? a : b < 0 ? b : a + b;
 }
 
 struct id_pair {
 	__u64 from, to;
 };
 
-static bool copy_one(void *ctx, struct bpf_map *m, const void *key)
+/* The value is read here, for FROM's entries only, not for every entry of the map. */
+static int copy_one(void *ctx, struct bpf_map *m, const void *key, const void *value)
 {
 	const struct id_pair *ids = ctx;
 	struct df_addr_key k;
@@ -421,7 +442,7 @@ static bool copy_one(void *ctx, struct bpf_map *m, const void *key)
 
 	memcpy(&k, key, sizeof(k));
 	if (k.id != ids->from || bpf_map__lookup_elem(m, &k, sizeof(k), &v, sizeof(v), 0))
-		return false;
+		return 0;
 	k.id = ids->to;
 	return bpf_map__update_elem(m, &k, sizeof(k), &v, sizeof(v), BPF_ANY) == 0;
 }
@@ -430,7 +451,7 @@ int guard_bpf__copy_learned(struct guard_bpf *g, __u32 from_id, __u32 to_id)
 {
 	struct id_pair ids = {.from = from_id, .to = to_id};
 
-	return map_each(g->skel->maps.learned, sizeof(struct df_addr_key), copy_one, &ids);
+	return map_walk(g->skel->maps.learned, false, copy_one, &ids);
 }
 
 void guard_bpf__remove_pins(const char *pin_dir)
@@ -660,17 +681,55 @@ struct bpf_map *guard_bpf__map(struct guard_bpf *g, const char *name)
 	return bpf_object__find_map_by_name(g->skel->obj, name);
 }
 
+static const struct {
+	const char *name, *help;
+} counter_info[DF_CNT__MAX] = {
+#define DF_CNT_INFO(ENUM, name, help) [DF_CNT_##ENUM] = {#name, help},
+    DF_COUNTERS(DF_CNT_INFO)
+#undef DF_CNT_INFO
+};
+
+const char *guard_bpf__counter_name(enum df_counter which)
+{
+	return (unsigned)which < DF_CNT__MAX ? counter_info[which].name : NULL;
+}
+
+const char *guard_bpf__counter_help(enum df_counter which)
+{
+	return (unsigned)which < DF_CNT__MAX ? counter_info[which].help : NULL;
+}
+
 __u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which)
 {
 	__u64 vals[g->nr_cpus], sum = 0;
 	__u32 key = which;
 	int i;
 
+	/* The kernel writes every CPU's value; valgrind believes it writes the first only. */
+	memset(vals, 0, sizeof(vals));
 	if (bpf_map__lookup_elem(g->skel->maps.counters, &key, sizeof(key), vals, sizeof(vals), 0))
 		return 0;
 	for (i = 0; i < g->nr_cpus; i++)
 		sum += vals[i];
 	return sum;
+}
+
+void guard_bpf__counters(struct guard_bpf *g, __u64 ret[DF_CNT__MAX])
+{
+	int i;
+
+	for (i = 0; i < DF_CNT__MAX; i++)
+		ret[i] = guard_bpf__counter(g, i);
+}
+
+int guard_bpf__prog_fd(const struct guard_bpf *g, const char *pin_name)
+{
+	int i;
+
+	for (i = 0; i < g->nr_progs; i++)
+		if (strcmp(g->pin_names[i], pin_name) == 0)
+			return bpf_program__fd(g->progs[i]);
+	return -ENOENT;
 }
 
 static void cidr_key(struct df_cidr_key *k, __u32 policy_id, int family, const void *addr,
@@ -713,17 +772,17 @@ int guard_bpf__set_addr(struct guard_bpf *g, bool learned, __u64 id, int family,
 	return bpf_map__update_elem(m, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
 }
 
-static bool purge_id(void *ctx, struct bpf_map *m, const void *key)
+static int purge_id(void *ctx, struct bpf_map *m, const void *key, const void *value)
 {
 	const struct df_addr_key *k = key;
 
-	return k->id == *(const __u64 *)ctx && bpf_map__delete_elem(m, k, sizeof(*k), 0) == 0;
+	return k->id == *(const __u64 *)ctx && walk_delete(ctx, m, key, value);
 }
 
 int guard_bpf__purge_addrs(struct guard_bpf *g, bool learned, __u64 id)
 {
-	return map_each(learned ? g->skel->maps.learned : g->skel->maps.handed,
-			sizeof(struct df_addr_key), purge_id, &id);
+	return map_walk(learned ? g->skel->maps.learned : g->skel->maps.handed, false, purge_id,
+			&id);
 }
 
 int guard_bpf__ev_limit(struct guard_bpf *g, __u64 cgid, struct df_ev_limit *ret)
@@ -732,30 +791,24 @@ int guard_bpf__ev_limit(struct guard_bpf *g, __u64 cgid, struct df_ev_limit *ret
 				    0);
 }
 
+/* FN for map_walk: delete a clients entry whose guard is *CTX. */
+static int purge_client(void *ctx, struct bpf_map *m, const void *key, const void *value)
+{
+	const struct df_client *v = value;
+
+	return v->guard_cgid == *(const __u64 *)ctx && walk_delete(ctx, m, key, value);
+}
+
+/* FN for map_walk: delete a cg_guard entry whose guard (its value) is *CTX. */
+static int purge_owned(void *ctx, struct bpf_map *m, const void *key, const void *value)
+{
+	return *(const __u64 *)value == *(const __u64 *)ctx && walk_delete(ctx, m, key, value);
+}
+
 void guard_bpf__purge_guard(struct guard_bpf *g, __u64 cgid)
 {
-	struct bpf_map *cl = g->skel->maps.clients, *cg = g->skel->maps.cg_guard;
-	struct df_client_key k, next;
-	struct df_client v;
-	__u64 ck, cnext, cv;
-	int r;
-
-	r = bpf_map__get_next_key(cl, NULL, &next, sizeof(next));
-	while (r == 0) {
-		k = next;
-		r = bpf_map__get_next_key(cl, &k, &next, sizeof(next));
-		if (bpf_map__lookup_elem(cl, &k, sizeof(k), &v, sizeof(v), 0) == 0 &&
-		    v.guard_cgid == cgid)
-			bpf_map__delete_elem(cl, &k, sizeof(k), 0);
-	}
-	r = bpf_map__get_next_key(cg, NULL, &cnext, sizeof(cnext));
-	while (r == 0) {
-		ck = cnext;
-		r = bpf_map__get_next_key(cg, &ck, &cnext, sizeof(cnext));
-		if (bpf_map__lookup_elem(cg, &ck, sizeof(ck), &cv, sizeof(cv), 0) == 0 &&
-		    cv == cgid)
-			bpf_map__delete_elem(cg, &ck, sizeof(ck), 0);
-	}
+	map_walk(g->skel->maps.clients, true, purge_client, &cgid);
+	map_walk(g->skel->maps.cg_guard, true, purge_owned, &cgid);
 	bpf_map__delete_elem(g->skel->maps.ev_limit, &cgid, sizeof(cgid), 0);
 }
 
@@ -781,46 +834,42 @@ void guard_bpf__del_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto
 	bpf_map__delete_elem(g->skel->maps.listeners, &k, sizeof(k), 0);
 }
 
-/* Forget listener ownership of guards not in KEEP (their sockets died with a proxy). */
-static void purge_listeners(struct guard_bpf *g, const __u64 *keep, int n_keep)
-{
-	struct bpf_map *m = g->skel->maps.listeners;
-	struct df_client_key k, next;
-	__u64 owner;
-	int r, i;
+struct keep_cgids {
+	const __u64 *ids;
+	int n;
+};
 
-	r = bpf_map__get_next_key(m, NULL, &next, sizeof(next));
-	while (r == 0) {
-		k = next;
-		r = bpf_map__get_next_key(m, &k, &next, sizeof(next));
-		if (bpf_map__lookup_elem(m, &k, sizeof(k), &owner, sizeof(owner), 0) < 0)
-			continue;
-		for (i = 0; i < n_keep && keep[i] != owner; i++)
-			;
-		if (i == n_keep)
-			bpf_map__delete_elem(m, &k, sizeof(k), 0);
-	}
+static bool kept_cgid(const struct keep_cgids *kp, __u64 id)
+{
+	int i;
+
+	for (i = 0; i < kp->n; i++)
+		if (kp->ids[i] == id)
+			return true;
+	return false;
+}
+
+/* FN for map_walk: forget a listener of a guard not kept (its socket died with a proxy). */
+static int purge_listener(void *ctx, struct bpf_map *m, const void *key, const void *value)
+{
+	return !kept_cgid(ctx, *(const __u64 *)value) && walk_delete(ctx, m, key, value);
+}
+
+/* FN for map_walk: a guards entry not kept is closed. */
+static int close_guard(void *ctx, struct bpf_map *m, const void *key, const void *value)
+{
+	struct df_guard closed = {.mode = DF_MODE_ALLOWLIST};
+
+	return !kept_cgid(ctx, *(const __u64 *)key) &&
+	       bpf_map__update_elem(m, key, sizeof(__u64), &closed, sizeof(closed), BPF_EXIST) == 0;
 }
 
 int guard_bpf__close_others(struct guard_bpf *g, const __u64 *keep, int n_keep)
 {
-	struct bpf_map *m = g->skel->maps.guards;
-	struct df_guard closed = {.mode = DF_MODE_ALLOWLIST};
-	__u64 k, next;
-	int r, i, n = 0;
+	struct keep_cgids kp = {.ids = keep, .n = n_keep};
+	int n = map_walk(g->skel->maps.guards, false, close_guard, &kp);
 
-	r = bpf_map__get_next_key(m, NULL, &next, sizeof(next));
-	while (r == 0) {
-		k = next;
-		r = bpf_map__get_next_key(m, &k, &next, sizeof(next));
-		for (i = 0; i < n_keep && keep[i] != k; i++)
-			;
-		if (i < n_keep)
-			continue;
-		if (bpf_map__update_elem(m, &k, sizeof(k), &closed, sizeof(closed), BPF_EXIST) == 0)
-			n++;
-	}
-	purge_listeners(g, keep, n_keep);
+	map_walk(g->skel->maps.listeners, true, purge_listener, &kp);
 	return n;
 }
 
@@ -833,16 +882,7 @@ int guard_bpf__set_closed(struct guard_bpf *g, __u64 cgid)
 
 void guard_bpf__flush_cg_cache(struct guard_bpf *g)
 {
-	struct bpf_map *m = g->skel->maps.cg_guard;
-	__u64 k, next;
-	int r;
-
-	r = bpf_map__get_next_key(m, NULL, &next, sizeof(next));
-	while (r == 0) {
-		k = next;
-		r = bpf_map__get_next_key(m, &k, &next, sizeof(next));
-		bpf_map__delete_elem(m, &k, sizeof(k), 0);
-	}
+	map_walk(g->skel->maps.cg_guard, false, walk_delete, NULL);
 }
 
 struct ring_buffer *guard_bpf__events(struct guard_bpf *g,

@@ -117,8 +117,20 @@ struct bpf_map *guard_bpf__map(struct guard_bpf *g, const char *name);
  */
 int guard_bpf__loaded_programs(const struct guard_bpf *g, char *buf, size_t cap);
 
-/* Sum of the per-CPU counter WHICH. */
+/* Sum of the per-CPU counter WHICH (0 if it cannot be read). */
 __u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which);
+/* Every counter, by enum df_counter: what `depfence status` and the metrics show. */
+void guard_bpf__counters(struct guard_bpf *g, __u64 ret[DF_CNT__MAX]);
+/* Counter WHICH's snake_case name ("redirect_udp4") and help text; NULL past the end. */
+const char *guard_bpf__counter_name(enum df_counter which);
+const char *guard_bpf__counter_help(enum df_counter which);
+
+/*
+ * The fd of the loaded program pinned as PIN_NAME ("egress", "connect4": its
+ * name without "df_"), or -ENOENT (none, or not loaded on this kernel): for
+ * tests that run it on crafted input (BPF_PROG_TEST_RUN).
+ */
+int guard_bpf__prog_fd(const struct guard_bpf *g, const char *pin_name);
 
 /*
  * True if the cgroup at CGROUP_PATH is already guarded: our connect4 program

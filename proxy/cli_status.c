@@ -7,14 +7,20 @@
 #include "cli.h"
 #include "config.h"
 #include "ctl_proto.h"
+#include "guard_bpf.h"
 
-static const char usage[] = "Usage: depfence status [--state-dir DIR] [--json]\n"
-			    "\n"
-			    "List every cgroup the daemon guards: kind (run or container), id,\n"
-			    "policy, mode, since when, queries, blocked, would-block (audit),\n"
-			    "packets blocked, the last block, whether the kernel runs its\n"
-			    "programs on the cgroup (ENFORCING, read from the kernel) and the\n"
-			    "cgroup path.\n";
+static const char usage[] =
+    "Usage: depfence status [--state-dir DIR] [--json] [--kernel]\n"
+    "\n"
+    "List every cgroup the daemon guards: kind (run or container), id,\n"
+    "policy, mode, since when, queries, blocked, would-block (audit),\n"
+    "packets blocked, the last block, whether the kernel runs its\n"
+    "programs on the cgroup (ENFORCING, read from the kernel) and the\n"
+    "cgroup path; then a KERNEL line with the BPF programs' counters\n"
+    "(all guards together). --json prints the guards as a JSON array.\n"
+    "\n"
+    "  --kernel   only the BPF programs' counters, one a line with what it\n"
+    "             counts (with --json: one object, {name: value})\n";
 
 static void fmt_time(json_object *g, const char *key, char *buf, size_t cap)
 {
@@ -60,11 +66,44 @@ static void print_table(json_object *guards)
 	}
 }
 
+/* What kernel counter NAME counts; "" for one this build does not know (another daemon's). */
+static const char *counter_help(const char *name)
+{
+	int i;
+
+	for (i = 0; i < DF_CNT__MAX; i++)
+		if (strcmp(guard_bpf__counter_name(i), name) == 0)
+			return guard_bpf__counter_help(i);
+	return "";
+}
+
+/* The table's footer: every counter as NAME=VALUE, in the daemon's order. */
+static void print_kernel_footer(json_object *kernel)
+{
+	fputs("KERNEL", stdout);
+	json_object_object_foreach(kernel, name, v)
+	{
+		printf(" %s=%llu", name, (unsigned long long)json_object_get_uint64(v));
+	}
+	putchar('\n');
+}
+
+static void print_kernel(json_object *kernel)
+{
+	printf("%-20s %12s  %s\n", "COUNTER", "VALUE", "COUNTS");
+	json_object_object_foreach(kernel, name, v)
+	{
+		printf("%-20s %12llu  %s\n", name, (unsigned long long)json_object_get_uint64(v),
+		       counter_help(name));
+	}
+}
+
 int cli_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"state-dir", required_argument, NULL, 's'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"kernel", no_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
@@ -72,8 +111,8 @@ int cli_status(int argc, char **argv)
 	_cleanup_json_ json_object *req = NULL, *reply = NULL;
 	_cleanup_close_ int fd = -1;
 	struct df_err err = {0};
-	json_object *guards, *okv;
-	bool json = false;
+	json_object *guards, *okv, *kernel = NULL;
+	bool json = false, kernel_only = false;
 	int c, r;
 
 	optind = 1;
@@ -85,6 +124,9 @@ int cli_status(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'k':
+			kernel_only = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -114,9 +156,23 @@ int cli_status(int argc, char **argv)
 			ctl_get_str(reply, "error") ?: "bad reply");
 		return 1;
 	}
-	if (json)
-		printf("%s\n", json_object_to_json_string_ext(guards, JSON_C_TO_STRING_PLAIN));
-	else
+	if (!json_object_object_get_ex(reply, "kernel", &kernel) ||
+	    !json_object_is_type(kernel, json_type_object))
+		kernel = NULL; /* a daemon of an older build */
+	if (kernel_only && !kernel) {
+		fprintf(stderr, "depfence status: the daemon reports no kernel counters (an older "
+				"build: restart it)\n");
+		return 1;
+	}
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(kernel_only ? kernel : guards,
+							      JSON_C_TO_STRING_PLAIN));
+	} else if (kernel_only) {
+		print_kernel(kernel);
+	} else {
 		print_table(guards);
+		if (kernel)
+			print_kernel_footer(kernel);
+	}
 	return 0;
 }

@@ -258,6 +258,24 @@ static void status_fields(json_object *o, const struct guard *g)
 		json_object_object_add(o, "enforcingError", json_object_new_string(strerror(-r)));
 }
 
+/*
+ * The BPF programs' counters (enum df_counter), {name: value}: what the kernel
+ * side did for every guard of this daemon's maps, since the maps were made
+ * (they are pinned: a restart keeps them, an upgrade to another build starts
+ * them again).
+ */
+static json_object *kernel_counters(struct daemon *d)
+{
+	json_object *o = json_object_new_object();
+	__u64 v[DF_CNT__MAX];
+	int i;
+
+	guard_bpf__counters(d->bpf, v);
+	for (i = 0; i < DF_CNT__MAX; i++)
+		json_object_object_add(o, guard_bpf__counter_name(i), json_object_new_uint64(v[i]));
+	return o;
+}
+
 static json_object *op_status(struct daemon *d)
 {
 	json_object *reply = ctl_ok(), *arr = json_object_new_array();
@@ -278,6 +296,7 @@ static json_object *op_status(struct daemon *d)
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(reply, "guards", arr);
+	json_object_object_add(reply, "kernel", kernel_counters(d));
 	return reply;
 }
 

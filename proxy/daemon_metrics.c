@@ -13,7 +13,9 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "guard_bpf.h"
 #include "log.h"
+#include "metrics.h"
 
 #define HTTP_MAX_CLIENTS 16
 #define HTTP_REQ_MAX	 4096
@@ -62,6 +64,25 @@ static void client_close(struct http_client *c)
 	free(c);
 }
 
+/* The engine's families, then the BPF programs' counters. */
+static int render_metrics(struct daemon *d, FILE *f)
+{
+	const char *names[DF_CNT__MAX];
+	uint64_t vals[DF_CNT__MAX];
+	__u64 v[DF_CNT__MAX];
+	int i, r;
+
+	r = engine__render_metrics(d->engine, f);
+	if (r < 0)
+		return r;
+	guard_bpf__counters(d->bpf, v);
+	for (i = 0; i < DF_CNT__MAX; i++) {
+		names[i] = guard_bpf__counter_name(i);
+		vals[i] = v[i];
+	}
+	return metrics__render_kernel(f, names, vals, DF_CNT__MAX);
+}
+
 /* The reply to request line LINE: status and, for /metrics, the exposition. */
 static int build_reply(struct http_client *c, const char *line)
 {
@@ -89,7 +110,7 @@ static int build_reply(struct http_client *c, const char *line)
 		status = "404 Not Found", ctype = "text/plain";
 		fputs("not found: try /metrics\n", f);
 	} else {
-		r = engine__render_metrics(c->h->d->engine, f);
+		r = render_metrics(c->h->d, f);
 	}
 	if (fclose(f) == EOF || r < 0)
 		return r < 0 ? r : -ENOMEM;

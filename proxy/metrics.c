@@ -129,3 +129,18 @@ int metrics__render(const struct metrics_view *v, FILE *f)
 			drops[i], m->dropped[i]);
 	return fflush(f) == EOF || ferror(f) ? -EIO : 0;
 }
+
+int metrics__render_kernel(FILE *f, const char *const *names, const uint64_t *vals, unsigned n)
+{
+	unsigned i;
+
+	header(f, "depfence_kernel_events_total", "counter",
+	       "What the BPF programs did, for every guard of the daemon's maps, by counter "
+	       "(docs/design.md, BPF maps).");
+	for (i = 0; i < n; i++) {
+		fputs("depfence_kernel_events_total{counter=\"", f);
+		put_label(f, names[i]);
+		fprintf(f, "\"} %" PRIu64 "\n", vals[i]);
+	}
+	return fflush(f) == EOF || ferror(f) ? -EIO : 0;
+}

@@ -11,15 +11,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <linux/types.h>
 
 #include "cgroup_limits.h"
+#include "dnsguard.h"
 #include "util.h"
 
+/* The modes the BPF programs enforce (enum df_mode): a guard's mode is written as it is. */
 enum policy_mode {
-	POLICY_BLOCKLIST = 0,
-	POLICY_ALLOWLIST,
-	POLICY_AUDIT,
+	POLICY_BLOCKLIST = DF_MODE_BLOCKLIST,
+	POLICY_ALLOWLIST = DF_MODE_ALLOWLIST,
+	POLICY_AUDIT = DF_MODE_AUDIT,
 };
+
+/* Address families: the maps' DF_AF_* are the kernel's, so policy_cidr.family goes as it is. */
+_Static_assert(DF_AF_INET == AF_INET && DF_AF_INET6 == AF_INET6,
+	       "dnsguard.h's address families are not the kernel's");
 
 enum policy_verdict {
 	VERDICT_ALLOW = 0, /* no rule said block: forward */

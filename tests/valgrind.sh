@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# valgrind over the plain build: every unit test (but the seccomp one),
-# depfenced serving real guarded queries (UDP, TCP, blocked, forwarded) until
-# SIGTERM, without its seccomp filter (proxy/daemon_seccomp.c), and depfence
-# doctor asking that daemon. Any error or definite leak fails. Loopback only,
+# valgrind over the plain build: every unit test (but the seccomp and the
+# BPF_PROG_TEST_RUN ones), depfenced serving real guarded queries (UDP, TCP,
+# blocked, forwarded) until SIGTERM, without its seccomp filter
+# (proxy/daemon_seccomp.c), and depfence doctor asking that daemon. Any error or definite leak fails. Loopback only,
 # bounded in time.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +27,12 @@ for t in "$bin"/tests/test_*; do
 	# seccomp(2), and the filter would hold valgrind's own calls to the
 	# daemon's list): that test runs natively in `make unit` only.
 	[ "$(basename "$t")" = test_daemon_seccomp ] && continue
+	# valgrind 3.19 does not know that BPF_PROG_TEST_RUN writes test.retval
+	# (every verdict would read as uninitialised) and wants test.data_out
+	# even when no data comes back: false errors only. The test runs
+	# natively in `make unit`; the object it loads is the daemon's, which
+	# the daemon run below loads under valgrind.
+	[ "$(basename "$t")" = test_bpf_verdicts ] && continue
 	if "${vg[@]}" "$t" >"$tmp/unit.log" 2>&1; then ok "valgrind $(basename "$t")"; else
 		tail -n 30 "$tmp/unit.log"; ko "valgrind $(basename "$t")"; fi
 done

@@ -535,14 +535,19 @@ pk_map()
 		awk -v n="$1" '$1 == n { print $2; exit }'
 }
 
-# pk_cnt NAME: the index of DF_CNT_NAME in enum df_counter (bpf/dnsguard.h), so
-# that this file keeps no copy of the enum.
+# pk_cnt NAME: the index of DF_CNT_NAME in enum df_counter, which is the order
+# of the X(NAME, name, help) lines of DF_COUNTERS in bpf/dnsguard.h, so that
+# this file keeps no copy of the list.
 pk_cnt()
 {
-	awk -v n="DF_CNT_$1" '
-		/^enum df_counter/ { e = 1; i = 0; next }
-		e && /^}/ { exit }
-		e && $1 ~ /^DF_CNT_/ { sub(/[,=].*/, "", $1); if ($1 == n) { print i; exit } i++ }
+	awk -v n="$1" '
+		/^#define DF_COUNTERS\(X\)/ { e = 1; i = 0; next }
+		e && /^[ \t]*X\(/ {
+			s = $0; sub(/^[ \t]*X\(/, "", s); sub(/[ \t]*,.*/, "", s)
+			if (s == n) { print i; exit }
+			i++
+		}
+		e && !/\\$/ { exit }
 	' "$E2E_DIR/../../bpf/dnsguard.h"
 }
 

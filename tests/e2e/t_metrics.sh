@@ -5,7 +5,10 @@
 # monotone, +Inf == _count), and its counters move as a run's queries go: 3
 # allowed and 2 blocked for policy strict, a refused connect by reason, a
 # guard of kind run while it runs, upstream latency observed, a cache hit, a
-# malformed query counted. No label value is a queried name. Other paths get
+# malformed query counted; the BPF programs' counters, one family
+# depfence_kernel_events_total{counter=NAME}: redirect_udp4 moved by the
+# run's 6 sends to port 53, ip_blocked by exactly its refused connect. No
+# label value is a queried name. Other paths get
 # 404, a request that never ends is dropped, and the endpoint is off unless
 # asked (no listener on the port of a daemon started without the flag).
 # shellcheck source=lib.sh
@@ -42,10 +45,15 @@ assert_file_has "HTTP 200" '^HTTP/1.1 200 OK' "$T/before.hdr"
 assert_file_has "Content-Type text/plain; version=0.0.4" \
 	'^Content-Type: text/plain; version=0.0.4' "$T/before.hdr"
 for fam in depfence_dns_queries_total depfence_packets_blocked_total depfence_guards \
-	depfence_upstream_latency_seconds depfence_cache_hits_total depfence_errors_total; do
+	depfence_upstream_latency_seconds depfence_cache_hits_total depfence_errors_total \
+	depfence_kernel_events_total; do
 	assert_file_has "TYPE line for $fam" "^# TYPE $fam (counter|gauge|histogram)\$" "$T/before.prom"
 done
 assert_eq "no run guarded yet" 0 "$(val before 'depfence_guards{kind="run"}')"
+K='depfence_kernel_events_total'
+assert_eq "one HELP line for the kernel family" 1 "$(grep -c "^# HELP $K " "$T/before.prom")"
+assert_file_has "a kernel sample per counter, redirect_udp4 among them" \
+	"^$K\\{counter=\"redirect_udp4\"\\} [0-9]+\$" "$T/before.prom"
 
 cat >"$T/job.sh" <<'EOS'
 ready=$1 conn=$2 name=$3
@@ -78,6 +86,11 @@ assert_eq "a refused connect, reason FromIPRule" 1 \
 assert_eq "one run guarded" 1 "$(val during 'depfence_guards{kind="run"}')"
 assert_eq "one cache hit (the repeated name)" 1 "$(d depfence_cache_hits_total{})"
 assert_eq "one malformed query" 1 "$(d 'depfence_errors_total{what="malformed"}')"
+# 5 digs (each a connect or a send) and the malformed query's sendto, all to port 53.
+assert_gt "kernel: redirect_udp4 moved by the run's sends to port 53" 5 \
+	"$(d "$K{counter=\"redirect_udp4\"}")"
+assert_eq "kernel: ip_blocked moved by the refused connect" 1 "$(d "$K{counter=\"ip_blocked\"}")"
+assert_eq "kernel: no escape dropped" 0 "$(d "$K{counter=\"dns_escape_dropped\"}")"
 # Two names went upstream, and the proxy's own queries for the blocked ones.
 assert_gt "upstream answers timed (histogram count)" 1 \
 	"$(d depfence_upstream_latency_seconds_count{})"

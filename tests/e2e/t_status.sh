@@ -8,6 +8,12 @@
 # the runs' parent cgroup are unpinned from bpffs (the programs detach, while
 # the daemon's tables still list the run), status says enforcing false, in the
 # JSON and in the table.
+#
+# The BPF programs' own counters (enum df_counter) come with the reply:
+# `status --kernel --json` is {name: value}, the table ends with a KERNEL line,
+# and `status --json` stays the guards array. The run's 5 lookups move
+# redirect_udp4 by 5 or more and its refused connect moves ip_blocked by
+# exactly 1; the audit run's connect, which goes through, leaves ip_blocked.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -42,6 +48,16 @@ for k, v in (rows[0].items() if rows else ()):
 
 field() { sed -n "s/^$2=//p" <<<"$1"; }
 
+# kernel NAME: the BPF counter NAME from `status --kernel --json`; "missing" if absent.
+kernel()
+{
+	"$DEPFENCE" status --state-dir "$T/dstate" --kernel --json >"$T/kernel.json" \
+		2>"$T/kernel.err" || fail "depfence status --kernel --json: exit 0" "$(_show "$T/kernel.err")"
+	"$PY" -c 'import json, sys
+v = json.load(open(sys.argv[1])).get(sys.argv[2])
+print(v if isinstance(v, int) else "missing")' "$T/kernel.json" "$1" 2>>"$T/kernel.err"
+}
+
 # wait_field CGROUP KEY VALUE: status shows it within 3 s (BPF events arrive
 # through a ring buffer, a moment after the refusal).
 wait_field()
@@ -58,8 +74,13 @@ wait_field()
 run_cgroup() { sed -n 's/^0:://p' "/proc/$(cat "$(rf "$1" pid)")/cgroup"; }
 
 # ---- a blocklist run: counts and enforcing
+redirects0=$(kernel redirect_udp4)
+blocked0=$(kernel ip_blocked)
+assert_match "kernel counters before the run: redirect_udp4" '^[0-9]+$' "$redirects0"
+assert_match "kernel counters before the run: ip_blocked" '^[0-9]+$' "$blocked0"
 rm -f "$T/st.ready"
 guarded_bg st --policy strict -- "$T/job.sh" "$T/st.ready" "$E2E_DIR/conn.py"
+ST_PID=$BG_PID
 wait_file "$(rf st pid)" 5 || die "st: the command started"
 wait_exists "$T/st.ready" 15 || die "st: the queries ran" "$(_show "$(rf st err)")"
 cg=$CG_ROOT$(run_cgroup st)
@@ -83,6 +104,29 @@ assert_file_has "status table: the run's row with its counts, enforcing yes" \
 	"^run +[^ ]+ +strict +blocklist +[^ ]+ +5 +2 +0 +1 +[0-9T:-]+Z +yes +$(re_quote "$cg")\$" \
 	"$T/status.txt"
 
+# ---- the kernel's counters: the redirects and the refused connect
+redirects1=$(kernel redirect_udp4)
+blocked1=$(kernel ip_blocked)
+assert_gt "kernel: redirect_udp4 moved by the run's 5 lookups (+$((redirects1 - redirects0)))" 4 \
+	"$((redirects1 - redirects0))"
+assert_eq "kernel: ip_blocked moved by the refused connect" 1 "$((blocked1 - blocked0))"
+assert_eq "kernel: dns_escape_dropped (nothing dodged the redirect)" 0 "$(kernel dns_escape_dropped)"
+"$PY" -c 'import json, sys
+g = json.load(open(sys.argv[1]))
+sys.exit(0 if isinstance(g, list) and all("cgroup" in x for x in g) else 1)' "$T/status.json" &&
+	pass "status --json: still the guards array" || fail "status --json: still the guards array" \
+	"$(_show "$T/status.json")"
+assert_file_has "status table: a KERNEL footer with every counter" \
+	"^KERNEL( [a-z0-9_]+=[0-9]+)+\$" "$T/status.txt"
+assert_file_has "status table: the footer's ip_blocked" "^KERNEL .* ip_blocked=$blocked1( |\$)" \
+	"$T/status.txt"
+assert_file_has "status table: the footer's redirect_udp4" "^KERNEL redirect_udp4=$redirects1 " \
+	"$T/status.txt"
+"$DEPFENCE" status --state-dir "$T/dstate" --kernel >"$T/kernel.txt" 2>"$T/kernel.err" ||
+	fail "depfence status --kernel: exit 0" "$(_show "$T/kernel.err")"
+assert_file_has "status --kernel: a row per counter, with what it counts" \
+	"^ip_blocked +$blocked1 +connects and sends refused by address\$" "$T/kernel.txt"
+
 # ---- an audit run: would-be blocks, nothing blocked
 rm -f "$T/au.ready"
 guarded_bg au --policy strict --mode audit -- "$T/job.sh" "$T/au.ready" "$E2E_DIR/conn.py"
@@ -97,6 +141,7 @@ assert_eq "audit status: blocked" 0 "$(field "$row" blocked)"
 assert_eq "audit status: wouldBlock" 2 "$(field "$row" wouldBlock)"
 assert_eq "audit status: packetsBlocked (audit refuses nothing)" 0 "$(field "$row" packetsBlocked)"
 assert_eq "audit status: lastBlock" null "$(field "$row" lastBlock)"
+assert_eq "kernel: ip_blocked not moved by the audit run's connect" "$blocked1" "$(kernel ip_blocked)"
 kill -TERM "$AU_PID"
 bg_wait "$AU_PID" 5
 
@@ -109,6 +154,6 @@ assert_eq "after unpinning: the daemon still lists the run" '"strict"' "$(field 
 assert_eq "after unpinning: enforcing false" false "$(field "$row" enforcing)"
 "$DEPFENCE" status --state-dir "$T/dstate" >"$T/status.txt" 2>"$T/status.err"
 assert_file_has "status table: enforcing NO" " NO +$(re_quote "$cg")\$" "$T/status.txt"
-kill -TERM "$BG_PID"
-bg_wait "$BG_PID" 5
+kill -TERM "$ST_PID"
+bg_wait "$ST_PID" 5
 e2e_done

@@ -19,7 +19,7 @@ for f in "$top"/tests/fuzz/fuzz_*.c; do
 	fuzz_ctl) extra=$top/proxy/base/ctl_proto.c libs=-ljson-c ;;
 	esac
 	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-		-I"$top/proxy" -I"$top/proxy/base" -I"$top/oci" -I"$top/build" "$f" $srcs $extra $libs -o "$out/$name"
+		-I"$top/proxy" -I"$top/proxy/base" -I"$top/bpf" -I"$top/oci" -I"$top/build" "$f" $srcs $extra $libs -o "$out/$name"
 	corpus=$out/corpus-$name
 	mkdir -p "$corpus"
 	seeds=$top/tests/fuzz/seeds/${name#fuzz_}

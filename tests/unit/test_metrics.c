@@ -3,7 +3,9 @@
  * metrics.c: the Prometheus exposition of the engine's counters. Label values
  * escaped as the format wants (backslash, quote, newline), policy rows bounded
  * ("other" past the limit), the latency histogram cumulative with +Inf equal
- * to _count. The e2e test t_metrics.sh scrapes a real daemon.
+ * to _count; the BPF programs' counters one family, a sample per counter
+ * named as guard_bpf__counter_name() (DF_COUNTERS in bpf/dnsguard.h) names it.
+ * The e2e test t_metrics.sh scrapes a real daemon.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard_bpf.h"
 #include "metrics.h"
 
 static const char *const reasons[METRICS_REASONS] = {
@@ -145,6 +148,45 @@ static void test_policy_rows_bounded(void **state)
 	free(m);
 }
 
+static void test_kernel_counters_are_one_family(void **state)
+{
+	const char *names[DF_CNT__MAX];
+	uint64_t vals[DF_CNT__MAX];
+	char *buf = NULL, want[128], *p;
+	size_t len = 0, k;
+	FILE *f = open_memstream(&buf, &len);
+	int i, j, n;
+
+	for (i = 0; i < DF_CNT__MAX; i++) {
+		names[i] = guard_bpf__counter_name(i);
+		vals[i] = 1000 + i;
+		assert_non_null(names[i]);
+		assert_non_null(guard_bpf__counter_help(i));
+		/* snake_case: a label value that needs no escaping */
+		k = strspn(names[i], "abcdefghijklmnopqrstuvwxyz0123456789_");
+		assert_int_equal(names[i][k], '\0');
+		for (j = 0; j < i; j++)
+			assert_string_not_equal(names[i], names[j]);
+	}
+	assert_null(guard_bpf__counter_name(DF_CNT__MAX));
+	assert_string_equal(guard_bpf__counter_name(DF_CNT_REDIRECT_UDP4), "redirect_udp4");
+	assert_string_equal(guard_bpf__counter_name(DF_CNT_IP_BLOCKED), "ip_blocked");
+	assert_non_null(f);
+	assert_int_equal(metrics__render_kernel(f, names, vals, DF_CNT__MAX), 0);
+	fclose(f);
+	for (n = 0, p = buf; (p = strstr(p, "# TYPE ")); p++, n++)
+		;
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(buf, "# TYPE depfence_kernel_events_total counter\n"));
+	assert_non_null(strstr(buf, "# HELP depfence_kernel_events_total "));
+	for (i = 0; i < DF_CNT__MAX; i++) {
+		snprintf(want, sizeof(want), "\ndepfence_kernel_events_total{counter=\"%s\"} %d\n",
+			 names[i], 1000 + i);
+		assert_non_null(strstr(buf, want));
+	}
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +194,7 @@ int main(void)
 	    cmocka_unit_test(test_counts_and_guards),
 	    cmocka_unit_test(test_histogram),
 	    cmocka_unit_test(test_policy_rows_bounded),
+	    cmocka_unit_test(test_kernel_counters_are_one_family),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
