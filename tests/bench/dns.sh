@@ -12,7 +12,7 @@
 #       name; its answers and latency, and how many log lines the flood wrote
 # Prints each figure and depfence's ratios to unbound and dnsmasq.
 # Usage: tests/bench/dns.sh [SECONDS per run, default 10]   (as root, after make)
-set -eu
+set -eu -o pipefail
 secs=${1:-10}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${DEPFENCE_BIN:-$top/build}
@@ -69,6 +69,8 @@ printf 'mode blocklist\nblock blocked.test\n' >"$tmp/conf/policies/default.polic
 	--upstream 127.0.0.1:$P_ORIGIN 2>"$tmp/daemon.log" &
 daemon=$!
 for ((i = 0; i < 100; i++)); do [ -S "$tmp/dstate/depfenced.sock" ] && break; sleep 0.1; done
+# Without the daemon, depfence run would serve embedded and the "daemon" figures would lie.
+[ -S "$tmp/dstate/depfenced.sock" ] || { echo "dns.sh: depfenced did not start" >&2; cat "$tmp/daemon.log" >&2; exit 1; }
 sleep 0.5
 # Warm every cache with each cached name once.
 warm="dnsperf -n 1 -q 50 -d $tmp/cached.txt"
@@ -98,7 +100,12 @@ $PERF -s 127.0.0.1 -p $P_UNBOUND -d "$tmp/cached.txt" | summary "unbound cached 
 
 # depfence: the guarded dnsperf sends to a made-up server; BPF redirects it to the
 # proxy. The cached run warms the proxy's cache first, in the same guarded run.
-daemon_run() { "$bin/depfence" run --state-dir "$tmp/dstate" -- "$@" 2>>"$tmp/client.log"; }
+# --upstream: should the daemon be gone, an embedded fallback still asks only loopback.
+daemon_run() {
+	kill -0 "$daemon" 2>/dev/null || { echo "dns.sh: depfenced died" >&2; exit 1; }
+	"$bin/depfence" run --state-dir "$tmp/dstate" --upstream 127.0.0.1:$P_ORIGIN -- "$@" \
+		2>>"$tmp/client.log"
+}
 embedded_run() {
 	"$bin/depfence" run --state-dir "$tmp/nostate" --upstream 127.0.0.1:$P_ORIGIN \
 		--block blocked.test -- "$@" 2>>"$tmp/embedded.log"
@@ -120,13 +127,15 @@ for how in daemon embedded; do
 	done
 done
 
-# Fairness: guard A floods blocked names; guard B asks an allowed name 200 times.
+# Fairness: guard A floods blocked names; guard B asks 200 allowed names, each new (not
+# cached: every one goes upstream, through B's own share of the pending table).
 before=$(grep -c 'DNS BLOCKED' "$tmp/daemon.log" || true)
 daemon_run dnsperf -l "$secs" -q 500 -c 4 -T 1 -s 127.9.9.9 -d "$tmp/blocked.txt" \
 	>"$tmp/flood.out" &
 flood=$!
 sleep 1
-daemon_run python3 "$top/tests/bench/seqlat.py" 127.9.9.9 53 200 c1.cached.test | sed 's/^/# other guard during the flood: /'
+daemon_run python3 "$top/tests/bench/seqlat.py" 127.9.9.9 53 200 'f{i}.fair.cached.test' |
+	sed 's/^/# other guard during the flood: /'
 wait "$flood"
 summary "depfence daemon blocked (flood)" <"$tmp/flood.out" >/dev/null
 refused=$(awk '/Queries completed:/ { print $3 }' "$tmp/flood.out")

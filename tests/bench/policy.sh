@@ -31,6 +31,11 @@ t0=$(ms)
 pids+=($!)
 for ((i = 0; i < 3000; i++)); do [ -S "$tmp/state/depfenced.sock" ] && break; sleep 0.005; done
 t1=$(ms)
+if [ ! -S "$tmp/state/depfenced.sock" ] || ! kill -0 "${pids[-1]}" 2>/dev/null; then
+	echo "policy.sh: depfenced did not come up" >&2
+	cat "$tmp/daemon.log" >&2
+	exit 1
+fi
 echo "depfenced, $n rules: start to control socket $((t1 - t0)) ms, RSS $(rss "${pids[-1]}")"
 
 t0=$(ms)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
 """seqlat.py SERVER PORT COUNT NAME [TIMEOUT_S]: COUNT sequential A queries for
-NAME (a random id each), each waiting for its answer (TIMEOUT_S, default 2 s);
+NAME (a random id each; "{i}" in NAME becomes the query's index, so each asks a
+name of its own), each waiting for its answer (TIMEOUT_S, default 2 s);
 prints answered/timeouts/rcodes and p50/p99/max latency in ms. Loopback only:
 for tests/bench, a guarded client whose queries the BPF redirect sends on."""
 import random, socket, struct, sys, time
@@ -25,7 +26,7 @@ s.settimeout(timeout)
 for i in range(count):
     qid = random.randrange(65536)
     t0 = time.monotonic()
-    s.sendto(query(qid, name), (server, port))
+    s.sendto(query(qid, name.replace("{i}", str(i))), (server, port))
     while True:
         try:
             data, _ = s.recvfrom(4096)
