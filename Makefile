@@ -122,7 +122,7 @@ $(BUILD)/depfence-hook: $(call obj,$(HOOK_SRCS)) $(LIBS)
 # mocks do in facebook/bpfilter: WRAP_<test> names the symbols the linker
 # routes to the test's __wrap_<symbol> (__real_<symbol> reaches the original).
 comma := ,
-WRAP_test_reload := bpf_map__update_elem bpf_map__delete_elem
+WRAP_test_reload := bpf_map__update_elem bpf_map__delete_elem bpf_map_delete_batch
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
 	$(call msg,LD,$@)

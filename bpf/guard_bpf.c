@@ -355,12 +355,80 @@ int guard_bpf__reserve_policy_ids(struct guard_bpf *g, __u32 *ret_base)
  * key that vanishes under the walk (an LRU eviction, a program's delete) makes
  * the kernel start over from the first key: the walk stops after twice the
  * map's entries, so it always ends. FN returns 1 to count the entry, 0 not to,
- * or a negative errno that ends the walk. Returns the count, or that errno.
+ * WALK_DELETE to have the walk delete it (counted if it was there), or a
+ * negative errno that ends the walk. Returns the count, or that errno.
  */
+#define WALK_DELETE 2
 typedef int (*map_walk_fn)(void *ctx, struct bpf_map *m, const void *key, const void *value);
 
 #define MAP_WALK_KEY   64
 #define MAP_WALK_VALUE 64
+
+/*
+ * The walk in batches (BPF_MAP_LOOKUP_BATCH, hash maps): WALK_BATCH entries
+ * per system call instead of two calls per entry, so purging a guard from a
+ * full clients map (65,536 entries) holds the DNS loop for a few milliseconds,
+ * not a few hundred. FN may delete what it is given: the batch cursor is a
+ * bucket, not a key. -ENOTSUPP when the kernel will not (an old one, a bucket
+ * larger than a batch): the caller walks key by key, FN seeing entries again.
+ */
+#define WALK_BATCH 1024
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* the kernel's, not in userspace errno.h */
+#endif
+
+/* Delete the N keys at KEYS of M in one call (one by one where the kernel will not):
+ * how many were there. */
+static int delete_keys(struct bpf_map *m, const unsigned char *keys, __u32 n)
+{
+	size_t ksz = bpf_map__key_size(m);
+	__u32 count = n, i;
+	int gone = 0;
+
+	if (!n)
+		return 0;
+	if (bpf_map_delete_batch(bpf_map__fd(m), keys, &count, NULL) == 0)
+		return (int)count;
+	/* ENOENT: one was gone already (the batch stops there); the rest one by one. */
+	for (i = count; i < n; i++)
+		gone += bpf_map__delete_elem(m, keys + i * ksz, ksz, 0) == 0;
+	return (int)count + gone;
+}
+
+static int map_walk_batch(struct bpf_map *m, bool with_value, map_walk_fn fn, void *ctx)
+{
+	size_t ksz = bpf_map__key_size(m), vsz = bpf_map__value_size(m);
+	_cleanup_free_ unsigned char *keys = malloc(WALK_BATCH * ksz),
+				     *vals = malloc(WALK_BATCH * vsz),
+				     *dels = malloc(WALK_BATCH * ksz);
+	__u32 in = 0, out = 0, count, i, nd;
+	bool first = true, last = false;
+	int n = 0, r, e;
+
+	if (!keys || !vals || !dels)
+		return -ENOMEM;
+	while (!last) {
+		count = WALK_BATCH;
+		r = bpf_map_lookup_batch(bpf_map__fd(m), first ? NULL : &in, &out, keys, vals,
+					 &count, NULL);
+		if (r < 0 && errno != ENOENT)
+			return -ENOTSUPP; /* the key walk does it all again (FN is idempotent) */
+		last = r < 0;		  /* ENOENT: these are the last ones */
+		first = false;
+		in = out;
+		for (i = 0, nd = 0; i < count; i++) {
+			e = fn(ctx, m, keys + i * ksz, with_value ? vals + i * vsz : NULL);
+			if (e < 0)
+				return e;
+			if (e == WALK_DELETE)
+				memcpy(dels + nd++ * ksz, keys + i * ksz, ksz);
+			else
+				n += e;
+		}
+		n += delete_keys(m, dels, nd);
+	}
+	return n;
+}
 
 static int map_walk(struct bpf_map *m, bool with_value, map_walk_fn fn, void *ctx)
 {
@@ -371,6 +439,11 @@ static int map_walk(struct bpf_map *m, bool with_value, map_walk_fn fn, void *ct
 
 	if (ksz > sizeof(k) || (with_value && vsz > sizeof(v)))
 		return -E2BIG;
+	if (bpf_map__type(m) == BPF_MAP_TYPE_HASH || bpf_map__type(m) == BPF_MAP_TYPE_LRU_HASH) {
+		r = map_walk_batch(m, with_value, fn, ctx);
+		if (r != -ENOTSUPP)
+			return r;
+	}
 	r = bpf_map__get_next_key(m, NULL, next, ksz);
 	while (r == 0 && left--) {
 		memcpy(k, next, ksz);
@@ -380,6 +453,8 @@ static int map_walk(struct bpf_map *m, bool with_value, map_walk_fn fn, void *ct
 		e = fn(ctx, m, k, with_value ? v : NULL);
 		if (e < 0)
 			return e;
+		if (e == WALK_DELETE)
+			e = bpf_map__delete_elem(m, k, ksz, 0) == 0;
 		n += e;
 	}
 	return n;
@@ -388,7 +463,7 @@ static int map_walk(struct bpf_map *m, bool with_value, map_walk_fn fn, void *ct
 /* FN for map_walk: delete the entry. */
 static int walk_delete(void *ctx, struct bpf_map *m, const void *key, const void *value)
 {
-	return bpf_map__delete_elem(m, key, bpf_map__key_size(m), 0) == 0;
+	return WALK_DELETE;
 }
 
 struct keep_ids {
@@ -410,14 +485,14 @@ static int purge_cidr(void *ctx, struct bpf_map *m, const void *key, const void 
 {
 	const struct df_cidr_key *k = key;
 
-	return !kept_id(ctx, k->policy_id) && walk_delete(ctx, m, key, value);
+	return !kept_id(ctx, k->policy_id) ? WALK_DELETE : 0;
 }
 
 static int purge_learned(void *ctx, struct bpf_map *m, const void *key, const void *value)
 {
 	const struct df_addr_key *k = key;
 
-	return !kept_id(ctx, k->id) && walk_delete(ctx, m, key, value);
+	return !kept_id(ctx, k->id) ? WALK_DELETE : 0;
 }
 
 int guard_bpf__purge_policies(struct guard_bpf *g, const __u32 *keep, int n_keep)
@@ -776,7 +851,7 @@ static int purge_id(void *ctx, struct bpf_map *m, const void *key, const void *v
 {
 	const struct df_addr_key *k = key;
 
-	return k->id == *(const __u64 *)ctx && walk_delete(ctx, m, key, value);
+	return k->id == *(const __u64 *)ctx ? WALK_DELETE : 0;
 }
 
 int guard_bpf__purge_addrs(struct guard_bpf *g, bool learned, __u64 id)
@@ -796,13 +871,13 @@ static int purge_client(void *ctx, struct bpf_map *m, const void *key, const voi
 {
 	const struct df_client *v = value;
 
-	return v->guard_cgid == *(const __u64 *)ctx && walk_delete(ctx, m, key, value);
+	return v->guard_cgid == *(const __u64 *)ctx ? WALK_DELETE : 0;
 }
 
 /* FN for map_walk: delete a cg_guard entry whose guard (its value) is *CTX. */
 static int purge_owned(void *ctx, struct bpf_map *m, const void *key, const void *value)
 {
-	return *(const __u64 *)value == *(const __u64 *)ctx && walk_delete(ctx, m, key, value);
+	return *(const __u64 *)value == *(const __u64 *)ctx ? WALK_DELETE : 0;
 }
 
 void guard_bpf__purge_guard(struct guard_bpf *g, __u64 cgid)
@@ -852,7 +927,7 @@ static bool kept_cgid(const struct keep_cgids *kp, __u64 id)
 /* FN for map_walk: forget a listener of a guard not kept (its socket died with a proxy). */
 static int purge_listener(void *ctx, struct bpf_map *m, const void *key, const void *value)
 {
-	return !kept_cgid(ctx, *(const __u64 *)value) && walk_delete(ctx, m, key, value);
+	return !kept_cgid(ctx, *(const __u64 *)value) ? WALK_DELETE : 0;
 }
 
 /* FN for map_walk: a guards entry not kept is closed. */

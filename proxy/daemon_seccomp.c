@@ -207,15 +207,16 @@ static int allow_narrow(scmp_filter_ctx ctx)
 	static const unsigned int signals[] = {SIGKILL};
 	/*
 	 * Maps, pins and links of registrations, and the walks of the pinned
-	 * maps; a link left pinned for a cgroup is switched to our program in
-	 * place (guard_bpf__attach_pinned). No program, map or BTF is loaded
-	 * after start-up.
+	 * maps (in batches: guard_bpf.c map_walk); a link left pinned for a cgroup is switched to
+	 * our program in place (guard_bpf__attach_pinned). No program, map or BTF is loaded after
+	 * start-up.
 	 */
 	static const unsigned int bpf_cmds[] = {
 	    BPF_MAP_LOOKUP_ELEM,  BPF_MAP_UPDATE_ELEM,	 BPF_MAP_DELETE_ELEM,
 	    BPF_MAP_GET_NEXT_KEY, BPF_OBJ_PIN,		 BPF_OBJ_GET,
 	    BPF_PROG_QUERY,	  BPF_PROG_GET_FD_BY_ID, BPF_OBJ_GET_INFO_BY_FD,
-	    BPF_LINK_CREATE,	  BPF_LINK_UPDATE,
+	    BPF_LINK_CREATE,	  BPF_LINK_UPDATE,	 BPF_MAP_LOOKUP_BATCH,
+	    BPF_MAP_DELETE_BATCH,
 	};
 #ifdef DF_ASAN
 	/* LeakSanitizer's helper: dumpable, its ptrace of us allowed, dies with us. */

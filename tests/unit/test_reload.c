@@ -36,8 +36,9 @@
  *    against NEW when it comes.
  *
  * How the test sees every instant: it is linked with --wrap for
- * bpf_map__update_elem and bpf_map__delete_elem (Makefile: WRAP_test_reload),
- * the two calls through which bpf/guard_bpf.c writes every map. After each
+ * bpf_map__update_elem, bpf_map__delete_elem and bpf_map_delete_batch
+ * (Makefile: WRAP_test_reload), the calls through which bpf/guard_bpf.c
+ * writes every map (a batch is checked after the call, each key counted). After each
  * single write made while a reload runs it checks, for every guard:
  *  - its guards entry exists, with the same listener port, and names OLD's id
  *    or the id of the policy the store now holds for the name;
@@ -66,6 +67,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cmocka.h>
 
@@ -363,6 +365,38 @@ int __wrap_bpf_map__delete_elem(const struct bpf_map *map, const void *key, size
 
 	if (watch.fx)
 		after_write(map, false, key, NULL);
+	return r;
+}
+
+/* The map of the fixture's object whose fd is FD (a batch call names the map by its fd). */
+static const struct bpf_map *map_of_fd(int fd)
+{
+	static const char *const names[] = {"cidrs",   "learned",  "handed",   "guards",
+					    "clients", "cg_guard", "listeners"};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		const struct bpf_map *m = guard_bpf__map(watch.fx->bpf, names[i]);
+
+		if (m && bpf_map__fd(m) == fd)
+			return m;
+	}
+	return NULL;
+}
+
+int __real_bpf_map_delete_batch(int fd, const void *keys, __u32 *count,
+				const struct bpf_map_batch_opts *opts);
+
+/* A batch of deletes (guard_bpf.c's map walks): each key deleted counts as a write. */
+int __wrap_bpf_map_delete_batch(int fd, const void *keys, __u32 *count,
+				const struct bpf_map_batch_opts *opts)
+{
+	int r = __real_bpf_map_delete_batch(fd, keys, count, opts);
+	const struct bpf_map *m = watch.fx ? map_of_fd(fd) : NULL;
+	__u32 i;
+
+	for (i = 0; m && i < *count; i++)
+		after_write(m, false, (const char *)keys + i * bpf_map__key_size(m), NULL);
 	return r;
 }
 
