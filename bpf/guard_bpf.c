@@ -398,8 +398,10 @@ static int delete_keys(struct bpf_map *m, const unsigned char *keys, __u32 n)
 static int map_walk_batch(struct bpf_map *m, bool with_value, map_walk_fn fn, void *ctx)
 {
 	size_t ksz = bpf_map__key_size(m), vsz = bpf_map__value_size(m);
-	_cleanup_free_ unsigned char *keys = malloc(WALK_BATCH * ksz),
-				     *vals = malloc(WALK_BATCH * vsz),
+	/* Zeroed: valgrind does not know the batch commands, and would take what the
+	 * kernel writes here for uninitialised memory. */
+	_cleanup_free_ unsigned char *keys = calloc(WALK_BATCH, ksz),
+				     *vals = calloc(WALK_BATCH, vsz),
 				     *dels = malloc(WALK_BATCH * ksz);
 	__u32 in = 0, out = 0, count, i, nd;
 	bool first = true, last = false;
