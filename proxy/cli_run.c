@@ -345,8 +345,9 @@ static int exit_code(int status)
 #define LIMITS_PREFIX "depfence-run"
 
 /*
- * Put the run's limits (the policy's defaults under the command line's) on
- * its cgroup before the job starts. Limits nobody asked for: nothing to do.
+ * Before the job starts: the v1 hierarchies it will mount afresh (every run,
+ * so a run nested in it can place limits below it), and the run's limits (the
+ * policy's defaults under the command line's) on its cgroups, if any.
  */
 static int runner_limit(struct runner *rn, const struct cg_limits *policy,
 			const struct cg_limits *flags, const char *cgroup, struct df_err *err)
@@ -370,9 +371,10 @@ static int runner_limit(struct runner *rn, const struct cg_limits *policy,
 }
 
 /*
- * The command is done: say what the limits did, then remove the job's own v1
- * cgroups (after its v2 cgroup was emptied). A job that failed after the
- * kernel OOM-killed a process in it exits 137, whatever the shell made of it.
+ * The command is done: say what the limits did (the caller removes the job's
+ * v1 cgroups with cg_job_release once its v2 cgroup is emptied). A job that
+ * failed after the kernel OOM-killed a process in it exits 137, whatever the
+ * shell made of it.
  */
 static int runner_unlimit(struct runner *rn, const char *id, int code)
 {

@@ -11,14 +11,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/*
- * Call FN for every cgroup2 mount in /proc/self/mountinfo, with its mount
- * point and superblock options, until FN returns non-zero (returned).
- * 0 when FN never stopped, -errno when the file cannot be read.
- */
-static int each_cgroup2(int (*fn)(void *ctx, const char *mnt, const char *sb_opts), void *ctx)
+int cgroup_each_mount(const char *mountinfo, cgroup_mount_fn fn, void *ctx)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_fclose_ FILE *f = fopen(mountinfo, "re");
 	_cleanup_free_ char *line = NULL;
 	size_t n = 0;
 	int r;
@@ -27,17 +22,39 @@ static int each_cgroup2(int (*fn)(void *ctx, const char *mnt, const char *sb_opt
 		return -errno;
 	while (getline(&line, &n, f) > 0) {
 		/* id parent major:minor root mountpoint opts [optional...] - fstype src opts */
-		char *sep = strstr(line, " - "), mnt[PATH_MAX];
+		char *sep = strstr(line, " - ");
+		struct cgroup_mount m;
 
-		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+		if (!sep || sscanf(line, "%*s %*s %*s %4095s %4095s", m.root, m.mnt) != 2 ||
+		    sscanf(sep + 3, "%15s %*s %511s", m.fstype, m.sb_opts) != 2)
 			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+		if (strcmp(m.fstype, "cgroup2") && strcmp(m.fstype, "cgroup"))
 			continue;
-		r = fn(ctx, mnt, sep + 3);
+		r = fn(ctx, &m);
 		if (r)
 			return r;
 	}
 	return 0;
+}
+
+struct cg2_ctx {
+	int (*fn)(void *ctx, const char *mnt, const char *sb_opts);
+	void *ctx;
+};
+
+static int cg2_only(void *ctx, const struct cgroup_mount *m)
+{
+	struct cg2_ctx *c = ctx;
+
+	return strcmp(m->fstype, "cgroup2") ? 0 : c->fn(c->ctx, m->mnt, m->sb_opts);
+}
+
+/* FN for every cgroup2 mount of this process, until it returns non-zero (returned). */
+static int each_cgroup2(int (*fn)(void *ctx, const char *mnt, const char *sb_opts), void *ctx)
+{
+	struct cg2_ctx c = {fn, ctx};
+
+	return cgroup_each_mount("/proc/self/mountinfo", cg2_only, &c);
 }
 
 struct mounts_ctx {

@@ -20,6 +20,21 @@ int cgroup_v2_root(char *buf, size_t cap, struct df_err *err);
  * root), pointing into PATH; PATH itself if it is not below the root.
  */
 const char *cgroup_below_root(const char *path);
+/* A cgroup (v1) or cgroup2 line of a mountinfo file. */
+struct cgroup_mount {
+	char root[PATH_MAX]; /* the cgroup shown at the mount point ("/", "/../.." seen from a
+			      * cgroup namespace) */
+	char mnt[PATH_MAX];  /* the mount point */
+	char fstype[16];     /* "cgroup" or "cgroup2" */
+	char sb_opts[512];   /* superblock options: "rw,memory", "rw,nsdelegate" */
+};
+typedef int (*cgroup_mount_fn)(void *ctx, const struct cgroup_mount *m);
+/*
+ * FN for every cgroup and cgroup2 mount in MOUNTINFO (/proc/self/mountinfo;
+ * a test's file), in mount order, until FN returns non-zero (returned). 0 when
+ * FN never stopped, -errno when the file cannot be read.
+ */
+int cgroup_each_mount(const char *mountinfo, cgroup_mount_fn fn, void *ctx);
 /* Every cgroup2 mount point (at most MAX, first the one cgroup_v2_root names): how many. */
 int cgroup2_mounts(char mnts[][PATH_MAX], int max, struct df_err *err);
 /*

@@ -161,40 +161,49 @@ static void v1_mount_opts(const char *opts, char *buf, size_t cap)
 	}
 }
 
+struct host_ctx {
+	struct cg_host *h;
+	char v1_root[CG__COUNT][PATH_MAX];
+};
+
+static int host_mount(void *ctx, const struct cgroup_mount *m)
+{
+	struct host_ctx *hc = ctx;
+	struct cg_host *h = hc->h;
+	int i;
+
+	if (!strcmp(m->fstype, "cgroup2")) {
+		if (!h->v2_root[0])
+			snprintf(h->v2_root, sizeof(h->v2_root), "%s", m->mnt);
+		return 0;
+	}
+	for (i = 0; i < CG__COUNT; i++) {
+		/* The last mount of a hierarchy is the one on top (a job mounts its own over). */
+		if (!has_token(m->sb_opts, limits[i].ctrl))
+			continue;
+		snprintf(h->v1[i].mnt, sizeof(h->v1[i].mnt), "%s", m->mnt);
+		snprintf(hc->v1_root[i], sizeof(hc->v1_root[i]), "%s", m->root);
+		v1_mount_opts(m->sb_opts, h->v1[i].opts, sizeof(h->v1[i].opts));
+	}
+	return 0;
+}
+
 int cg_host_read(struct cg_host *h, const char *mountinfo, const char *self_cgroup,
 		 struct df_err *err)
 {
-	char v1_root[CG__COUNT][PATH_MAX] = {{0}}, path[PATH_MAX + 32];
-	_cleanup_free_ char *line = NULL, *text = NULL;
-	_cleanup_fclose_ FILE *f = fopen(mountinfo, "re");
-	size_t n = 0;
+	_cleanup_free_ struct host_ctx *hc = calloc(1, sizeof(*hc));
+	char(*v1_root)[PATH_MAX], path[PATH_MAX + 32];
+	_cleanup_free_ char *text = NULL;
 	int i, r;
 
 	memset(h, 0, sizeof(*h));
-	if (!f)
-		return df_err_set(err, -errno, "read %s: %s", mountinfo, strerror(errno));
-	while (getline(&line, &n, f) > 0) {
-		/* id parent major:minor root mountpoint opts [optional...] - fstype src opts */
-		char *sep = strstr(line, " - "), root[PATH_MAX], mnt[PATH_MAX], fstype[32],
-		     opts[512];
-
-		if (!sep || sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) != 2 ||
-		    sscanf(sep + 3, "%31s %*s %511s", fstype, opts) != 2)
-			continue;
-		if (!strcmp(fstype, "cgroup2") && !h->v2_root[0])
-			snprintf(h->v2_root, sizeof(h->v2_root), "%s", mnt);
-		if (strcmp(fstype, "cgroup"))
-			continue;
-		for (i = 0; i < CG__COUNT; i++) {
-			/* The last mount of a hierarchy is the one on top (a job mounts its own
-			 * over). */
-			if (!has_token(opts, limits[i].ctrl))
-				continue;
-			snprintf(h->v1[i].mnt, sizeof(h->v1[i].mnt), "%s", mnt);
-			snprintf(v1_root[i], sizeof(v1_root[i]), "%s", root);
-			v1_mount_opts(opts, h->v1[i].opts, sizeof(h->v1[i].opts));
-		}
-	}
+	if (!hc)
+		return df_err_set(err, -ENOMEM, "out of memory");
+	hc->h = h;
+	v1_root = hc->v1_root;
+	r = cgroup_each_mount(mountinfo, host_mount, hc);
+	if (r < 0)
+		return df_err_set(err, r, "read %s: %s", mountinfo, strerror(-r));
 	if (h->v2_root[0]) {
 		snprintf(path, sizeof(path), "%s/cgroup.controllers", h->v2_root);
 		if (read_file(path, &text, NULL, 4096) == 0)
@@ -340,8 +349,8 @@ static int v1_mkdir(const char *dir, struct df_err *err)
 {
 	if (mkdir(dir, 0755) == 0)
 		return 0;
-	if (errno == EEXIST && (cgroup_kill_and_remove(dir, 500) < 0 || mkdir(dir, 0755) == 0 ||
-				errno == EEXIST))
+	if (errno == EEXIST &&
+	    (cgroup_kill_and_remove(dir, 500) < 0 || mkdir(dir, 0755) == 0 || errno == EEXIST))
 		return 0;
 	return df_err_set(err, -errno, "create cgroup %s: %s", dir, strerror(errno));
 }

@@ -8,16 +8,9 @@
 set -eu
 secs=${1:-5}
 rounds=${2:-3}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${DEPFENCE_BIN:-$top/build}
-tmp=$(mktemp -d /tmp/depfence-datapath.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init datapath
 
 cc -O2 -pthread -o "$tmp/connect_rate" "$top/tests/bench/connect_rate.c"
 dnsmasq --no-daemon --no-resolv --no-hosts --port=5411 --listen-address=127.0.0.1 \

@@ -14,18 +14,9 @@
 # Usage: tests/bench/dns.sh [SECONDS per run, default 10]   (as root, after make)
 set -eu -o pipefail
 secs=${1:-10}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${DEPFENCE_BIN:-$top/build}
-tmp=$(mktemp -d /tmp/depfence-bench.XXXXXX)
-pids=()
-daemon=
-cleanup() {
-	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init bench
 
 P_ORIGIN=5401 P_NULL=5402 P_DNSMASQ=5403 P_UNBOUND=5404
 N_BLOCKED=5000 N_CACHED=500

@@ -6,15 +6,9 @@
 # Usage: tests/bench/hook.sh [RUNS, default 30]
 set -eu
 runs=${1:-30}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${DEPFENCE_BIN:-$top/build}
-tmp=$(mktemp -d /tmp/depfence-hookbench.XXXXXX)
-daemon=
-cleanup() {
-	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init hookbench
 
 mkdir -p "$tmp/cfg/policies" "$tmp/plain/rootfs/bin"
 printf 'mode blocklist\nblock github.com\n' >"$tmp/cfg/policies/deploy.policy"

@@ -10,18 +10,9 @@
 set -eu
 secs=${1:-8}
 names=${2:-5000}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${DEPFENCE_BIN:-$top/build}
-tmp=$(mktemp -d /tmp/depfence-bench.XXXXXX)
-pids=()
-daemon=
-cleanup() {
-	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init bench
 
 P_ORIGIN=5411
 dnsmasq --no-daemon --no-resolv --no-hosts --port=$P_ORIGIN --listen-address=127.0.0.1 \

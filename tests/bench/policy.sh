@@ -6,16 +6,9 @@
 # Usage: tests/bench/policy.sh [N, default 1000000]
 set -eu
 n=${1:-1000000}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${DEPFENCE_BIN:-$top/build}
-tmp=$(mktemp -d /tmp/depfence-policybench.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init policybench
 mkdir -p "$tmp/conf/policies"
 awk -v n="$n" 'BEGIN { print "mode blocklist"; for (i = 0; i < n; i++) printf "block h%d.example%d.com\n", i, i % 1000 }' \
 	>"$tmp/conf/policies/big.policy"

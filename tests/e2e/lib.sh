@@ -100,10 +100,13 @@ assert_no_run_cgroups()
 # v1_dir CONTROLLER: where this shell's cgroup is in the v1 hierarchy of
 # CONTROLLER ("" if none is mounted): depfence run makes its job's own v1
 # cgroups there, named depfence-run-PID (docs/design.md, resource limits).
+# v1_mount CONTROLLER: the mount point of CONTROLLER's v1 hierarchy ("" if none).
+v1_mount() { awk -v c="$1" '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup" && ("," $(i + 3) ",") ~ ("," c ",")) { print $5; exit } break } }' /proc/self/mountinfo; }
+
 v1_dir()
 {
 	local mnt rel
-	mnt=$(awk -v c="$1" '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup" && ("," $(i + 3) ",") ~ ("," c ",")) { print $5; exit } break } }' /proc/self/mountinfo)
+	mnt=$(v1_mount "$1")
 	[ -n "$mnt" ] || return 0
 	rel=$(awk -F: -v c="$1" '("," $2 ",") ~ ("," c ",") { print $3; exit }' /proc/self/cgroup)
 	printf '%s%s' "$mnt" "${rel%/}"

@@ -17,15 +17,14 @@ e2e_init
 dns_start
 
 V2_CTRLS=$(cat "$CG_ROOT/cgroup.controllers")
-v1_mnt() { awk -v c="$1" '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup" && ("," $(i + 3) ",") ~ ("," c ",")) { print $5; exit } break } }' /proc/self/mountinfo; }
 in_v2() { [[ " $V2_CTRLS " == *" $1 "* ]]; }
 # The file that holds CONTROLLER's limit as the job sees it.
 limit_file()
 {
 	case $1 in
-	memory) if in_v2 memory; then echo "$CG_ROOT/memory.max"; else echo "$(v1_mnt memory)/memory.limit_in_bytes"; fi ;;
-	cpu) if in_v2 cpu; then echo "$CG_ROOT/cpu.max"; else echo "$(v1_mnt cpu)/cpu.cfs_quota_us"; fi ;;
-	pids) if in_v2 pids; then echo "$CG_ROOT/pids.max"; else echo "$(v1_mnt pids)/pids.max"; fi ;;
+	memory) if in_v2 memory; then echo "$CG_ROOT/memory.max"; else echo "$(v1_mount memory)/memory.limit_in_bytes"; fi ;;
+	cpu) if in_v2 cpu; then echo "$CG_ROOT/cpu.max"; else echo "$(v1_mount cpu)/cpu.cfs_quota_us"; fi ;;
+	pids) if in_v2 pids; then echo "$CG_ROOT/pids.max"; else echo "$(v1_mount pids)/pids.max"; fi ;;
 	esac
 }
 cpu_val() { if in_v2 cpu; then echo "$(($1 * 1000)) 100000"; else echo "$(($1 * 1000))"; fi; }

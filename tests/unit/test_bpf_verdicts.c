@@ -41,6 +41,7 @@
 #include <bpf/libbpf.h>
 #include <cmocka.h>
 
+#include "bpf_fixture.h"
 #include "guard_bpf.h"
 #include "log.h"
 
@@ -160,32 +161,6 @@ static size_t build(const struct pkt_case *c, __u8 *buf)
 	return c->cut ? ETH_HLEN + (size_t)c->cut : end;
 }
 
-static int setup(void **state)
-{
-	struct df_err err = {0};
-	struct guard_bpf *g = NULL;
-	int r;
-
-	r = guard_bpf__load(NULL, &g, &err);
-	if (r == -EPERM || r == -EACCES) {
-		print_message("skipped: loading a BPF object needs root (%s)\n", err.msg);
-		*state = NULL;
-		return 0;
-	}
-	if (r < 0) {
-		print_message("load: %s\n", err.msg);
-		return -1;
-	}
-	*state = g;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	guard_bpf__destroy(*state);
-	return 0;
-}
-
 static void test_egress_verdicts(void **state)
 {
 	struct guard_bpf *g = *state;
@@ -262,5 +237,5 @@ int main(void)
 	};
 
 	libbpf_set_print(log_libbpf_print);
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, bpf_setup, bpf_teardown);
 }

@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 #include <cmocka.h>
 
+#include "bpf_fixture.h"
 #include "guard_bpf.h"
 #include "log.h"
 
@@ -73,32 +74,6 @@ static void addr_of(int i, __u8 *addr)
 	__u32 a = htonl(0xc0000200u + i); /* 192.0.2.0 + I, past .255 into 192.0.3.x */
 
 	memcpy(addr, &a, 4);
-}
-
-static int setup(void **state)
-{
-	struct df_err err = {0};
-	struct guard_bpf *g = NULL;
-	int r;
-
-	r = guard_bpf__load(NULL, &g, &err);
-	if (r == -EPERM || r == -EACCES) {
-		print_message("skipped: loading a BPF object needs root (%s)\n", err.msg);
-		*state = NULL;
-		return 0;
-	}
-	if (r < 0) {
-		print_message("load: %s\n", err.msg);
-		return -1;
-	}
-	*state = g;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	guard_bpf__destroy(*state);
-	return 0;
 }
 
 /* handed: a guard's addresses go, another guard's (interleaved) stay. */
@@ -226,5 +201,5 @@ int main(void)
 	};
 
 	libbpf_set_print(log_libbpf_print);
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, bpf_setup, bpf_teardown);
 }

@@ -75,6 +75,7 @@
 #include "dns_wire.h"
 #include "guard_bpf.h"
 #include "log.h"
+#include "upstream_inbox.h"
 
 #define BLOCKED	     "blocked.test"
 #define ALSO_BLOCKED "also-blocked.test"
@@ -136,13 +137,6 @@ static const struct {
 	const char *addr;
 } learned_addrs[] = {{DF_AF_INET, "192.0.2.7"}, {DF_AF_INET6, "2001:db8::7"}};
 
-struct dgram {
-	uint8_t buf[1500];
-	size_t len;
-	struct sockaddr_in from;
-	struct dns_msg m;
-};
-
 struct fx {
 	bool skip; /* not root: no BPF */
 	char dir[64];
@@ -155,9 +149,8 @@ struct fx {
 	uint64_t cgid[N_GUARDS];
 	uint16_t port[N_GUARDS];
 	int up_fd, client_fd;
-	struct dgram rx, q, held;      /* scratch, a learning query, the query held */
-	struct dgram backlog[BACKLOG]; /* upstream queries seen while waiting for another */
-	int n_backlog;
+	struct dgram q, held;	     /* a learning query, the query held */
+	struct upstream_inbox inbox; /* what the upstream got */
 };
 
 /* ---- the watch: the invariant after every map write of a reload ------------------------- */
@@ -426,35 +419,7 @@ static int watched_reload(struct fx *fx, const struct version *from, const struc
 /* Wait, running the engine's loop, for the upstream to get NAME/QTYPE. */
 static void fake_take(struct fx *fx, const char *name, uint16_t qtype, struct dgram *ret)
 {
-	uint64_t deadline = now_ms() + WAIT_MS;
-	struct dgram *d = &fx->rx;
-	int i;
-
-	for (;;) {
-		socklen_t fl = sizeof(d->from);
-		ssize_t n;
-
-		for (i = 0; i < fx->n_backlog; i++) {
-			struct dgram *b = &fx->backlog[i];
-
-			if (b->m.qtype == qtype && !strcmp(b->m.qname, name)) {
-				*ret = *b;
-				*b = fx->backlog[--fx->n_backlog];
-				return;
-			}
-		}
-		n = recvfrom(fx->up_fd, d->buf, sizeof(d->buf), MSG_DONTWAIT,
-			     (struct sockaddr *)&d->from, &fl);
-		if (n > 0) {
-			d->len = n;
-			if (dns_parse(d->buf, d->len, &d->m) == DNS_OK && fx->n_backlog < BACKLOG)
-				fx->backlog[fx->n_backlog++] = *d;
-			continue;
-		}
-		if (now_ms() > deadline)
-			fail_msg("the upstream never got %s type %u", name, qtype);
-		loop__run_once(fx->loop, 10);
-	}
+	inbox_take(&fx->inbox, fx->up_fd, fx->loop, WAIT_MS, name, qtype, ret);
 }
 
 /* Answer Q with one address record (ADDR's family: A or AAAA), TTL 300. */

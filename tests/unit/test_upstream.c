@@ -43,20 +43,13 @@
 #include "engine_int.h"
 #include "guard_bpf.h"
 #include "log.h"
+#include "upstream_inbox.h"
 
 #define N_GUARDS 2
 #define QUOTA	 4
 #define WAIT_MS	 10000 /* for the engine's loop; valgrind is slow */
-#define BACKLOG	 64
 /* Letters enough that 0x20 leaves the case as asked with probability 2^-40. */
 #define LONG_NAME "MixedCaseQuestionForTheZeroXTwentyCheck.Example.test"
-
-struct dgram {
-	uint8_t buf[1500];
-	size_t len;
-	struct sockaddr_in from;
-	struct dns_msg m;
-};
 
 struct fx {
 	bool skip; /* not root: no BPF */
@@ -67,9 +60,7 @@ struct fx {
 	struct engine *e;
 	struct guard *g[N_GUARDS];
 	int up_fd, other_fd, client_fd[N_GUARDS];
-	struct dgram rx;
-	struct dgram backlog[BACKLOG]; /* upstream queries seen while waiting for another */
-	int n_backlog;
+	struct upstream_inbox inbox; /* what the upstream got */
 };
 
 /* ---- the fake upstream ------------------------------------------------------------------ */
@@ -77,35 +68,7 @@ struct fx {
 /* Wait, running the engine's loop, for the upstream to get NAME (any case)/QTYPE. */
 static void fake_take(struct fx *fx, const char *name, uint16_t qtype, struct dgram *ret)
 {
-	uint64_t deadline = now_ms() + WAIT_MS;
-	struct dgram *d = &fx->rx;
-	int i;
-
-	for (;;) {
-		socklen_t fl = sizeof(d->from);
-		ssize_t n;
-
-		for (i = 0; i < fx->n_backlog; i++) {
-			struct dgram *b = &fx->backlog[i];
-
-			if (b->m.qtype == qtype && !strcasecmp(b->m.qname, name)) {
-				*ret = *b;
-				*b = fx->backlog[--fx->n_backlog];
-				return;
-			}
-		}
-		n = recvfrom(fx->up_fd, d->buf, sizeof(d->buf), MSG_DONTWAIT,
-			     (struct sockaddr *)&d->from, &fl);
-		if (n > 0) {
-			d->len = n;
-			if (dns_parse(d->buf, d->len, &d->m) == DNS_OK && fx->n_backlog < BACKLOG)
-				fx->backlog[fx->n_backlog++] = *d;
-			continue;
-		}
-		if (now_ms() > deadline)
-			fail_msg("the upstream never got %s type %u", name, qtype);
-		loop__run_once(fx->loop, 10);
-	}
+	inbox_take(&fx->inbox, fx->up_fd, fx->loop, WAIT_MS, name, qtype, ret);
 }
 
 /*
@@ -556,7 +519,7 @@ static void fake_drain(struct fx *fx)
 
 	while (recv(fx->up_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 		;
-	fx->n_backlog = 0;
+	fx->inbox.n_backlog = 0;
 }
 
 /*

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * cmocka setup/teardown for unit tests on the real BPF object with private
+ * maps (guard_bpf__load(NULL): nothing pinned or attached, gone with the
+ * process). *STATE is the struct guard_bpf, or NULL when not root: the test
+ * then skips.
+ */
+#ifndef DEPFENCE_TEST_BPF_FIXTURE_H
+#define DEPFENCE_TEST_BPF_FIXTURE_H
+
+#include "guard_bpf.h"
+
+static int bpf_setup(void **state)
+{
+	struct df_err err = {0};
+	struct guard_bpf *g = NULL;
+	int r;
+
+	r = guard_bpf__load(NULL, &g, &err);
+	if (r == -EPERM || r == -EACCES) {
+		print_message("skipped: loading a BPF object needs root (%s)\n", err.msg);
+		*state = NULL;
+		return 0;
+	}
+	if (r < 0) {
+		print_message("load: %s\n", err.msg);
+		return -1;
+	}
+	*state = g;
+	return 0;
+}
+
+static int bpf_teardown(void **state)
+{
+	guard_bpf__destroy(*state);
+	return 0;
+}
+
+#endif
