@@ -147,7 +147,7 @@ struct df_config {
 	__u32 pad;
 };
 
-/* Policy ids each daemon reserves (guard_bpf__reserve_policy_ids). */
+/* Policy ids each daemon reserves (dnsguard__reserve_policy_ids). */
 #define DF_POLICY_ID_RANGE (1u << 20)
 
 struct df_event {
@@ -218,7 +218,7 @@ struct df_client {
 
 /*
  * counters (per-CPU array): what the programs did, summed over CPUs by
- * guard_bpf__counters() for `depfence status` (its "kernel" object) and the
+ * dnsguard__counters() for `depfence status` (its "kernel" object) and the
  * metrics endpoint (depfence_kernel_events_total{counter="NAME"}). The one
  * list of them: X(ENUM, name, help) makes DF_CNT_ENUM, the snake_case name
  * both show and the help text. New counters go at the end (the map is pinned:

@@ -16,7 +16,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "ctl_proto.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
 #include "oci_state.h"
 
@@ -123,7 +123,7 @@ static int guard_if_inside(const char *state_dir, struct oci_state *st)
 
 	if (!st->pid || cgroup_path_of_pid(st->pid, cgroup, sizeof(cgroup), NULL) < 0)
 		return 0;
-	if (!guard_bpf__cgroup_guarded(cgroup))
+	if (!dnsguard__cgroup_guarded(cgroup))
 		return 0;
 	if (same_netns(st->pid)) {
 		if (verbose)
@@ -155,7 +155,7 @@ static bool self_guarded(void)
 	char cg[PATH_MAX];
 
 	return cgroup_path_of_pid(getpid(), cg, sizeof(cg), NULL) >= 0 &&
-	       guard_bpf__cgroup_guarded(cg);
+	       dnsguard__cgroup_guarded(cg);
 }
 
 /*

@@ -22,7 +22,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
 #include "block_line.h"
 #include "log_fold.h"
@@ -114,8 +114,7 @@ static struct df_pids sender(struct engine *e, const struct client_ref *c)
 	    m->proto == c->proto)
 		return m->who;
 	/* A record of another guard's sender (a port reused across guards) names no one. */
-	if (guard_bpf__lookup_client(e->opts.bpf, c->g->ls.netns_cookie, c->proto, port, &rec) <
-		0 ||
+	if (dnsguard__lookup_client(e->opts.bpf, c->g->ls.netns_cookie, c->proto, port, &rec) < 0 ||
 	    rec.guard_cgid != c->g->cgid)
 		memset(&rec.who, 0, sizeof(rec.who));
 	m->batch = e->batch;

@@ -18,7 +18,7 @@
 #include "cgroup.h"
 #include "cli.h"
 #include "cli_doctor.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "paths.h"
 
 /* The cgroup sock_addr hooks with recvmsg, sk_storage and ringbuf are all there in 5.8. */
@@ -212,14 +212,14 @@ static int keep_libbpf_warning(enum libbpf_print_level level, const char *fmt, v
  */
 static void check_bpf(struct doctor *d)
 {
-	struct guard_bpf *g = NULL;
+	struct dnsguard *g = NULL;
 	struct df_err err = {0};
 	libbpf_print_fn_t old = libbpf_set_print(keep_libbpf_warning);
 	char progs[256];
 	int n;
 
 	libbpf_first[0] = libbpf_cause[0] = '\0';
-	if (guard_bpf__load(NULL, &g, &err) < 0) {
+	if (dnsguard__load(NULL, &g, &err) < 0) {
 		const char *said = libbpf_cause[0] ? libbpf_cause : libbpf_first;
 
 		libbpf_set_print(old);
@@ -231,9 +231,9 @@ static void check_bpf(struct doctor *d)
 		return;
 	}
 	libbpf_set_print(old);
-	n = guard_bpf__loaded_programs(g, progs, sizeof(progs));
+	n = dnsguard__loaded_programs(g, progs, sizeof(progs));
 	d->has_unix = strstr(progs, "connect_unix") != NULL;
-	guard_bpf__destroy(g);
+	dnsguard__destroy(g);
 	doctor_report(d, DOCTOR_OK, "bpf", NULL,
 		      "the guard's BPF object loads (%d programs: %s), checked without "
 		      "attaching",

@@ -25,7 +25,7 @@
 #include "config.h"
 #include "ctl_proto.h"
 #include "engine.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "job_confine.h"
 #include "log.h"
 #include "registry.h"
@@ -501,7 +501,7 @@ static int run_embedded(struct run_opts *o, const char *nested_in)
 {
 	struct runner rn = {.sigfd.fd = -1, .notify.fd = -1};
 	struct embedded_paths ep;
-	struct guard_bpf *bpf = NULL;
+	struct dnsguard *bpf = NULL;
 	struct engine *engine = NULL;
 	struct policy *policy = NULL;
 	struct df_err err = {0};
@@ -522,7 +522,7 @@ static int run_embedded(struct run_opts *o, const char *nested_in)
 		df_err_set(&err, r, "create cgroup %s: %s", ep.cgroup, strerror(-r));
 		goto fail;
 	}
-	if (guard_bpf__load(NULL, &bpf, &err) < 0)
+	if (dnsguard__load(NULL, &bpf, &err) < 0)
 		goto fail_cg;
 	r = loop__new(&rn.loop);
 	if (r < 0) {
@@ -574,7 +574,7 @@ fail:
 	if (err.msg[0])
 		log_msg(LOG_ERROR, "depfence run: %s", err.msg);
 	engine__free(engine);
-	guard_bpf__destroy(bpf);
+	dnsguard__destroy(bpf);
 	policy__free(policy);
 	closep(&rn.sigfd.fd);
 	closep(&rn.notify.fd);
@@ -694,7 +694,7 @@ static int run_with_daemon(struct run_opts *o, int fd)
 static bool nested_guard(char *ret_cg, size_t cap)
 {
 	return cgroup_path_of_pid(getpid(), ret_cg, cap, NULL) >= 0 &&
-	       guard_bpf__cgroup_guarded(ret_cg);
+	       dnsguard__cgroup_guarded(ret_cg);
 }
 
 /*

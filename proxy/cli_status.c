@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "config.h"
 #include "ctl_proto.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 
 static const char usage[] =
     "Usage: depfence status [--state-dir DIR] [--json] [--kernel]\n"
@@ -72,8 +72,8 @@ static const char *counter_help(const char *name)
 	int i;
 
 	for (i = 0; i < DF_CNT__MAX; i++)
-		if (strcmp(guard_bpf__counter_name(i), name) == 0)
-			return guard_bpf__counter_help(i);
+		if (strcmp(dnsguard__counter_name(i), name) == 0)
+			return dnsguard__counter_help(i);
 	return "";
 }
 

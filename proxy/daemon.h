@@ -16,7 +16,7 @@
 #include "policy_store.h"
 #include "registry.h"
 
-struct guard_bpf;
+struct dnsguard;
 
 #define CTL_MAX_CLIENTS 256
 
@@ -29,7 +29,7 @@ struct daemon {
 	struct df_paths paths; /* runs_parent: programs attached once there for every run */
 	struct policy_store policies;
 	struct registry reg;
-	struct guard_bpf *bpf;
+	struct dnsguard *bpf;
 	struct loop *loop;
 	struct engine *engine;
 	struct ev_source ctl_listen;

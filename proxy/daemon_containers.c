@@ -17,7 +17,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "ctl_proto.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
 
 /* Is cgroup path CG at or below SCOPE? */
@@ -54,7 +54,7 @@ int daemon_peer_scope(struct daemon *d, pid_t pid, char *scope, size_t cap)
 		return 1;
 	}
 	/* Guarded by another proxy (an embedded run): none of our guards is its. */
-	if (guard_bpf__cgroup_guarded(cg)) {
+	if (dnsguard__cgroup_guarded(cg)) {
 		snprintf(scope, cap, "%s", cg);
 		return 2;
 	}
@@ -203,7 +203,7 @@ void daemon_close_unknown(struct daemon *d)
 	for (g = engine__first_guard(d->engine); g && n < DF_MAX_GUARDS;
 	     g = engine__next_guard(d->engine, g))
 		keep[n++] = guard__cgroup_id(g);
-	closed = guard_bpf__close_others(d->bpf, keep, n);
+	closed = dnsguard__close_others(d->bpf, keep, n);
 	if (closed)
 		log_msg(LOG_WARN,
 			"closed guard entries left by a previous daemon count=%d (their "

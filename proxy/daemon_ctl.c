@@ -17,7 +17,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "ctl_proto.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
 #include "report_collect.h"
 #include "run_report.h"
@@ -252,7 +252,7 @@ static void status_fields(json_object *o, const struct guard *g)
 	json_object_object_add(o, "overShare", json_object_new_uint64(st.over_share));
 	json_object_object_add(o, "lastBlock",
 			       st.last_block ? json_object_new_int64(st.last_block) : NULL);
-	r = guard_bpf__cgroup_enforcing(guard__cgroup(g));
+	r = dnsguard__cgroup_enforcing(guard__cgroup(g));
 	json_object_object_add(o, "enforcing", json_object_new_boolean(r > 0));
 	if (r < 0)
 		json_object_object_add(o, "enforcingError", json_object_new_string(strerror(-r)));
@@ -270,9 +270,9 @@ static json_object *kernel_counters(struct daemon *d)
 	__u64 v[DF_CNT__MAX];
 	int i;
 
-	guard_bpf__counters(d->bpf, v);
+	dnsguard__counters(d->bpf, v);
 	for (i = 0; i < DF_CNT__MAX; i++)
-		json_object_object_add(o, guard_bpf__counter_name(i), json_object_new_uint64(v[i]));
+		json_object_object_add(o, dnsguard__counter_name(i), json_object_new_uint64(v[i]));
 	return o;
 }
 

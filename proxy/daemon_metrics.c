@@ -13,7 +13,7 @@
 
 #include "config.h"
 #include "daemon.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -75,9 +75,9 @@ static int render_metrics(struct daemon *d, FILE *f)
 	r = engine__render_metrics(d->engine, f);
 	if (r < 0)
 		return r;
-	guard_bpf__counters(d->bpf, v);
+	dnsguard__counters(d->bpf, v);
 	for (i = 0; i < DF_CNT__MAX; i++) {
-		names[i] = guard_bpf__counter_name(i);
+		names[i] = dnsguard__counter_name(i);
 		vals[i] = v[i];
 	}
 	return metrics__render_kernel(f, names, vals, DF_CNT__MAX);

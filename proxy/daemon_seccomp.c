@@ -207,8 +207,8 @@ static int allow_narrow(scmp_filter_ctx ctx)
 	static const unsigned int signals[] = {SIGKILL};
 	/*
 	 * Maps, pins and links of registrations, and the walks of the pinned
-	 * maps (in batches: guard_bpf.c map_walk); a link left pinned for a cgroup is switched to
-	 * our program in place (guard_bpf__attach_pinned). No program, map or BTF is loaded after
+	 * maps (in batches: dnsguard.c map_walk); a link left pinned for a cgroup is switched to
+	 * our program in place (dnsguard__attach_pinned). No program, map or BTF is loaded after
 	 * start-up.
 	 */
 	static const unsigned int bpf_cmds[] = {

@@ -18,7 +18,7 @@
 #include "config.h"
 #include "ctl_proto.h"
 #include "daemon.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "job_confine.h"
 #include "log.h"
 
@@ -206,10 +206,10 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	r = bpffs_ensure(BPFFS_ROOT, err);
 	if (r < 0)
 		return r;
-	r = guard_bpf__load(d->paths.pins, &d->bpf, err);
+	r = dnsguard__load(d->paths.pins, &d->bpf, err);
 	if (r < 0)
 		return r;
-	if (guard_bpf__upgrading(d->bpf))
+	if (dnsguard__upgrading(d->bpf))
 		log_msg(LOG_WARN,
 			"upgrading BPF pins of another depfence build pins=%s: each guarded "
 			"cgroup's links switch to this build's programs in place",
@@ -218,7 +218,7 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	{
 		__u32 base;
 
-		r = guard_bpf__reserve_policy_ids(d->bpf, &base);
+		r = dnsguard__reserve_policy_ids(d->bpf, &base);
 		if (r < 0)
 			return df_err_set(err, r, "reserve policy ids: %s", strerror(-r));
 		policy__set_id_base(base);
@@ -265,10 +265,10 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	if (runs_fd < 0)
 		return df_err_set(err, -errno, "open %s: %s", d->paths.runs_parent,
 				  strerror(errno));
-	r = guard_bpf__attach_pinned(d->bpf, runs_fd, d->paths.runs_pins, err);
+	r = dnsguard__attach_pinned(d->bpf, runs_fd, d->paths.runs_pins, err);
 	if (r < 0)
 		return df_err_wrap(err, "cgroup %s", d->paths.runs_parent);
-	r = guard_bpf__take_over(d->bpf, err);
+	r = dnsguard__take_over(d->bpf, err);
 	if (r < 0)
 		return r;
 	r = engine__purge_stale_policies(d->engine);
@@ -334,7 +334,7 @@ static void teardown(struct daemon *d)
 	if (dh)
 		closedir(dh);
 	if (!containers)
-		guard_bpf__remove_pins(d->paths.pins);
+		dnsguard__remove_pins(d->paths.pins);
 }
 
 int main(int argc, char **argv)
@@ -411,7 +411,7 @@ out:
 		daemon_notify(d.notify_fd, "STOPPING=1");
 	closep(&d.notify_fd);
 	loop__free(d.loop);
-	guard_bpf__destroy(d.bpf);
+	dnsguard__destroy(d.bpf);
 	if (d.stop)
 		teardown(&d);
 	policy_store__clear(&d.policies);

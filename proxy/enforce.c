@@ -20,7 +20,7 @@
 
 #include <string.h>
 
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
 
 int enforce_init(struct engine *e, struct df_err *err)
@@ -52,12 +52,11 @@ static void write_cidrs(struct engine *e, struct policy *p, bool add)
 		int fam = c[i].family == AF_INET6 ? DF_AF_INET6 : DF_AF_INET;
 
 		if (add)
-			guard_bpf__set_cidr(e->opts.bpf, policy__id(p), fam, c[i].addr,
-					    c[i].prefix_len,
-					    c[i].allow ? DF_IP_ALLOW : DF_IP_BLOCK);
+			dnsguard__set_cidr(e->opts.bpf, policy__id(p), fam, c[i].addr,
+					   c[i].prefix_len, c[i].allow ? DF_IP_ALLOW : DF_IP_BLOCK);
 		else
-			guard_bpf__del_cidr(e->opts.bpf, policy__id(p), fam, c[i].addr,
-					    c[i].prefix_len);
+			dnsguard__del_cidr(e->opts.bpf, policy__id(p), fam, c[i].addr,
+					   c[i].prefix_len);
 	}
 }
 
@@ -95,7 +94,7 @@ static void policy_drop(struct engine *e, struct policy_use *u)
 	struct enforce *en = e->enf;
 
 	write_cidrs(e, u->p, false);
-	guard_bpf__purge_addrs(e->opts.bpf, true, policy__id(u->p));
+	dnsguard__purge_addrs(e->opts.bpf, true, policy__id(u->p));
 	*u = en->used[--en->n_used];
 }
 
@@ -119,7 +118,7 @@ int enforce_guard_added(struct engine *e, struct guard *g)
 		return r;
 	}
 	/* A nearer registration may now cover cgroups whose walk was remembered. */
-	guard_bpf__flush_cg_cache(e->opts.bpf);
+	dnsguard__flush_cg_cache(e->opts.bpf);
 	return 0;
 }
 
@@ -128,9 +127,9 @@ void enforce_guard_removed(struct engine *e, struct guard *g)
 	/* Its last refusals are counted before purge_guard deletes its ev_limit entry. */
 	packet_events_guard_removed(e, g);
 	if (g->handed_any)
-		guard_bpf__purge_addrs(e->opts.bpf, false, g->cgid);
+		dnsguard__purge_addrs(e->opts.bpf, false, g->cgid);
 	/* A finished run or container leaves no entry in any map. */
-	guard_bpf__purge_guard(e->opts.bpf, g->cgid);
+	dnsguard__purge_guard(e->opts.bpf, g->cgid);
 	policy_unref(e, g->policy);
 }
 
@@ -153,7 +152,7 @@ void enforce_policy_swapped(struct engine *e, struct policy *old, struct policy 
 	if (policy_ref(e, new_p, true) < 0)
 		return;
 	use_of(e->enf, new_p)->refs += refs - 1;
-	guard_bpf__copy_learned(e->opts.bpf, policy__id(old), policy__id(new_p));
+	dnsguard__copy_learned(e->opts.bpf, policy__id(old), policy__id(new_p));
 	copy_learned_set(e->enf, policy__id(old), policy__id(new_p));
 }
 
@@ -173,7 +172,7 @@ int enforce_purge_stale(struct engine *e)
 
 	for (i = 0; i < en->n_used; i++)
 		keep[i] = policy__id(en->used[i].p);
-	return guard_bpf__purge_policies(e->opts.bpf, keep, en->n_used);
+	return dnsguard__purge_policies(e->opts.bpf, keep, en->n_used);
 }
 
 int enforce_next_timeout(struct engine *e, uint64_t now)

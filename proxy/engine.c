@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cgroup.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
 #include "log_fold.h"
 #include "report_collect.h"
@@ -150,10 +150,10 @@ static int listeners_publish(struct engine *e, struct guard *g)
 	for (i = 0; i < ARRAY_SIZE(all); i++) {
 		if (!all[i].port || all[i].fd < 0)
 			continue;
-		r = guard_bpf__mark_proxy_socket(e->opts.bpf, all[i].fd, g->cgid);
+		r = dnsguard__mark_proxy_socket(e->opts.bpf, all[i].fd, g->cgid);
 		if (r == 0)
-			r = guard_bpf__set_listener(e->opts.bpf, g->ls.netns_cookie, all[i].proto,
-						    all[i].port, g->cgid);
+			r = dnsguard__set_listener(e->opts.bpf, g->ls.netns_cookie, all[i].proto,
+						   all[i].port, g->cgid);
 		if (r < 0)
 			return r;
 	}
@@ -162,14 +162,14 @@ static int listeners_publish(struct engine *e, struct guard *g)
 
 static void listeners_unpublish(struct engine *e, struct guard *g)
 {
-	guard_bpf__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_UDP, g->ls.udp4_port);
-	guard_bpf__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_TCP, g->ls.tcp4_port);
+	dnsguard__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_UDP, g->ls.udp4_port);
+	dnsguard__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_TCP, g->ls.tcp4_port);
 	if (g->ls.udp6_port)
-		guard_bpf__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_UDP,
-					g->ls.udp6_port);
+		dnsguard__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_UDP,
+				       g->ls.udp6_port);
 	if (g->ls.tcp6_port)
-		guard_bpf__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_TCP,
-					g->ls.tcp6_port);
+		dnsguard__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_TCP,
+				       g->ls.tcp6_port);
 }
 
 static int guard_publish(struct engine *e, struct guard *g, struct df_err *err)
@@ -191,7 +191,7 @@ static int guard_publish(struct engine *e, struct guard *g, struct df_err *err)
 	memcpy(val.proxy_ip6, &in6addr_loopback, sizeof(val.proxy_ip6));
 	r = listeners_publish(e, g);
 	if (r == 0)
-		r = guard_bpf__set_guard(e->opts.bpf, g->cgid, &val);
+		r = dnsguard__set_guard(e->opts.bpf, g->cgid, &val);
 	if (r < 0)
 		return df_err_set(err, r, "write guard map: %s", strerror(-r));
 	return 0;
@@ -284,7 +284,7 @@ void engine__remove_guard(struct engine *e, struct guard *g)
 			;
 	}
 	*pp = g->next;
-	guard_bpf__del_guard(e->opts.bpf, g->cgid);
+	dnsguard__del_guard(e->opts.bpf, g->cgid);
 	enforce_guard_removed(e, g);
 	listeners_unpublish(e, g);
 	listeners_del(e, g);
@@ -372,7 +372,7 @@ void engine__replace_policy(struct engine *e, struct policy *old, struct policy 
 		/* New policy id and mode for the BPF side. Should that write fail the
 		 * entry still names OLD, whose rules go next: closed, never open. */
 		if (guard_publish(e, g, &err) < 0) {
-			guard_bpf__set_closed(e->opts.bpf, g->cgid);
+			dnsguard__set_closed(e->opts.bpf, g->cgid);
 			log_msg(LOG_ERROR, "reload: guard closed id=%s: %s", g->id, err.msg);
 		}
 	}

@@ -17,7 +17,7 @@
 #include "policy.h"
 #include "util.h"
 
-struct guard_bpf;
+struct dnsguard;
 struct engine;
 struct guard;
 
@@ -31,7 +31,7 @@ struct engine_opts {
 	int servfail_after_ms; /* give up and answer SERVFAIL; default 1500 */
 	int cache_entries;     /* answers kept; 0: CACHE_DEFAULT_ENT, < 0: no cache */
 	int pending_per_guard; /* upstream queries one guard may have waiting; 0: a default */
-	struct guard_bpf *bpf; /* maps the guards are written to */
+	struct dnsguard *bpf;  /* maps the guards are written to */
 	bool nested;	       /* our upstream is an enclosing guard: its REFUSED is a block */
 	bool log_full_cmdline; /* every guard: command lines logged unredacted (redact.h) */
 	struct loop *loop;

@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 
 static struct handed_rec *rec_slot(struct enforce *en, uint64_t cgid, int family,
 				   const uint8_t *addr)
@@ -45,11 +45,10 @@ void share_handed(struct engine *e, uint32_t policy_id, int family, const uint8_
 		r = rec_slot(e->enf, g->cgid, family, addr);
 		if (!rec_match(r, g->cgid, family, addr, now))
 			continue;
-		guard_bpf__set_addr(e->opts.bpf, false, g->cgid, family, addr, r->until_ns);
+		dnsguard__set_addr(e->opts.bpf, false, g->cgid, family, addr, r->until_ns);
 		g->handed_any = true;
 	}
 }
-
 
 struct hand_ctx {
 	struct engine *e;
@@ -80,7 +79,7 @@ static void hand_one(void *ctx, int family, const uint8_t *addr, uint32_t ttl)
 		    memcmp(s->addr, addr, family == DF_AF_INET ? 4 : 16) != 0)
 			return;
 	}
-	guard_bpf__set_addr(hc->e->opts.bpf, false, hc->g->cgid, family, addr, until_ns);
+	dnsguard__set_addr(hc->e->opts.bpf, false, hc->g->cgid, family, addr, until_ns);
 	hc->g->handed_any = true;
 }
 

@@ -10,9 +10,8 @@
 
 #include <string.h>
 
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
-
 
 /* The completion of a learning query: its answer's addresses are the policy's to refuse. */
 static void learn_done(struct engine *e, const struct client_ref *c, const uint8_t *buf, size_t len,
@@ -146,8 +145,8 @@ static void learn_one(void *ctx, int family, const uint8_t *addr, uint32_t ttl)
 	/* The cgroups it was handed to keep it first: a connect between the two
 	 * writes must not see it learned and not yet shared. */
 	share_handed(lc->e, lc->policy_id, family, addr, lc->now_ms);
-	guard_bpf__set_addr(lc->e->opts.bpf, true, lc->policy_id, family, addr,
-			    lc->now_ns + (uint64_t)t * 1000000000ULL);
+	dnsguard__set_addr(lc->e->opts.bpf, true, lc->policy_id, family, addr,
+			   lc->now_ns + (uint64_t)t * 1000000000ULL);
 	s->policy_id = lc->policy_id;
 	s->family = family;
 	memset(s->addr, 0, sizeof(s->addr));

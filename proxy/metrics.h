@@ -133,7 +133,7 @@ struct metrics_view {
 int metrics__render(const struct metrics_view *v, FILE *f);
 /*
  * The BPF programs' counters as one family, depfence_kernel_events_total
- * {counter="NAMES[i]"} VALS[i], for i < N (guard_bpf__counters: the daemon
+ * {counter="NAMES[i]"} VALS[i], for i < N (dnsguard__counters: the daemon
  * appends it to metrics__render's). Returns 0 or -errno.
  */
 int metrics__render_kernel(FILE *f, const char *const *names, const uint64_t *vals, unsigned n);

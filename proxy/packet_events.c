@@ -22,7 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "block_line.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
 #include "log_fold.h"
 #include "procinfo.h"
@@ -264,7 +264,7 @@ static void pkt_account(struct engine *e, struct guard *g, uint64_t now)
 	uint32_t r;
 
 	pf->read_at = 0;
-	if (guard_bpf__ev_limit(e->opts.bpf, g->cgid, &l) < 0)
+	if (dnsguard__ev_limit(e->opts.bpf, g->cgid, &l) < 0)
 		return;
 	for (r = 0; r < DF_EV_REASONS; r++) {
 		/* Less than before: the entry was made again (evicted, or a restart). */
@@ -358,7 +358,7 @@ int packet_events_init(struct engine *e, struct df_err *err)
 	pe->e = e;
 	pe->src.fd = -1;
 	e->pev = pe;
-	pe->rb = guard_bpf__events(e->opts.bpf, on_event, pe);
+	pe->rb = dnsguard__events(e->opts.bpf, on_event, pe);
 	if (!pe->rb)
 		return df_err_set(err, -errno, "events ring buffer: %s", strerror(errno));
 	pe->src.fd = ring_buffer__epoll_fd(pe->rb);
@@ -390,7 +390,7 @@ int packet_events_guard_added(struct engine *e, struct guard *g)
 	if (!g->pkt)
 		return -ENOMEM;
 	/* A restarted daemon's pinned entry: what it counted before is not ours to count. */
-	if (guard_bpf__ev_limit(e->opts.bpf, g->cgid, &l) == 0)
+	if (dnsguard__ev_limit(e->opts.bpf, g->cgid, &l) == 0)
 		for (i = 0; i < DF_EV_REASONS; i++)
 			g->pkt->seen[i] = l.suppressed[i];
 	return 0;

@@ -77,7 +77,7 @@ size_t policy__rule_count(const struct policy *p);
 uint32_t policy__id(const struct policy *p);
 /*
  * Offset every id by BASE: a daemon reserves a range no earlier daemon used
- * (guard_bpf__reserve_policy_ids), so entries a crashed one left in the pinned
+ * (dnsguard__reserve_policy_ids), so entries a crashed one left in the pinned
  * maps never apply to another policy. Set before any id is written to a map.
  */
 void policy__set_id_base(uint32_t base);

@@ -12,7 +12,7 @@
 
 #include "cgroup.h"
 #include "config.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
 
 static const char *kind_name(enum guard_kind k)
@@ -235,7 +235,7 @@ int registry_add(struct registry *reg, struct reg_record *rec, int netns_pid, un
 		goto closed;
 	}
 	if (rec->pins) {
-		r = guard_bpf__attach_pinned(reg->bpf, cgfd, rec->pins, err);
+		r = dnsguard__attach_pinned(reg->bpf, cgfd, rec->pins, err);
 		if (r < 0) {
 			df_err_wrap(err, "cgroup %s", rec->cgroup);
 			/* A policy the caller built stays the caller's on failure. */
@@ -255,7 +255,7 @@ int registry_add(struct registry *reg, struct reg_record *rec, int netns_pid, un
 closed:
 	/* Restored: its old links stay attached; what they reach must be closed. */
 	if (restoring)
-		guard_bpf__set_closed(reg->bpf, rec->cgid);
+		dnsguard__set_closed(reg->bpf, rec->cgid);
 	return r;
 }
 
@@ -392,7 +392,7 @@ static void restore_one(struct registry *reg, const char *file, bool runs)
 	}
 	if (pid <= 0) {
 		if (cgroup_id_of(rec.cgroup, &cgid) == 0)
-			guard_bpf__set_closed(reg->bpf, cgid);
+			dnsguard__set_closed(reg->bpf, cgid);
 		log_msg(LOG_WARN, "container not restored, no process found id=%s (closed)",
 			rec.id);
 		return;

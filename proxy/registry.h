@@ -26,7 +26,7 @@
 #include "paths.h"
 #include "policy_store.h"
 
-struct guard_bpf;
+struct dnsguard;
 
 /* A registration as saved and restored: typed, one encoder and one decoder. */
 struct reg_record {
@@ -52,7 +52,7 @@ int reg_record_decode(json_object *o, struct reg_record *r, struct df_err *err);
 
 struct registry {
 	struct engine *engine;
-	struct guard_bpf *bpf;
+	struct dnsguard *bpf;
 	struct policy_store *policies; /* NULL: every policy is built from CONFIG_DIR */
 	const char *config_dir;
 	const struct df_paths *paths; /* NULL: nothing is saved (an embedded run) */

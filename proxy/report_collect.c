@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "procinfo.h"
 #include "redact.h"
 #include "report_collect.h"

@@ -9,7 +9,7 @@
 #include <json-c/json.h>
 
 #include "dns_wire.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "policy.h"
 
 struct engine;

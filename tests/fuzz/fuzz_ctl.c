@@ -100,7 +100,8 @@ static void decode_all(json_object *req)
 			check_str(rs.rules.allow[i]);
 		o = ctl_run_start_encode(&rs);
 		CHECK(ctl_run_start_decode(o, &rs2, &err) == 0);
-		CHECK(rs.rules.n_block == rs2.rules.n_block && rs.rules.n_allow == rs2.rules.n_allow);
+		CHECK(rs.rules.n_block == rs2.rules.n_block &&
+		      rs.rules.n_allow == rs2.rules.n_allow);
 		json_object_put(o);
 	}
 	err.msg[0] = '\0';

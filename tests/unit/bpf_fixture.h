@@ -1,22 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * cmocka setup/teardown for unit tests on the real BPF object with private
- * maps (guard_bpf__load(NULL): nothing pinned or attached, gone with the
- * process). *STATE is the struct guard_bpf, or NULL when not root: the test
+ * maps (dnsguard__load(NULL): nothing pinned or attached, gone with the
+ * process). *STATE is the struct dnsguard, or NULL when not root: the test
  * then skips.
  */
 #ifndef DEPFENCE_TEST_BPF_FIXTURE_H
 #define DEPFENCE_TEST_BPF_FIXTURE_H
 
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 
 static int bpf_setup(void **state)
 {
 	struct df_err err = {0};
-	struct guard_bpf *g = NULL;
+	struct dnsguard *g = NULL;
 	int r;
 
-	r = guard_bpf__load(NULL, &g, &err);
+	r = dnsguard__load(NULL, &g, &err);
 	if (r == -EPERM || r == -EACCES) {
 		print_message("skipped: loading a BPF object needs root (%s)\n", err.msg);
 		*state = NULL;
@@ -32,7 +32,7 @@ static int bpf_setup(void **state)
 
 static int bpf_teardown(void **state)
 {
-	guard_bpf__destroy(*state);
+	dnsguard__destroy(*state);
 	return 0;
 }
 

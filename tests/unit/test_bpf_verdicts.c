@@ -4,7 +4,7 @@
  * packets (BPF_PROG_TEST_RUN, as Katran and the kernel's selftests/bpf test
  * their programs), without a cgroup, a proxy or a guarded job.
  *
- * The object is loaded with private maps (guard_bpf__load(NULL): nothing
+ * The object is loaded with private maps (dnsguard__load(NULL): nothing
  * pinned or attached, gone with the process; needs root and BPF, which
  * `make check` has; elsewhere the tests skip). df_egress (cgroup_skb/egress)
  * drops a port-53 packet that dodged the redirect (dns_escape() in
@@ -42,7 +42,7 @@
 #include <cmocka.h>
 
 #include "bpf_fixture.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
 
 #define ETH_HLEN 14
@@ -163,20 +163,20 @@ static size_t build(const struct pkt_case *c, __u8 *buf)
 
 static void test_egress_verdicts(void **state)
 {
-	struct guard_bpf *g = *state;
+	struct dnsguard *g = *state;
 	__u8 pkt[PKT_MAX], out[PKT_MAX];
 	size_t i;
 	int fd;
 
 	if (!g)
 		skip();
-	fd = guard_bpf__prog_fd(g, "egress");
+	fd = dnsguard__prog_fd(g, "egress");
 	assert_true(fd >= 0);
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		const struct pkt_case *c = &cases[i];
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_out = out,
 			    .data_size_out = sizeof(out), .repeat = 1);
-		__u64 before = guard_bpf__counter(g, DF_CNT_DNS_ESCAPE_DROPPED), counted;
+		__u64 before = dnsguard__counter(g, DF_CNT_DNS_ESCAPE_DROPPED), counted;
 		int r;
 
 		opts.data_size_in = build(c, pkt);
@@ -188,7 +188,7 @@ static void test_egress_verdicts(void **state)
 		}
 		if (r < 0)
 			fail_msg("%s: BPF_PROG_TEST_RUN: %s", c->what, strerror(-r));
-		counted = guard_bpf__counter(g, DF_CNT_DNS_ESCAPE_DROPPED) - before;
+		counted = dnsguard__counter(g, DF_CNT_DNS_ESCAPE_DROPPED) - before;
 		if (opts.retval != (c->want == DROPPED ? 0u : 1u) ||
 		    counted != (c->want == DROPPED ? 1u : 0u))
 			fail_msg("%s: retval %u, dns_escape_dropped +%llu; want %s", c->what,
@@ -206,7 +206,7 @@ static void test_redirect_not_test_runnable(void **state)
 {
 	static const char *const progs[] = {"connect4", "connect6", "sendmsg4",	   "sendmsg6",
 					    "recvmsg4", "recvmsg6", "sock_create", "connect_unix"};
-	struct guard_bpf *g = *state;
+	struct dnsguard *g = *state;
 	__u8 in[64] = {0}, out[64];
 	size_t i;
 
@@ -215,7 +215,7 @@ static void test_redirect_not_test_runnable(void **state)
 	for (i = 0; i < ARRAY_SIZE(progs); i++) {
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = sizeof(in),
 			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
-		int fd = guard_bpf__prog_fd(g, progs[i]), r;
+		int fd = dnsguard__prog_fd(g, progs[i]), r;
 
 		if (fd == -ENOENT && strcmp(progs[i], "connect_unix") == 0)
 			continue; /* not loaded: a kernel before 6.7 */

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The map walks of bpf/guard_bpf.c (map_walk(): the next key is fetched
+ * The map walks of bpf/dnsguard.c (map_walk(): the next key is fetched
  * before the callback, which may delete or update its entry), on a real BPF
- * object loaded with private maps (guard_bpf__load(NULL); needs root, skips
+ * object loaded with private maps (dnsguard__load(NULL); needs root, skips
  * otherwise). Each function that walks a map is given a map holding entries
  * it must touch, interleaved with entries it must leave, and the test counts
  * both afterwards: a walk that lost its place after a delete, or stopped
@@ -21,16 +21,16 @@
 #include <cmocka.h>
 
 #include "bpf_fixture.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
 
 #define N 300 /* entries per kind: more than one batch of a hash bucket walk */
 
 /* How many entries of map NAME satisfy PRED (NULL: all). */
-static int count(struct guard_bpf *g, const char *name,
+static int count(struct dnsguard *g, const char *name,
 		 bool (*pred)(const void *key, const void *value, __u64 arg), __u64 arg)
 {
-	struct bpf_map *m = guard_bpf__map(g, name);
+	struct bpf_map *m = dnsguard__map(g, name);
 	unsigned char k[64], next[64], v[256];
 	size_t ksz, vsz;
 	int n = 0, r;
@@ -79,7 +79,7 @@ static void addr_of(int i, __u8 *addr)
 /* handed: a guard's addresses go, another guard's (interleaved) stay. */
 static void test_purge_addrs(void **state)
 {
-	struct guard_bpf *g = *state;
+	struct dnsguard *g = *state;
 	__u8 addr[4];
 	int i;
 
@@ -87,10 +87,10 @@ static void test_purge_addrs(void **state)
 		skip();
 	for (i = 0; i < 2 * N; i++) {
 		addr_of(i / 2, addr);
-		assert_int_equal(guard_bpf__set_addr(g, false, 1 + i % 2, DF_AF_INET, addr, ~0ULL),
+		assert_int_equal(dnsguard__set_addr(g, false, 1 + i % 2, DF_AF_INET, addr, ~0ULL),
 				 0);
 	}
-	assert_int_equal(guard_bpf__purge_addrs(g, false, 1), N);
+	assert_int_equal(dnsguard__purge_addrs(g, false, 1), N);
 	assert_int_equal(count(g, "handed", addr_id_is, 1), 0);
 	assert_int_equal(count(g, "handed", addr_id_is, 2), N);
 }
@@ -98,7 +98,7 @@ static void test_purge_addrs(void **state)
 /* A reload's copy of learned addresses, then the purge of policies no guard uses. */
 static void test_copy_learned_and_purge_policies(void **state)
 {
-	struct guard_bpf *g = *state;
+	struct dnsguard *g = *state;
 	__u32 keep[] = {12};
 	__u8 addr[4];
 	int i;
@@ -107,15 +107,15 @@ static void test_copy_learned_and_purge_policies(void **state)
 		skip();
 	for (i = 0; i < N; i++) {
 		addr_of(i, addr);
-		assert_int_equal(guard_bpf__set_addr(g, true, 10, DF_AF_INET, addr, ~0ULL), 0);
+		assert_int_equal(dnsguard__set_addr(g, true, 10, DF_AF_INET, addr, ~0ULL), 0);
 		assert_int_equal(
-		    guard_bpf__set_cidr(g, 10 + i % 3, DF_AF_INET, addr, 32, DF_IP_BLOCK), 0);
+		    dnsguard__set_cidr(g, 10 + i % 3, DF_AF_INET, addr, 32, DF_IP_BLOCK), 0);
 	}
-	assert_int_equal(guard_bpf__copy_learned(g, 10, 12), N);
+	assert_int_equal(dnsguard__copy_learned(g, 10, 12), N);
 	assert_int_equal(count(g, "learned", addr_id_is, 10), N);
 	assert_int_equal(count(g, "learned", addr_id_is, 12), N);
 	/* Gone: every learned entry of 10, the cidrs of 10 and 11; kept: those of 12. */
-	assert_int_equal(guard_bpf__purge_policies(g, keep, 1), N + N / 3 * 2);
+	assert_int_equal(dnsguard__purge_policies(g, keep, 1), N + N / 3 * 2);
 	assert_int_equal(count(g, "learned", NULL, 0), N);
 	assert_int_equal(count(g, "learned", addr_id_is, 12), N);
 	assert_int_equal(count(g, "cidrs", NULL, 0), N / 3);
@@ -125,14 +125,14 @@ static void test_copy_learned_and_purge_policies(void **state)
 /* A guard's removal: its clients and cg_guard entries go, another guard's stay. */
 static void test_purge_guard(void **state)
 {
-	struct guard_bpf *g = *state;
+	struct dnsguard *g = *state;
 	struct bpf_map *cl, *cg;
 	int i;
 
 	if (!g)
 		skip();
-	cl = guard_bpf__map(g, "clients");
-	cg = guard_bpf__map(g, "cg_guard");
+	cl = dnsguard__map(g, "clients");
+	cg = dnsguard__map(g, "cg_guard");
 	for (i = 0; i < 2 * N; i++) {
 		struct df_client_key k = {
 		    .netns_cookie = 1, .port = 1024 + i, .proto = IPPROTO_UDP};
@@ -144,12 +144,12 @@ static void test_purge_guard(void **state)
 		assert_int_equal(
 		    bpf_map__update_elem(cg, &sub, sizeof(sub), &guard, sizeof(guard), BPF_ANY), 0);
 	}
-	guard_bpf__purge_guard(g, 7);
+	dnsguard__purge_guard(g, 7);
 	assert_int_equal(count(g, "clients", client_guard_is, 7), 0);
 	assert_int_equal(count(g, "clients", client_guard_is, 8), N);
 	assert_int_equal(count(g, "cg_guard", value_u64_is, 7), 0);
 	assert_int_equal(count(g, "cg_guard", value_u64_is, 8), N);
-	guard_bpf__flush_cg_cache(g);
+	dnsguard__flush_cg_cache(g);
 	assert_int_equal(count(g, "cg_guard", NULL, 0), 0);
 }
 
@@ -163,7 +163,7 @@ static bool guard_closed(const void *key, const void *value, __u64 unused)
 /* A restart: every guard entry but the kept ones closed, their listeners forgotten. */
 static void test_close_others(void **state)
 {
-	struct guard_bpf *g = *state;
+	struct dnsguard *g = *state;
 	__u64 keep[N / 2];
 	struct df_guard v;
 	int i, n = 0;
@@ -174,16 +174,16 @@ static void test_close_others(void **state)
 		__u64 cgid = 100 + i;
 		struct df_guard gv = {.udp4_port = 2000 + i, .mode = DF_MODE_BLOCKLIST};
 
-		assert_int_equal(guard_bpf__set_guard(g, cgid, &gv), 0);
-		assert_int_equal(guard_bpf__set_listener(g, 1, IPPROTO_UDP, 2000 + i, cgid), 0);
+		assert_int_equal(dnsguard__set_guard(g, cgid, &gv), 0);
+		assert_int_equal(dnsguard__set_listener(g, 1, IPPROTO_UDP, 2000 + i, cgid), 0);
 		if (i % 2)
 			keep[n++] = cgid;
 	}
-	assert_int_equal(guard_bpf__close_others(g, keep, n), N - n);
+	assert_int_equal(dnsguard__close_others(g, keep, n), N - n);
 	assert_int_equal(count(g, "guards", guard_closed, 0), N - n);
 	assert_int_equal(count(g, "listeners", NULL, 0), n);
 	for (i = 0; i < n; i++) {
-		assert_int_equal(bpf_map__lookup_elem(guard_bpf__map(g, "guards"), &keep[i],
+		assert_int_equal(bpf_map__lookup_elem(dnsguard__map(g, "guards"), &keep[i],
 						      sizeof(keep[i]), &v, sizeof(v), 0),
 				 0);
 		assert_int_equal(v.udp4_port, 2000 + (keep[i] - 100));

@@ -4,7 +4,7 @@
  * escaped as the format wants (backslash, quote, newline), policy rows bounded
  * ("other" past the limit), the latency histogram cumulative with +Inf equal
  * to _count; the BPF programs' counters one family, a sample per counter
- * named as guard_bpf__counter_name() (DF_COUNTERS in bpf/dnsguard.h) names it.
+ * named as dnsguard__counter_name() (DF_COUNTERS in bpf/dnsguard.h) names it.
  * The e2e test t_metrics.sh scrapes a real daemon.
  */
 #include <setjmp.h>
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "metrics.h"
 
 static const char *const reasons[METRICS_REASONS] = {
@@ -158,19 +158,19 @@ static void test_kernel_counters_are_one_family(void **state)
 	int i, j, n;
 
 	for (i = 0; i < DF_CNT__MAX; i++) {
-		names[i] = guard_bpf__counter_name(i);
+		names[i] = dnsguard__counter_name(i);
 		vals[i] = 1000 + i;
 		assert_non_null(names[i]);
-		assert_non_null(guard_bpf__counter_help(i));
+		assert_non_null(dnsguard__counter_help(i));
 		/* snake_case: a label value that needs no escaping */
 		k = strspn(names[i], "abcdefghijklmnopqrstuvwxyz0123456789_");
 		assert_int_equal(names[i][k], '\0');
 		for (j = 0; j < i; j++)
 			assert_string_not_equal(names[i], names[j]);
 	}
-	assert_null(guard_bpf__counter_name(DF_CNT__MAX));
-	assert_string_equal(guard_bpf__counter_name(DF_CNT_REDIRECT_UDP4), "redirect_udp4");
-	assert_string_equal(guard_bpf__counter_name(DF_CNT_IP_BLOCKED), "ip_blocked");
+	assert_null(dnsguard__counter_name(DF_CNT__MAX));
+	assert_string_equal(dnsguard__counter_name(DF_CNT_REDIRECT_UDP4), "redirect_udp4");
+	assert_string_equal(dnsguard__counter_name(DF_CNT_IP_BLOCKED), "ip_blocked");
 	assert_non_null(f);
 	assert_int_equal(metrics__render_kernel(f, names, vals, DF_CNT__MAX), 0);
 	fclose(f);

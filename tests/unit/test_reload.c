@@ -13,22 +13,22 @@
  *  - a new file: added to the store; no map write (no guard uses it yet);
  *  - changed: the store's slot takes NEW, then engine__replace_policy(OLD, NEW):
  *    1. enforce_policy_swapped(), only if a guard uses OLD:
- *       a. policy_ref(NEW): guard_bpf__set_cidr(NEW id) for each block-ip and
+ *       a. policy_ref(NEW): dnsguard__set_cidr(NEW id) for each block-ip and
  *          allow-ip of NEW (cidrs map); learning queries for NEW's exact block
  *          names go upstream (their answers write learned[NEW id] later); NEW
  *          takes over OLD's reference count;
- *       b. guard_bpf__copy_learned(OLD id -> NEW id): one learned-map update
+ *       b. dnsguard__copy_learned(OLD id -> NEW id): one learned-map update
  *          per address OLD had learned; the engine's own record of them (which
  *          the shared-address rule reads) gains the same addresses under NEW.
  *    2. for each guard whose policy is OLD, one guard after another:
  *       a. g->policy = NEW: the DNS path (engine_handle_query, answer_check)
  *          decides that guard's next query and next answer by NEW;
- *       b. guard_publish(): guard_bpf__mark_proxy_socket and
- *          guard_bpf__set_listener for each listener (the same values again),
- *          then guard_bpf__set_guard(): the guard's entry names NEW's id and
+ *       b. guard_publish(): dnsguard__mark_proxy_socket and
+ *          dnsguard__set_listener for each listener (the same values again),
+ *          then dnsguard__set_guard(): the guard's entry names NEW's id and
  *          mode, same listener ports, in one map update.
- *    3. enforce_policy_retired(OLD): guard_bpf__del_cidr(OLD id) per rule,
- *       then guard_bpf__purge_addrs(learned, OLD id); OLD leaves the in-use
+ *    3. enforce_policy_retired(OLD): dnsguard__del_cidr(OLD id) per rule,
+ *       then dnsguard__purge_addrs(learned, OLD id); OLD leaves the in-use
  *       table.
  *    4. policy__free(OLD).
  *    Listeners, pending upstream queries and the handed map are not touched:
@@ -37,7 +37,7 @@
  *
  * How the test sees every instant: it is linked with --wrap for
  * bpf_map__update_elem, bpf_map__delete_elem and bpf_map_delete_batch
- * (Makefile: WRAP_test_reload), the calls through which bpf/guard_bpf.c
+ * (Makefile: WRAP_test_reload), the calls through which bpf/dnsguard.c
  * writes every map (a batch is checked after the call, each key counted). After each
  * single write made while a reload runs it checks, for every guard:
  *  - its guards entry exists, with the same listener port, and names OLD's id
@@ -49,7 +49,7 @@
  * The first write after which this fails is reported with the writes so far.
  *
  * The engine is the real one, set up as the daemon sets it up, on a real BPF
- * object loaded with private maps (guard_bpf__load(NULL): nothing pinned or
+ * object loaded with private maps (dnsguard__load(NULL): nothing pinned or
  * attached, gone with the process; needs root). A guard's "cgroup" is a plain
  * temporary directory: its inode keys the guards map, and no program is
  * attached to read it. The upstream is a UDP socket on 127.0.0.1 that the test
@@ -73,7 +73,7 @@
 
 #include "daemon.h"
 #include "dns_wire.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
 #include "upstream_inbox.h"
 
@@ -141,7 +141,7 @@ struct fx {
 	bool skip; /* not root: no BPF */
 	char dir[64];
 	char cg[N_GUARDS][96];
-	struct guard_bpf *bpf;
+	struct dnsguard *bpf;
 	struct bpf_map *guards, *cidrs, *learned, *handed;
 	struct loop *loop;
 	struct daemon *d;
@@ -369,7 +369,7 @@ static const struct bpf_map *map_of_fd(int fd)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(names); i++) {
-		const struct bpf_map *m = guard_bpf__map(watch.fx->bpf, names[i]);
+		const struct bpf_map *m = dnsguard__map(watch.fx->bpf, names[i]);
 
 		if (m && bpf_map__fd(m) == fd)
 			return m;
@@ -380,7 +380,7 @@ static const struct bpf_map *map_of_fd(int fd)
 int __real_bpf_map_delete_batch(int fd, const void *keys, __u32 *count,
 				const struct bpf_map_batch_opts *opts);
 
-/* A batch of deletes (guard_bpf.c's map walks): each key deleted counts as a write. */
+/* A batch of deletes (dnsguard.c's map walks): each key deleted counts as a write. */
 int __wrap_bpf_map_delete_batch(int fd, const void *keys, __u32 *count,
 				const struct bpf_map_batch_opts *opts)
 {
@@ -509,7 +509,7 @@ static void fx_free(struct fx *fx)
 		free(fx->d);
 	}
 	loop__free(fx->loop);
-	guard_bpf__destroy(fx->bpf);
+	dnsguard__destroy(fx->bpf);
 	closep(&fx->up_fd);
 	closep(&fx->client_fd);
 	if (fx->dir[0]) {
@@ -577,7 +577,7 @@ static int fx_build(struct fx *fx, struct df_err *err)
 	if (r < 0)
 		return df_err_set(err, r, "write policy: %s", strerror(-r));
 
-	r = guard_bpf__load(NULL, &fx->bpf, err);
+	r = dnsguard__load(NULL, &fx->bpf, err);
 	if (r == -EPERM || r == -EACCES) {
 		print_message("skipped: loading a BPF object needs root (%s)\n", err->msg);
 		fx->skip = true;
@@ -585,10 +585,10 @@ static int fx_build(struct fx *fx, struct df_err *err)
 	}
 	if (r < 0)
 		return r;
-	fx->guards = guard_bpf__map(fx->bpf, "guards");
-	fx->cidrs = guard_bpf__map(fx->bpf, "cidrs");
-	fx->learned = guard_bpf__map(fx->bpf, "learned");
-	fx->handed = guard_bpf__map(fx->bpf, "handed");
+	fx->guards = dnsguard__map(fx->bpf, "guards");
+	fx->cidrs = dnsguard__map(fx->bpf, "cidrs");
+	fx->learned = dnsguard__map(fx->bpf, "learned");
+	fx->handed = dnsguard__map(fx->bpf, "handed");
 	if (!fx->guards || !fx->cidrs || !fx->learned || !fx->handed)
 		return df_err_set(err, -ENOENT, "a map is missing from the object");
 

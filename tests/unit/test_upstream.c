@@ -41,7 +41,7 @@
 #include <cmocka.h>
 
 #include "engine_int.h"
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 #include "log.h"
 #include "upstream_inbox.h"
 
@@ -55,7 +55,7 @@ struct fx {
 	bool skip; /* not root: no BPF */
 	char dir[64];
 	char cg[N_GUARDS][96];
-	struct guard_bpf *bpf;
+	struct dnsguard *bpf;
 	struct loop *loop;
 	struct engine *e;
 	struct guard *g[N_GUARDS];
@@ -178,7 +178,7 @@ static void fx_free(struct fx *fx)
 		return;
 	engine__free(fx->e);
 	loop__free(fx->loop);
-	guard_bpf__destroy(fx->bpf);
+	dnsguard__destroy(fx->bpf);
 	closep(&fx->up_fd);
 	closep(&fx->other_fd);
 	for (i = 0; i < N_GUARDS; i++)
@@ -255,7 +255,7 @@ static int fx_build(struct fx *fx, struct df_err *err)
 	}
 	for (i = 0; i < N_GUARDS; i++)
 		snprintf(fx->cg[i], sizeof(fx->cg[i]), "%s/cg-%d", fx->dir, i);
-	r = guard_bpf__load(NULL, &fx->bpf, err);
+	r = dnsguard__load(NULL, &fx->bpf, err);
 	if (r == -EPERM || r == -EACCES) {
 		print_message("skipped: loading a BPF object needs root (%s)\n", err->msg);
 		fx->skip = true;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "guard_bpf.h"
+#include "dnsguard_api.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -26,10 +26,10 @@
 /* Not in Debian 12's uapi headers: enum bpf_attach_type's value in 6.7+. */
 #define DF_BPF_CGROUP_UNIX_CONNECT 49
 
-struct guard_bpf {
+struct dnsguard {
 	struct dnsguard_bpf *skel;
 	int nr_cpus;
-	/* PIN_DIR held another build's maps: ours are private until guard_bpf__take_over(). */
+	/* PIN_DIR held another build's maps: ours are private until dnsguard__take_over(). */
 	bool upgrading;
 	bool has_unix; /* the kernel has cgroup/connect_unix (6.7+) */
 	int nr_progs;
@@ -42,7 +42,7 @@ struct guard_bpf {
 };
 
 /* The programs to load and attach, from the skeleton's object, before load. */
-static int collect_progs(struct guard_bpf *g)
+static int collect_progs(struct dnsguard *g)
 {
 	struct bpf_program *p;
 
@@ -76,7 +76,7 @@ static const char *const local_resolvers[8] = {
  * Our pid namespace, so the programs record each sender's pid as our /proc
  * knows it too (a daemon in a container or a CI job's pid namespace).
  */
-static int set_pidns(struct guard_bpf *g)
+static int set_pidns(struct dnsguard *g)
 {
 	struct df_config cfg = {0};
 	struct stat st;
@@ -110,7 +110,7 @@ static bool kernel_has_unix_hooks(void)
 	return major > 6 || (major == 6 && minor >= 7);
 }
 
-static int set_local_resolvers(struct guard_bpf *g)
+static int set_local_resolvers(struct dnsguard *g)
 {
 	size_t i;
 	__u32 one = 1;
@@ -207,7 +207,7 @@ static void remove_tree(const char *path)
  * Pins of another build of this object (an upgrade): its maps differ, so ours
  * stay private, and its links are switched to our programs in place
  * (bpf_link_update) as each guard is restored; the old maps are replaced by
- * ours only once every guard is ours (guard_bpf__take_over). Nothing is
+ * ours only once every guard is ours (dnsguard__take_over). Nothing is
  * detached, ever: a cgroup that had a link keeps one throughout.
  */
 static bool foreign_pins(const char *pin_dir, __u64 version)
@@ -219,7 +219,7 @@ static bool foreign_pins(const char *pin_dir, __u64 version)
 	return have != version && (have != 0 || access(path, F_OK) == 0);
 }
 
-static int pin_maps(struct guard_bpf *g, const char *pin_dir, struct df_err *err)
+static int pin_maps(struct dnsguard *g, const char *pin_dir, struct df_err *err)
 {
 	char path[PATH_MAX];
 	struct bpf_map *map;
@@ -240,9 +240,9 @@ static int pin_maps(struct guard_bpf *g, const char *pin_dir, struct df_err *err
 	return 0;
 }
 
-int guard_bpf__load(const char *pin_dir, struct guard_bpf **ret, struct df_err *err)
+int dnsguard__load(const char *pin_dir, struct dnsguard **ret, struct df_err *err)
 {
-	_cleanup_free_ struct guard_bpf *g = calloc(1, sizeof(*g));
+	_cleanup_free_ struct dnsguard *g = calloc(1, sizeof(*g));
 	__u64 version = object_version();
 	__u32 key = 0;
 	size_t i;
@@ -312,7 +312,7 @@ fail:
 	return r;
 }
 
-int guard_bpf__loaded_programs(const struct guard_bpf *g, char *buf, size_t cap)
+int dnsguard__loaded_programs(const struct dnsguard *g, char *buf, size_t cap)
 {
 	size_t len = 0;
 	int i, n = 0;
@@ -330,7 +330,7 @@ int guard_bpf__loaded_programs(const struct guard_bpf *g, char *buf, size_t cap)
 	return n;
 }
 
-int guard_bpf__reserve_policy_ids(struct guard_bpf *g, __u32 *ret_base)
+int dnsguard__reserve_policy_ids(struct dnsguard *g, __u32 *ret_base)
 {
 	struct df_config cfg = {0};
 	__u32 zero = 0;
@@ -497,7 +497,7 @@ static int purge_learned(void *ctx, struct bpf_map *m, const void *key, const vo
 	return !kept_id(ctx, k->id) ? WALK_DELETE : 0;
 }
 
-int guard_bpf__purge_policies(struct guard_bpf *g, const __u32 *keep, int n_keep)
+int dnsguard__purge_policies(struct dnsguard *g, const __u32 *keep, int n_keep)
 {
 	struct keep_ids kp = {.ids = keep, .n = n_keep};
 	int a = map_walk(g->skel->maps.cidrs, false, purge_cidr, &kp);
@@ -524,14 +524,14 @@ static int copy_one(void *ctx, struct bpf_map *m, const void *key, const void *v
 	return bpf_map__update_elem(m, &k, sizeof(k), &v, sizeof(v), BPF_ANY) == 0;
 }
 
-int guard_bpf__copy_learned(struct guard_bpf *g, __u32 from_id, __u32 to_id)
+int dnsguard__copy_learned(struct dnsguard *g, __u32 from_id, __u32 to_id)
 {
 	struct id_pair ids = {.from = from_id, .to = to_id};
 
 	return map_walk(g->skel->maps.learned, false, copy_one, &ids);
 }
 
-void guard_bpf__remove_pins(const char *pin_dir)
+void dnsguard__remove_pins(const char *pin_dir)
 {
 	char path[PATH_MAX];
 
@@ -546,12 +546,12 @@ void guard_bpf__remove_pins(const char *pin_dir)
 	rmdir(pin_dir); /* only if nothing else is left in it */
 }
 
-bool guard_bpf__upgrading(const struct guard_bpf *g)
+bool dnsguard__upgrading(const struct dnsguard *g)
 {
 	return g->upgrading;
 }
 
-void guard_bpf__destroy(struct guard_bpf *g)
+void dnsguard__destroy(struct dnsguard *g)
 {
 	if (!g)
 		return;
@@ -560,7 +560,7 @@ void guard_bpf__destroy(struct guard_bpf *g)
 }
 
 /* bpffs refuses names with a dot: one directory per attachment, one file per program. */
-static void pin_path(const struct guard_bpf *g, char *buf, size_t cap, const char *dir, int i)
+static void pin_path(const struct dnsguard *g, char *buf, size_t cap, const char *dir, int i)
 {
 	snprintf(buf, cap, "%s/%s", dir, g->pin_names[i]);
 }
@@ -571,7 +571,7 @@ static void pin_path(const struct guard_bpf *g, char *buf, size_t cap, const cha
  * Returns 1 if it did or already ran ours, 0 if PATH is no link of CGID (none,
  * or an older cgroup that had the same path), or a negative errno.
  */
-static int link_adopt(struct guard_bpf *g, const char *path, int i, __u64 cgid)
+static int link_adopt(struct dnsguard *g, const char *path, int i, __u64 cgid)
 {
 	struct bpf_link_info info = {0};
 	__u32 len = sizeof(info);
@@ -591,8 +591,8 @@ static int link_adopt(struct guard_bpf *g, const char *path, int i, __u64 cgid)
 	return r < 0 ? r : 1;
 }
 
-int guard_bpf__attach_pinned(struct guard_bpf *g, int cgfd, const char *pin_prefix,
-			     struct df_err *err)
+int dnsguard__attach_pinned(struct dnsguard *g, int cgfd, const char *pin_prefix,
+			    struct df_err *err)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -631,7 +631,7 @@ int guard_bpf__attach_pinned(struct guard_bpf *g, int cgfd, const char *pin_pref
 }
 
 /* Every pinned link below DIR (recursively) made to run our programs. */
-static int adopt_tree(struct guard_bpf *g, const char *dir)
+static int adopt_tree(struct dnsguard *g, const char *dir)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -661,7 +661,7 @@ static int adopt_tree(struct guard_bpf *g, const char *dir)
 	return r;
 }
 
-int guard_bpf__take_over(struct guard_bpf *g, struct df_err *err)
+int dnsguard__take_over(struct dnsguard *g, struct df_err *err)
 {
 	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
 	struct bpf_map *map;
@@ -732,28 +732,28 @@ int guard_unpin(const char *pin_prefix)
 	return r;
 }
 
-int guard_bpf__set_guard(struct guard_bpf *g, __u64 cgid, const struct df_guard *val)
+int dnsguard__set_guard(struct dnsguard *g, __u64 cgid, const struct df_guard *val)
 {
 	return bpf_map__update_elem(g->skel->maps.guards, &cgid, sizeof(cgid), val, sizeof(*val),
 				    BPF_ANY);
 }
 
-int guard_bpf__del_guard(struct guard_bpf *g, __u64 cgid)
+int dnsguard__del_guard(struct dnsguard *g, __u64 cgid)
 {
 	int r = bpf_map__delete_elem(g->skel->maps.guards, &cgid, sizeof(cgid), 0);
 
 	return r == -ENOENT ? 0 : r;
 }
 
-int guard_bpf__lookup_client(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port,
-			     struct df_client *ret)
+int dnsguard__lookup_client(struct dnsguard *g, __u64 netns_cookie, __u8 proto, __u16 port,
+			    struct df_client *ret)
 {
 	struct df_client_key key = {.netns_cookie = netns_cookie, .port = port, .proto = proto};
 
 	return bpf_map__lookup_elem(g->skel->maps.clients, &key, sizeof(key), ret, sizeof(*ret), 0);
 }
 
-struct bpf_map *guard_bpf__map(struct guard_bpf *g, const char *name)
+struct bpf_map *dnsguard__map(struct dnsguard *g, const char *name)
 {
 	return bpf_object__find_map_by_name(g->skel->obj, name);
 }
@@ -766,17 +766,17 @@ static const struct {
 #undef DF_CNT_INFO
 };
 
-const char *guard_bpf__counter_name(enum df_counter which)
+const char *dnsguard__counter_name(enum df_counter which)
 {
 	return (unsigned)which < DF_CNT__MAX ? counter_info[which].name : NULL;
 }
 
-const char *guard_bpf__counter_help(enum df_counter which)
+const char *dnsguard__counter_help(enum df_counter which)
 {
 	return (unsigned)which < DF_CNT__MAX ? counter_info[which].help : NULL;
 }
 
-__u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which)
+__u64 dnsguard__counter(struct dnsguard *g, enum df_counter which)
 {
 	__u64 vals[g->nr_cpus], sum = 0;
 	__u32 key = which;
@@ -791,15 +791,15 @@ __u64 guard_bpf__counter(struct guard_bpf *g, enum df_counter which)
 	return sum;
 }
 
-void guard_bpf__counters(struct guard_bpf *g, __u64 ret[DF_CNT__MAX])
+void dnsguard__counters(struct dnsguard *g, __u64 ret[DF_CNT__MAX])
 {
 	int i;
 
 	for (i = 0; i < DF_CNT__MAX; i++)
-		ret[i] = guard_bpf__counter(g, i);
+		ret[i] = dnsguard__counter(g, i);
 }
 
-int guard_bpf__prog_fd(const struct guard_bpf *g, const char *pin_name)
+int dnsguard__prog_fd(const struct dnsguard *g, const char *pin_name)
 {
 	int i;
 
@@ -819,8 +819,8 @@ static void cidr_key(struct df_cidr_key *k, __u32 policy_id, int family, const v
 	memcpy(k->addr, addr, family == DF_AF_INET ? 4 : 16);
 }
 
-int guard_bpf__set_cidr(struct guard_bpf *g, __u32 policy_id, int family, const void *addr,
-			int prefix_len, enum df_ip_verdict verdict)
+int dnsguard__set_cidr(struct dnsguard *g, __u32 policy_id, int family, const void *addr,
+		       int prefix_len, enum df_ip_verdict verdict)
 {
 	struct df_cidr_key k;
 	__u32 v = verdict;
@@ -829,8 +829,8 @@ int guard_bpf__set_cidr(struct guard_bpf *g, __u32 policy_id, int family, const 
 	return bpf_map__update_elem(g->skel->maps.cidrs, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
 }
 
-int guard_bpf__del_cidr(struct guard_bpf *g, __u32 policy_id, int family, const void *addr,
-			int prefix_len)
+int dnsguard__del_cidr(struct dnsguard *g, __u32 policy_id, int family, const void *addr,
+		       int prefix_len)
 {
 	struct df_cidr_key k;
 
@@ -838,8 +838,8 @@ int guard_bpf__del_cidr(struct guard_bpf *g, __u32 policy_id, int family, const 
 	return bpf_map__delete_elem(g->skel->maps.cidrs, &k, sizeof(k), 0);
 }
 
-int guard_bpf__set_addr(struct guard_bpf *g, bool learned, __u64 id, int family, const void *addr,
-			__u64 expires_ns)
+int dnsguard__set_addr(struct dnsguard *g, bool learned, __u64 id, int family, const void *addr,
+		       __u64 expires_ns)
 {
 	struct df_addr_key k = {.id = id, .family = family};
 	struct df_expiry v = {.expires_ns = expires_ns};
@@ -856,13 +856,13 @@ static int purge_id(void *ctx, struct bpf_map *m, const void *key, const void *v
 	return k->id == *(const __u64 *)ctx ? WALK_DELETE : 0;
 }
 
-int guard_bpf__purge_addrs(struct guard_bpf *g, bool learned, __u64 id)
+int dnsguard__purge_addrs(struct dnsguard *g, bool learned, __u64 id)
 {
 	return map_walk(learned ? g->skel->maps.learned : g->skel->maps.handed, false, purge_id,
 			&id);
 }
 
-int guard_bpf__ev_limit(struct guard_bpf *g, __u64 cgid, struct df_ev_limit *ret)
+int dnsguard__ev_limit(struct dnsguard *g, __u64 cgid, struct df_ev_limit *ret)
 {
 	return bpf_map__lookup_elem(g->skel->maps.ev_limit, &cgid, sizeof(cgid), ret, sizeof(*ret),
 				    0);
@@ -882,15 +882,15 @@ static int purge_owned(void *ctx, struct bpf_map *m, const void *key, const void
 	return *(const __u64 *)value == *(const __u64 *)ctx ? WALK_DELETE : 0;
 }
 
-void guard_bpf__purge_guard(struct guard_bpf *g, __u64 cgid)
+void dnsguard__purge_guard(struct dnsguard *g, __u64 cgid)
 {
 	map_walk(g->skel->maps.clients, true, purge_client, &cgid);
 	map_walk(g->skel->maps.cg_guard, true, purge_owned, &cgid);
 	bpf_map__delete_elem(g->skel->maps.ev_limit, &cgid, sizeof(cgid), 0);
 }
 
-int guard_bpf__set_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port,
-			    __u64 cgid)
+int dnsguard__set_listener(struct dnsguard *g, __u64 netns_cookie, __u8 proto, __u16 port,
+			   __u64 cgid)
 {
 	struct df_client_key k = {.netns_cookie = netns_cookie, .port = port, .proto = proto};
 
@@ -898,13 +898,13 @@ int guard_bpf__set_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto,
 				    BPF_ANY);
 }
 
-int guard_bpf__mark_proxy_socket(struct guard_bpf *g, int fd, __u64 cgid)
+int dnsguard__mark_proxy_socket(struct dnsguard *g, int fd, __u64 cgid)
 {
 	return bpf_map__update_elem(g->skel->maps.proxy_socks, &fd, sizeof(fd), &cgid, sizeof(cgid),
 				    BPF_ANY);
 }
 
-void guard_bpf__del_listener(struct guard_bpf *g, __u64 netns_cookie, __u8 proto, __u16 port)
+void dnsguard__del_listener(struct dnsguard *g, __u64 netns_cookie, __u8 proto, __u16 port)
 {
 	struct df_client_key k = {.netns_cookie = netns_cookie, .port = port, .proto = proto};
 
@@ -941,7 +941,7 @@ static int close_guard(void *ctx, struct bpf_map *m, const void *key, const void
 	       bpf_map__update_elem(m, key, sizeof(__u64), &closed, sizeof(closed), BPF_EXIST) == 0;
 }
 
-int guard_bpf__close_others(struct guard_bpf *g, const __u64 *keep, int n_keep)
+int dnsguard__close_others(struct dnsguard *g, const __u64 *keep, int n_keep)
 {
 	struct keep_cgids kp = {.ids = keep, .n = n_keep};
 	int n = map_walk(g->skel->maps.guards, false, close_guard, &kp);
@@ -950,20 +950,20 @@ int guard_bpf__close_others(struct guard_bpf *g, const __u64 *keep, int n_keep)
 	return n;
 }
 
-int guard_bpf__set_closed(struct guard_bpf *g, __u64 cgid)
+int dnsguard__set_closed(struct dnsguard *g, __u64 cgid)
 {
 	struct df_guard closed = {.mode = DF_MODE_ALLOWLIST};
 
-	return guard_bpf__set_guard(g, cgid, &closed);
+	return dnsguard__set_guard(g, cgid, &closed);
 }
 
-void guard_bpf__flush_cg_cache(struct guard_bpf *g)
+void dnsguard__flush_cg_cache(struct dnsguard *g)
 {
 	map_walk(g->skel->maps.cg_guard, false, walk_delete, NULL);
 }
 
-struct ring_buffer *guard_bpf__events(struct guard_bpf *g,
-				      int (*fn)(void *ctx, void *data, size_t size), void *ctx)
+struct ring_buffer *dnsguard__events(struct dnsguard *g,
+				     int (*fn)(void *ctx, void *data, size_t size), void *ctx)
 {
 	return ring_buffer__new(bpf_map__fd(g->skel->maps.events), fn, ctx, NULL);
 }
@@ -991,14 +991,14 @@ static int prog_effective(int cgfd, enum bpf_attach_type type, const char *name)
 	return found;
 }
 
-bool guard_bpf__cgroup_guarded(const char *cgroup_path)
+bool dnsguard__cgroup_guarded(const char *cgroup_path)
 {
 	_cleanup_close_ int cgfd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	return cgfd >= 0 && prog_effective(cgfd, BPF_CGROUP_INET4_CONNECT, "df_connect4") > 0;
 }
 
-int guard_bpf__cgroup_enforcing(const char *cgroup_path)
+int dnsguard__cgroup_enforcing(const char *cgroup_path)
 {
 	/* What DNS redirection and address refusal need, for IPv4 at least. */
 	static const struct {
