@@ -3,8 +3,10 @@
 # depfence build. Everything generated lands in $(BUILD); nothing is fetched.
 #   make            build/depfenced, build/depfence, build/depfence-hook
 #   make SAN=1      the same with ASan+UBSan, in build/san
-#   make check      deps, both builds, unit tests (ASan/UBSan and valgrind), short fuzz
-#                   runs, hook contract tests, e2e tests (ASan/UBSan build)
+#   make TSAN=1     the same with ThreadSanitizer, in build/tsan (tests/tsan.sh)
+#   make check      deps, the builds, unit tests (ASan/UBSan and valgrind), short fuzz
+#                   runs, hook contract tests, e2e tests (ASan/UBSan build), the
+#                   threaded daemon's e2e tests under ThreadSanitizer
 #   make demo       deps, build, then the guarded deploy script of docs/demo.md
 #   make install    binaries, hooks.d, systemd unit, man pages, policies (DESTDIR, PREFIX)
 #   make uninstall  removes what install laid, except /etc/depfence
@@ -12,8 +14,11 @@
 #   V=1             show the commands
 
 SAN ?= 0
+TSAN ?= 0
 ifeq ($(SAN),1)
 BUILD ?= build/san
+else ifeq ($(TSAN),1)
+BUILD ?= build/tsan
 else
 BUILD ?= build
 endif
@@ -41,6 +46,11 @@ LDLIBS := -lbpf -lelf -lz -ljson-c -lseccomp
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+endif
+# ThreadSanitizer: the daemon's engine workers (proxy/workers.c), tests/tsan.sh.
+ifeq ($(TSAN),1)
+CFLAGS += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
 endif
 
 # Each room is a static library; mains are the files named for their binary.
@@ -182,6 +192,8 @@ check: deps
 	$(Q)tests/fuzz/run.sh 20
 	$(Q)DEPFENCE_BIN=$(abspath build/san) tests/hook/contract.sh
 	$(Q)DEPFENCE_BIN=$(abspath build/san) tests/e2e/run.sh
+	$(Q)$(MAKE) --no-print-directory TSAN=1 all build/tsan/tests/test_workers
+	$(Q)tests/tsan.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -68,7 +68,7 @@ void attrib_cache_free(struct attrib_cache *a)
 
 const char *dns_qtype_name(uint16_t t)
 {
-	static char buf[16];
+	static __thread char buf[16];
 
 	switch (t) {
 	case 1:

@@ -252,6 +252,7 @@ static void status_fields(json_object *o, const struct guard *g)
 	json_object_object_add(o, "overShare", json_object_new_uint64(st.over_share));
 	json_object_object_add(o, "lastBlock",
 			       st.last_block ? json_object_new_int64(st.last_block) : NULL);
+	json_object_object_add(o, "worker", json_object_new_int(st.worker));
 	r = dnsguard__cgroup_enforcing(guard__cgroup(g));
 	json_object_object_add(o, "enforcing", json_object_new_boolean(r > 0));
 	if (r < 0)

@@ -7,8 +7,10 @@
  * container's network namespace. The list was taken from strace of the daemon
  * through the whole e2e suite (runs, containers by runc and podman, restarts,
  * reloads), in the plain and the ASan/UBSan build. Everything else (execve,
- * clone, ptrace, mount, module loading, loading BPF programs, ...) fails with
- * EPERM; the ASan/UBSan build allows its runtime a few more (allowed_san).
+ * fork: a clone without CLONE_THREAD, ptrace, mount, module loading, loading
+ * BPF programs, ...) fails with EPERM; the ASan/UBSan build allows its
+ * runtime a few more (allowed_san). The engine workers' threads start after
+ * the filter is loaded and inherit it.
  *
  * A refused call traps (SIGSYS) instead of failing in the filter: the handler
  * makes it return -EPERM and logs it once per system call, so a call missing
@@ -83,6 +85,9 @@ static const char *const allowed[] = {
     "brk", "munmap", "mremap",
     /* time, query ids, the wait for a killed cgroup to empty */
     "clock_gettime", "gettimeofday", "time", "clock_nanosleep", "nanosleep", "getrandom",
+    /* the engine workers' threads (proxy/workers.c): started after the filter,
+     * they inherit it; their stacks, locks and exit (clone and mprotect below) */
+    "futex", "set_robust_list", "rseq", "madvise", "sched_getaffinity",
     /* returning from the SIGSYS handler, abort() */
     "rt_sigreturn", "restart_syscall", "rt_sigprocmask", "getpid", "gettid", "exit",
     "exit_group",
@@ -243,6 +248,18 @@ static int allow_narrow(scmp_filter_ctx ctx)
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
 				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	/* A thread stack's guard page; never making memory executable. */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	/* Threads only (the engine workers): a clone without CLONE_THREAD, a new
+	 * process, is refused. clone3's flags are in memory the filter cannot
+	 * read: ENOSYS, and the C library falls back to clone. */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 #ifdef DF_ASAN
 	if (r == 0)
 		r = allow_values(ctx, SCMP_SYS(prctl), 0, prctls, ARRAY_SIZE(prctls));
@@ -319,6 +336,12 @@ int daemon_seccomp_install(struct df_err *err)
 		log_msg(LOG_WARN, "seccomp allowlist not installed: running under valgrind");
 		return 0;
 	}
+#if defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer's build (the workers' race check, make tsan): its runtime
+	 * makes calls of its own from threads it starts, and handles SIGSYS itself. */
+	log_msg(LOG_WARN, "seccomp allowlist not installed: ThreadSanitizer build");
+	return 0;
+#endif
 	ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx)
 		return df_err_set(err, -ENOMEM, "seccomp: out of memory");

@@ -25,7 +25,8 @@
 static const char usage[] =
     "Usage: depfenced [--config-dir DIR] [--state-dir DIR] [--upstream HOST:PORT]...\n"
     "                 [--log-format logfmt|json] [--log-full-cmdline]\n"
-    "                 [--metrics-listen ADDR:PORT] [--max-pending-per-guard N] [-v]\n"
+    "                 [--metrics-listen ADDR:PORT] [--max-pending-per-guard N]\n"
+    "                 [--workers N] [-v]\n"
     "\n"
     "The depfence DNS proxy. Guarded cgroups (depfence run jobs, containers started\n"
     "through depfence-hook) have their DNS sent here and answered by their policy.\n"
@@ -44,8 +45,12 @@ static const char usage[] =
     "  --max-pending-per-guard N  upstream queries one guarded job may have waiting\n"
     "                        (default 960; fewer each when many jobs wait at once);\n"
     "                        past it the job's own queries get SERVFAIL\n"
+    "  --workers N           threads serving guarded jobs' DNS, each job served by\n"
+    "                        one (default: the online CPUs, at most 64)\n"
     "  -v, --verbose         debug logging (every allowed query)\n"
     "  -h, --help            this text\n";
+
+#define WORKERS_MAX 64
 
 /* --metrics-listen; metrics_len 0: off. */
 static struct sockaddr_storage metrics_addr;
@@ -61,6 +66,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opt
 	    {"log-full-cmdline", no_argument, NULL, 'F'},
 	    {"metrics-listen", required_argument, NULL, 'M'},
 	    {"max-pending-per-guard", required_argument, NULL, 'P'},
+	    {"workers", required_argument, NULL, 'W'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
@@ -118,6 +124,20 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opt
 				return 2;
 			}
 			eo->pending_per_guard = (int)v;
+			break;
+		}
+		case 'W': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*optarg < '0' || *optarg > '9' || *end || v < 1 || v > WORKERS_MAX) {
+				fprintf(
+				    stderr,
+				    "depfenced: --workers '%s': expected a number from 1 to %d\n",
+				    optarg, WORKERS_MAX);
+				return 2;
+			}
+			eo->workers = (int)v;
 			break;
 		}
 		case 'v':
@@ -353,6 +373,11 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv, &d, &eo);
 	if (r >= 0)
 		return r;
+	if (!eo.workers) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		eo.workers = n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (int)n;
+	}
 	log_detect_journal();
 	libbpf_set_print(log_libbpf_print);
 	if (!eo.n_upstreams && upstreams_from_resolv_conf(&eo, "/etc/resolv.conf", &err) < 0) {
@@ -370,13 +395,16 @@ int main(int argc, char **argv)
 		r = daemon_drop_privileges(&err);
 	if (r == 0)
 		r = daemon_seccomp_install(&err);
+	/* Last: the threads inherit the dropped privileges and the filter. */
+	if (r == 0)
+		r = engine__start_workers(d.engine, &err);
 	if (r < 0) {
 		log_msg(LOG_ERROR, "depfenced: %s", err.msg);
 		r = 1;
 		goto out;
 	}
-	log_msg(LOG_INFO, "depfenced ready socket=%s policies=%d upstreams=%d cgroup=%s",
-		d.paths.sock, d.policies.n, eo.n_upstreams, d.paths.runs_parent);
+	log_msg(LOG_INFO, "depfenced ready socket=%s policies=%d upstreams=%d workers=%d cgroup=%s",
+		d.paths.sock, d.policies.n, eo.n_upstreams, eo.workers, d.paths.runs_parent);
 	log_flush();
 	/* Type=notify: the control socket exists, so systemd may start what needs it. */
 	r = daemon_notify(d.notify_fd, "READY=1");
@@ -391,7 +419,10 @@ int main(int argc, char **argv)
 		/* Restored runs whose client never came back are reaped about once a second. */
 		if (t < 0 || t > 1000)
 			t = 1000;
-		loop__run_once(d.loop, t);
+		loop__wait(d.loop, t);
+		/* Control touches any guard: the workers wait between turns meanwhile. */
+		engine__pause(d.engine);
+		loop__dispatch(d.loop);
 		engine__tick(d.engine);
 		now = now_ms();
 		daemon_metrics_tick(&d, now);
@@ -400,9 +431,13 @@ int main(int argc, char **argv)
 			reaped_at = now;
 		}
 		log_flush();
+		engine__resume(d.engine);
 	}
 	r = 0;
 out:
+	/* The workers first: closing the control clients ends runs, removing guards. */
+	if (d.engine)
+		engine__stop_workers(d.engine);
 	daemon_ctl_close(&d);
 	daemon_metrics_close(&d);
 	engine__free(d.engine);

@@ -25,17 +25,36 @@
 
 int enforce_init(struct engine *e, struct df_err *err)
 {
-	struct enforce *en = calloc(1, sizeof(*en));
+	struct enforce *en;
 
+	e->memo = calloc(1, sizeof(*e->memo));
+	if (!e->memo)
+		return df_err_set(err, -ENOMEM, "out of memory");
+	/* A worker: the primary's (struct enforce's comment). */
+	if (e->primary != e) {
+		e->enf = e->primary->enf;
+		e->pev = e->primary->pev;
+		return 0;
+	}
+	en = calloc(1, sizeof(*en));
 	if (!en)
 		return df_err_set(err, -ENOMEM, "out of memory");
+	pthread_mutex_init(&en->lock, NULL);
 	e->enf = en;
 	return packet_events_init(e, err);
 }
 
 void enforce_fini(struct engine *e)
 {
+	free(steal_ptr(e->memo));
+	if (e->primary != e) {
+		e->enf = NULL;
+		e->pev = NULL;
+		return;
+	}
 	packet_events_fini(e);
+	if (e->enf)
+		pthread_mutex_destroy(&e->enf->lock);
 	free(e->enf);
 	e->enf = NULL;
 }

@@ -12,6 +12,7 @@
 #ifndef DEPFENCE_ENFORCE_INT_H
 #define DEPFENCE_ENFORCE_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -44,15 +45,26 @@ struct learned_addr {
 	uint64_t until_ms;
 };
 
-struct enforce {
-	/* One more than registrations may take: a reload holds old and new at once. */
-	struct policy_use used[MAX_POLICIES_USED + 1];
-	int n_used;
+/* Per engine (struct engine: memo): a worker's blocked names are its own to resolve. */
+struct learn_memos {
 	struct learn_memo {
 		uint32_t policy_id;
 		uint64_t hash;
 		uint64_t until_ms;
-	} memo[LEARN_MEMO_SETS][LEARN_MEMO_WAYS];
+	} m[LEARN_MEMO_SETS][LEARN_MEMO_WAYS];
+};
+
+/*
+ * One, the primary engine's, shared by its workers. LOCK is taken where a
+ * worker's answer writes it (learn.c: enforce_learned_answer, handed.c:
+ * enforce_answer), each a BPF map write anyway; the primary changes the rest
+ * only while the workers are paused.
+ */
+struct enforce {
+	pthread_mutex_t lock;
+	/* One more than registrations may take: a reload holds old and new at once. */
+	struct policy_use used[MAX_POLICIES_USED + 1];
+	int n_used;
 	struct learned_addr set[LEARNED_SET];
 	/* In blocklist mode an address goes into the BPF handed map only once it is also
 	 * learned (rare); until then this records it, keyed by (cgroup, address). */

@@ -17,7 +17,8 @@
 #include "report_collect.h"
 #include "run_report.h"
 
-int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_err *err)
+int engine_new_one(const struct engine_opts *opts, struct engine *primary, unsigned idx,
+		   struct engine **ret, struct df_err *err)
 {
 	struct engine *e = calloc(1, sizeof(*e));
 	uint32_t i;
@@ -26,6 +27,8 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 	if (!e)
 		return df_err_set(err, -ENOMEM, "out of memory");
 	e->opts = *opts;
+	e->primary = primary ? primary : e;
+	e->idx = idx;
 	if (!e->opts.try_timeout_ms)
 		e->opts.try_timeout_ms = 500;
 	if (!e->opts.servfail_after_ms)
@@ -39,7 +42,7 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 	e->free_slots = calloc(MAX_PENDING, sizeof(*e->free_slots));
 	e->conns = calloc(MAX_TCP_CONNS, sizeof(*e->conns));
 	if (!e->pend || !e->free_slots || !e->conns) {
-		engine__free(e);
+		engine_free_one(e);
 		return df_err_set(err, -ENOMEM, "out of memory");
 	}
 	for (i = 0; i < MAX_PENDING; i++)
@@ -51,10 +54,10 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 	r = attrib_cache_new(&e->attrib);
 	if (r == 0)
 		r = log_fold__new(NULL, engine_log_emit, e, &e->fold);
-	if (r == 0)
+	if (r == 0 && !primary)
 		r = rr_shelf__new(&e->reports);
 	if (r < 0) {
-		engine__free(e);
+		engine_free_one(e);
 		return df_err_set(err, r, "out of memory");
 	}
 	r = cache__new(opts->cache_entries < 0 ? 0
@@ -62,15 +65,41 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 					       : CACHE_DEFAULT_ENT,
 		       &e->cache);
 	if (r < 0) {
-		engine__free(e);
+		engine_free_one(e);
 		return df_err_set(err, r, "cache: %s", strerror(-r));
 	}
 	r = upstreams_open(e, err);
 	if (r == 0)
 		r = enforce_init(e, err);
 	if (r < 0) {
-		engine__free(e);
+		engine_free_one(e);
 		return r;
+	}
+	if (primary)
+		e->reports = primary->reports;
+	*ret = e;
+	return 0;
+}
+
+int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_err *err)
+{
+	struct engine_opts o = *opts;
+	struct engine *e;
+	int r;
+
+	/* With workers the primary serves no guard: its cache would stay empty. */
+	if (o.workers > 0)
+		o.cache_entries = -1;
+	r = engine_new_one(&o, NULL, 0, &e, err);
+	if (r < 0)
+		return r;
+	e->opts.cache_entries = opts->cache_entries;
+	if (opts->workers > 0) {
+		r = workers_new(e, err);
+		if (r < 0) {
+			engine__free(e);
+			return r;
+		}
 	}
 	*ret = e;
 	return 0;
@@ -78,21 +107,13 @@ int engine__new(const struct engine_opts *opts, struct engine **ret, struct df_e
 
 static void guard_free(struct guard *g)
 {
-	report_guard_freed(g->engine, g);
 	if (g->owns_policy)
 		policy__free(g->policy);
 	free(g);
 }
 
-void engine__free(struct engine *e)
+void engine_free_one(struct engine *e)
 {
-	struct guard *g;
-
-	if (!e)
-		return;
-	while ((g = e->guards))
-		engine__remove_guard(e, g);
-	engine__tick(e);
 	/* The last second's counts are not lost with the process. */
 	log_fold__flush(e->fold);
 	log_fold__free(e->fold);
@@ -100,11 +121,29 @@ void engine__free(struct engine *e)
 	upstreams_close(e);
 	cache__free(e->cache);
 	attrib_cache_free(e->attrib);
-	rr_shelf__free(e->reports);
+	if (e->primary == e)
+		rr_shelf__free(e->reports);
 	free(e->pend);
 	free(e->free_slots);
 	free(e->conns);
 	free(e);
+}
+
+void engine__free(struct engine *e)
+{
+	struct guard *g;
+	unsigned i;
+
+	if (!e)
+		return;
+	/* Threads first: from here on every engine is this thread's. */
+	engine__stop_workers(e);
+	while ((g = engine__first_guard(e)))
+		engine__remove_guard(e, g);
+	for (i = 0; i <= e->n_workers; i++)
+		engine__tick(engine_nth(e, i));
+	workers_free(e);
+	engine_free_one(e);
 }
 
 static void listener_init(struct engine *e, struct guard *g, struct listener *l, int fd,
@@ -203,10 +242,12 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	struct guard *g;
 	int r;
 
-	for (g = e->guards; g; g = g->next)
+	for (g = engine__first_guard(e); g; g = engine__next_guard(e, g))
 		if (g->cgid == spec->cgid)
 			return df_err_set(err, -EEXIST, "cgroup %s is registered already (%s)",
 					  spec->cgroup_path, g->id);
+	/* The engine that serves it, from its listeners to its answers. */
+	e = workers_pick(e->primary);
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return df_err_set(err, -ENOMEM, "out of memory");
@@ -254,6 +295,7 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	listener_init(e, g, &g->tcp6, g->ls.tcp6, IPPROTO_TCP);
 	g->next = e->guards;
 	e->guards = g;
+	e->n_guards++;
 	if (ret)
 		*ret = g;
 	return 0;
@@ -268,6 +310,8 @@ void engine__remove_guard(struct engine *e, struct guard *g)
 {
 	struct guard **pp;
 
+	/* Its own engine's work: a worker's guard is removed while the worker is paused. */
+	e = g->engine;
 	for (pp = &e->guards; *pp && *pp != g; pp = &(*pp)->next)
 		;
 	if (!*pp)
@@ -275,17 +319,22 @@ void engine__remove_guard(struct engine *e, struct guard *g)
 	if (g->owns_policy) {
 		struct guard *o, *next;
 
-		for (o = e->guards; o; o = next) {
-			next = o->next;
-			if (o != g && o->policy == g->policy)
+		for (o = engine__first_guard(e); o; o = next) {
+			next = engine__next_guard(e, o);
+			if (o != g && o->policy == g->policy) {
 				engine__remove_guard(e, o);
+				/* NEXT may have gone with it (a guard sharing the policy too). */
+				next = engine__first_guard(e);
+			}
 		}
 		for (pp = &e->guards; *pp != g; pp = &(*pp)->next)
 			;
 	}
 	*pp = g->next;
+	e->n_guards--;
 	dnsguard__del_guard(e->opts.bpf, g->cgid);
 	enforce_guard_removed(e, g);
+	report_guard_removed(g);
 	listeners_unpublish(e, g);
 	listeners_del(e, g);
 	upstream_drop_guard(e, g);
@@ -299,20 +348,30 @@ struct guard *engine__find_guard(struct engine *e, const char *id)
 {
 	struct guard *g;
 
-	for (g = e->guards; g; g = g->next)
+	for (g = engine__first_guard(e); g; g = engine__next_guard(e, g))
 		if (strcmp(g->id, id) == 0)
 			return g;
 	return NULL;
 }
 
+/* The first guard of engine I of primary P or of one after it. */
+static struct guard *first_from(struct engine *p, unsigned i)
+{
+	for (; i <= p->n_workers; i++)
+		if (engine_nth(p, i)->guards)
+			return engine_nth(p, i)->guards;
+	return NULL;
+}
+
+/* Every engine's guards, the primary's first: what control sees as one list. */
 struct guard *engine__first_guard(struct engine *e)
 {
-	return e->guards;
+	return first_from(e->primary, 0);
 }
 
 struct guard *engine__next_guard(struct engine *e, struct guard *g)
 {
-	return g->next;
+	return g->next ? g->next : first_from(e->primary, g->engine->idx + 1);
 }
 
 void guard__disown_policy(struct guard *g)
@@ -359,14 +418,15 @@ void engine__replace_policy(struct engine *e, struct policy *old, struct policy 
 {
 	struct guard *g;
 
+	e = e->primary;
 	enforce_policy_swapped(e, old, new_p);
-	for (g = e->guards; g; g = g->next) {
+	for (g = engine__first_guard(e); g; g = engine__next_guard(e, g)) {
 		if (g->policy != old)
 			continue;
 		struct df_err err = {0};
 
 		g->policy = new_p;
-		g->cnt.pc = metrics__policy_row(&e->met, policy__name(new_p));
+		g->cnt.pc = metrics__policy_row(&g->engine->met, policy__name(new_p));
 		run_report__set_policy(g->report, policy__name(new_p),
 				       policy_mode_str(policy__mode(new_p)));
 		/* New policy id and mode for the BPF side. Should that write fail the
@@ -387,7 +447,9 @@ int engine__purge_stale_policies(struct engine *e)
 int engine__next_timeout(struct engine *e)
 {
 	uint64_t now = now_ms();
-	int t = upstream_next_timeout(e, now), l = enforce_next_timeout(e, now),
+	/* Learning policies' names and the packet events are the primary's. */
+	int t = upstream_next_timeout(e, now),
+	    l = e->primary == e ? enforce_next_timeout(e, now) : -1,
 	    f = log_fold__next_timeout(e->fold, now);
 
 	if (l >= 0 && (t < 0 || l < t))
@@ -409,7 +471,8 @@ void engine__tick(struct engine *e)
 	upstream_expire(e, now);
 	tcp_expire(e, now);
 	/* Packet counts first: they belong in the summaries the fold writes now. */
-	enforce_tick(e, now);
+	if (e->primary == e)
+		enforce_tick(e, now);
 	log_fold__tick(e->fold, now);
 	while ((g = e->graveyard)) {
 		e->graveyard = g->next;
@@ -427,19 +490,32 @@ void guard__status(const struct guard *g, struct guard_status *ret)
 	    .packets_blocked = g->cnt.packets_blocked,
 	    .over_share = g->cnt.over_share,
 	    .last_block = g->cnt.last_block,
+	    .worker = g->engine->idx,
 	};
 }
 
 int engine__render_metrics(const struct engine *e, FILE *f)
 {
+	_cleanup_free_ struct engine_metrics *sum = NULL;
 	const char *reasons[METRICS_REASONS];
-	struct metrics_view v = {.m = &e->met, .reason_names = reasons};
+	struct metrics_view v = {.reason_names = reasons};
+	struct engine *p = e->primary;
 	const struct guard *g;
 	unsigned i;
 
 	for (i = 0; i < METRICS_REASONS; i++)
 		reasons[i] = enforce_reason_name(i);
-	for (g = e->guards; g; g = g->next) {
+	v.m = &p->met;
+	if (p->n_workers) {
+		/* Every engine's counts, as one. */
+		sum = calloc(1, sizeof(*sum));
+		if (!sum)
+			return -ENOMEM;
+		for (i = 0; i <= p->n_workers; i++)
+			metrics__add(sum, &engine_nth(p, i)->met);
+		v.m = sum;
+	}
+	for (g = engine__first_guard(p); g; g = engine__next_guard(p, (struct guard *)g)) {
 		if (g->kind == GUARD_CONTAINER)
 			v.guards_container++;
 		else
@@ -450,7 +526,23 @@ int engine__render_metrics(const struct engine *e, FILE *f)
 
 void engine__stats(const struct engine *e, struct engine_stats *ret)
 {
+	unsigned i;
+
+	e = e->primary;
 	*ret = e->st;
+	for (i = 0; i < e->n_workers; i++) {
+		const struct engine_stats *w = &e->workers[i]->st;
+
+		ret->queries += w->queries;
+		ret->blocked += w->blocked;
+		ret->audited += w->audited;
+		ret->cached += w->cached;
+		ret->forwarded += w->forwarded;
+		ret->answered += w->answered;
+		ret->servfail += w->servfail;
+		ret->formerr += w->formerr;
+		ret->dropped += w->dropped;
+	}
 }
 
 size_t engine_adapt_answer(uint8_t *buf, size_t len, const struct dns_msg *m, bool client_edns,

@@ -34,6 +34,9 @@ struct engine_opts {
 	struct dnsguard *bpf;  /* maps the guards are written to */
 	bool nested;	       /* our upstream is an enclosing guard: its REFUSED is a block */
 	bool log_full_cmdline; /* every guard: command lines logged unredacted (redact.h) */
+	/* Worker threads serving the guards (proxy/workers.c); 0: this engine serves
+	 * them on the caller's loop (depfence run's embedded proxy). */
+	int workers;
 	struct loop *loop;
 };
 
@@ -97,6 +100,22 @@ int engine__purge_stale_policies(struct engine *e);
  */
 void engine__replace_policy(struct engine *e, struct policy *old, struct policy *new_p);
 
+/*
+ * Workers: start their threads (after the daemon dropped its privileges and
+ * installed its system-call filter, which they inherit). Until then the
+ * primary may add guards to them: nothing runs there yet.
+ */
+int engine__start_workers(struct engine *e, struct df_err *err);
+/*
+ * Hold every worker between two of its loop turns, so the caller may touch
+ * any guard (register, remove, reload, status); resume lets them go on. The
+ * daemon holds them for each turn of its control loop. No-ops without workers.
+ */
+void engine__pause(struct engine *e);
+void engine__resume(struct engine *e);
+/* Join the workers' threads: from then on every engine is the caller's (shutdown). */
+void engine__stop_workers(struct engine *e);
+
 /* Milliseconds until the next timer is due (-1: none), and run the due ones. */
 int engine__next_timeout(struct engine *e);
 void engine__tick(struct engine *e);
@@ -110,6 +129,7 @@ void engine__stats(const struct engine *e, struct engine_stats *ret);
 struct guard_status {
 	uint64_t queries, blocked, would_block, packets_blocked, over_share;
 	time_t last_block; /* 0: never */
+	unsigned worker;   /* the engine worker that serves it, from 1 (0: the engine itself) */
 };
 void guard__status(const struct guard *g, struct guard_status *ret);
 /* The Prometheus text exposition of E's counters into F (metrics.c). Returns 0 or -errno. */

@@ -173,8 +173,27 @@ struct tcp_conn {
 	bool eof; /* the client half-closed: answer what is in flight, then close */
 };
 
+struct worker; /* workers.c */
+struct learn_memos;
+
+/*
+ * One engine per thread. The one engine__new() returns is the primary: it owns
+ * control (registrations, reloads, the packet-event ring, status) and, with
+ * opts.workers, serves no guard itself: each guard is served by one worker
+ * engine (workers.c), on a thread of its own, from its listeners to its
+ * answers. A worker shares the primary's enforce, packet events and report
+ * shelf; the primary touches a worker's state only while the worker is paused
+ * (engine__pause), so a query's path takes no lock but enforce's.
+ */
 struct engine {
 	struct engine_opts opts;
+	struct engine *primary;	 /* the primary; the primary's is itself */
+	struct engine **workers; /* the primary's: opts.workers of them */
+	unsigned n_workers;
+	unsigned idx;		  /* 0: the primary; i: workers[i - 1] */
+	struct worker *w;	  /* a worker's thread, lock and wake-up */
+	unsigned n_guards;	  /* on its list: where the next guard goes */
+	struct learn_memos *memo; /* learn.c: blocked names resolved lately, per engine */
 	struct guard *guards;
 	struct guard *graveyard; /* freed after the current loop turn */
 	struct upstream ups[ENGINE_MAX_UPSTREAMS];
@@ -214,6 +233,21 @@ struct engine {
 	uint8_t tx[UDP_BATCH][UDP_BUF];
 	struct sockaddr_storage rx_addr[UDP_BATCH];
 };
+
+/* workers.c */
+int workers_new(struct engine *e, struct df_err *err);
+void workers_free(struct engine *e);
+/* The worker with the fewest guards, or E itself when it has none. */
+struct engine *workers_pick(struct engine *e);
+/* Engine I of the primary P: P itself for 0, then its workers. */
+static inline struct engine *engine_nth(struct engine *p, unsigned i)
+{
+	return i ? p->workers[i - 1] : p;
+}
+/* engine.c: the parts of engine__new and engine__free every engine has. */
+int engine_new_one(const struct engine_opts *opts, struct engine *primary, unsigned idx,
+		   struct engine **ret, struct df_err *err);
+void engine_free_one(struct engine *e);
 
 /*
  * Decide one query (and set C's UDP size limit from its EDNS): returns the length of an answer

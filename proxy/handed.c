@@ -37,7 +37,8 @@ void share_handed(struct engine *e, uint32_t policy_id, int family, const uint8_
 {
 	struct guard *g;
 
-	for (g = e->guards; g; g = g->next) {
+	/* Every engine's guards: a worker's lists change only while all are paused. */
+	for (g = engine__first_guard(e); g; g = engine__next_guard(e, g)) {
 		struct handed_rec *r;
 
 		if (policy__id(g->policy) != policy_id)
@@ -100,5 +101,7 @@ void enforce_answer(struct engine *e, struct guard *g, const uint8_t *buf, size_
 		return;
 	hc.all = policy__mode(g->policy) == POLICY_ALLOWLIST;
 	hc.now_ns = mono_ns();
+	pthread_mutex_lock(&e->enf->lock);
 	dns_for_each_addr(buf, len, m, hand_one, &hc);
+	pthread_mutex_unlock(&e->enf->lock);
 }

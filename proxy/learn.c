@@ -36,12 +36,12 @@ static void learn_query(struct engine *e, uint32_t policy_id, const uint8_t *q, 
  * If not, it is remembered now (the caller resolves it): the way it takes is
  * an expired one, else the one closest to expiring.
  */
-static bool memo_fresh(struct enforce *en, uint32_t policy_id, const struct dns_msg *m,
+static bool memo_fresh(struct learn_memos *memo, uint32_t policy_id, const struct dns_msg *m,
 		       uint64_t now)
 {
 	uint64_t h =
 	    df_fnv1a(df_fnv1a(DF_FNV_SEED, m->qname, m->qname_len), &m->qtype, sizeof(m->qtype));
-	struct learn_memo *set = en->memo[(h ^ policy_id) % LEARN_MEMO_SETS], *victim = set;
+	struct learn_memo *set = memo->m[(h ^ policy_id) % LEARN_MEMO_SETS], *victim = set;
 	int w;
 
 	for (w = 0; w < LEARN_MEMO_WAYS; w++) {
@@ -61,7 +61,7 @@ void enforce_blocked_query(struct engine *e, struct guard *g, const uint8_t *q, 
 {
 	if (m->qtype != DNS_TYPE_A && m->qtype != DNS_TYPE_AAAA)
 		return;
-	if (memo_fresh(e->enf, policy__id(g->policy), m, now_ms()))
+	if (memo_fresh(e->memo, policy__id(g->policy), m, now_ms()))
 		return;
 	learn_query(e, policy__id(g->policy), q, len);
 }
@@ -159,13 +159,15 @@ void enforce_learned_answer(struct engine *e, uint32_t policy_id, const uint8_t 
 {
 	struct learn_ctx lc = {
 	    .e = e, .policy_id = policy_id, .now_ms = now_ms(), .now_ns = mono_ns()};
+	struct enforce *en = e->enf;
 	int i;
 
+	pthread_mutex_lock(&en->lock);
 	/* The policy's last guard may have gone while we asked: write nothing then. */
-	for (i = 0; i < e->enf->n_used; i++)
-		if (policy__id(e->enf->used[i].p) == policy_id)
+	for (i = 0; i < en->n_used; i++)
+		if (policy__id(en->used[i].p) == policy_id)
 			break;
-	if (i == e->enf->n_used)
-		return;
-	dns_for_each_addr(buf, len, m, learn_one, &lc);
+	if (i < en->n_used)
+		dns_for_each_addr(buf, len, m, learn_one, &lc);
+	pthread_mutex_unlock(&en->lock);
 }

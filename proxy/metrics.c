@@ -25,6 +25,29 @@ struct policy_counters *metrics__policy_row(struct engine_metrics *m, const char
 	return &m->pol[i];
 }
 
+void metrics__add(struct engine_metrics *dst, const struct engine_metrics *src)
+{
+	unsigned i, j;
+
+	for (i = 0; i < src->n_pol; i++) {
+		struct policy_counters *d = metrics__policy_row(dst, src->pol[i].name);
+
+		for (j = 0; j < MV__N; j++)
+			d->queries[j] += src->pol[i].queries[j];
+		for (j = 0; j < METRICS_REASONS; j++)
+			d->packets[j] += src->pol[i].packets[j];
+	}
+	dst->cache_hits += src->cache_hits;
+	for (j = 0; j < ME__N; j++)
+		dst->errors[j] += src->errors[j];
+	for (j = 0; j < MD__N; j++)
+		dst->dropped[j] += src->dropped[j];
+	for (j = 0; j < METRICS_LAT_N; j++)
+		dst->lat_bucket[j] += src->lat_bucket[j];
+	dst->lat_count += src->lat_count;
+	dst->lat_sum_us += src->lat_sum_us;
+}
+
 void metrics__latency(struct engine_metrics *m, uint64_t us)
 {
 	unsigned i;

@@ -81,6 +81,8 @@ struct engine_metrics {
 
 /* The row of policy NAME, made on first use (at guard registration, never per query). */
 struct policy_counters *metrics__policy_row(struct engine_metrics *m, const char *name);
+/* SRC's counts added to DST's (each engine worker counts its own; status shows the sum). */
+void metrics__add(struct engine_metrics *dst, const struct engine_metrics *src);
 
 static inline void metrics__query(struct guard_counters *gc, enum metrics_verdict v)
 {

@@ -81,7 +81,7 @@ static struct guard *guard_by_cgid(struct engine *e, uint64_t cgid)
 {
 	struct guard *g;
 
-	for (g = e->guards; g; g = g->next)
+	for (g = engine__first_guard(e); g; g = engine__next_guard(e, g))
 		if (g->cgid == cgid)
 			return g;
 	return NULL;
@@ -427,7 +427,7 @@ void packet_events_tick(struct engine *e, uint64_t now)
 
 	if (!pe || !pe->pkt_read_at || pe->pkt_read_at > now)
 		return;
-	for (g = e->guards; g; g = g->next) {
+	for (g = engine__first_guard(e); g; g = engine__next_guard(e, g)) {
 		if (!g->pkt || !g->pkt->read_at)
 			continue;
 		if (g->pkt->read_at <= now)

@@ -35,7 +35,8 @@ struct cache_entry {
 };
 
 static char proc_root[PATH_MAX] = "/proc";
-static struct cache_entry cache[PROCINFO_CACHE_SLOTS];
+/* Per thread: each engine worker (proxy/workers.c) names its own senders. */
+static __thread struct cache_entry cache[PROCINFO_CACHE_SLOTS];
 
 void procinfo_set_root(const char *root)
 {

@@ -204,16 +204,17 @@ int report_guard_added(struct guard *g)
 			       &g->report);
 }
 
-void report_guard_freed(struct engine *e, struct guard *g)
+void report_guard_removed(struct guard *g)
 {
 	struct run_report *r = steal_ptr(g->report);
+	struct rr_shelf *shelf = g->engine->primary->reports;
 
 	if (!r)
 		return;
 	/* A run's report went to its client before the run ended; a container's is kept. */
-	if (g->kind == GUARD_CONTAINER && e->reports) {
+	if (g->kind == GUARD_CONTAINER && shelf) {
 		run_report__end(r, rr_wall_ms(), -1);
-		rr_shelf__put(e->reports, r);
+		rr_shelf__put(shelf, r);
 		return;
 	}
 	run_report__free(r);

@@ -36,9 +36,9 @@ void report_answer(const struct client_ref *c, const uint8_t *buf, size_t len,
  */
 void report_refusal(struct guard *g, const struct df_event *ev, const char *reason,
 		    const char *rule, uint64_t count);
-/* G's report, made when it is added; at its end kept (a container) or freed. */
+/* G's report, made when it is added; when it is removed kept (a container) or freed. */
 int report_guard_added(struct guard *g);
-void report_guard_freed(struct engine *e, struct guard *g);
+void report_guard_removed(struct guard *g);
 /*
  * The report of the guard named ID as JSON (a new reference): a live guard, or
  * a container that ended lately (the last RR_KEEP). NULL: none.

@@ -59,6 +59,9 @@ void tcp_on_accept(struct ev_source *src, uint32_t events)
 	uint32_t i;
 	int fd;
 
+	/* Its guard was removed after this event was fetched (workers.c). */
+	if (src->fd < 0)
+		return;
 	fd = accept4(src->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;

@@ -4,8 +4,10 @@
  * log_flush(), which the event loop calls once per turn: a burst of block
  * lines then costs one write(2), not one each.
  *
- * Not thread-safe, by design: each depfence process runs one event loop on one
- * thread, so the buffer needs no lock. A thread added later must not log.
+ * Each thread has its own buffer (the daemon's engine workers, proxy/workers.c,
+ * log from theirs), so a line needs no lock; only log_flush() takes one, for
+ * the write, so lines from two threads never interleave. Settings (level,
+ * format, fd) are made before any thread starts.
  *
  * Line shape: "LEVEL text\n", so a consumer can match "^WARN DNS BLOCKED".
  * With log_set_timestamps(true) the line is prefixed "ts=<RFC 3339 UTC> ";
@@ -17,6 +19,7 @@
 #include "util.h"
 
 #include <bpf/libbpf.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,19 +40,26 @@ static struct {
 	int fd;
 	bool timestamps;
 	bool journal; /* stderr is systemd's journal stream: priority prefixes */
-	/* Lines lost to a failed write, reported before the next line. */
+	/* Under write_lock: lines lost to a failed write, reported before the next
+	 * flush's lines; the last byte that reached the fd was not '\n' (a write
+	 * failed mid-line). */
+	pthread_mutex_t write_lock;
 	unsigned long long dropped;
-	/* The last byte that reached the fd was not '\n' (a write failed mid-line). */
 	bool mid_line;
-	size_t len;
-	char buf[LOG_BUF_SIZE];
 } lg = {
     .level = LOG_INFO,
     .fd = 2,
+    .write_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-/* Where one line is formatted before it is appended; static to keep 64 KiB off the stack. */
-static char line_buf[LOG_LINE_MAX];
+/* The calling thread's lines, until log_flush(); static to keep 64 KiB off the stack. */
+static __thread struct {
+	size_t len;
+	char buf[LOG_BUF_SIZE];
+	char line[LOG_LINE_MAX]; /* where one line is formatted before it is appended */
+	size_t reserved_prefix;	 /* log_reserve() .. log_commit() */
+	enum log_level reserved_level;
+} tl;
 
 static const char *const level_names[] = {
     [LOG_DEBUG] = "DEBUG",
@@ -207,12 +217,12 @@ static size_t format_drop_note(char *dst, size_t cap)
  * counted. write_full() is not used because it does not say how much went out
  * before the error, and that is needed to count lost lines and mend a torn one.
  */
-void log_flush(void)
+static size_t write_some(const char *buf, size_t len)
 {
-	size_t done = 0, i;
+	size_t done = 0;
 
-	while (done < lg.len) {
-		ssize_t n = write(lg.fd, lg.buf + done, lg.len - done);
+	while (done < len) {
+		ssize_t n = write(lg.fd, buf + done, len - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -220,17 +230,38 @@ void log_flush(void)
 			break;
 		done += (size_t)n;
 	}
-	for (i = done; i < lg.len; i++)
-		lg.dropped += lg.buf[i] == '\n';
+	return done;
+}
+
+void log_flush(void)
+{
+	char note[LOG_NOTE_MAX];
+	size_t done, i;
+
+	if (!tl.len)
+		return;
+	pthread_mutex_lock(&lg.write_lock);
+	if (lg.dropped) {
+		size_t n = format_drop_note(note, sizeof(note));
+
+		if (write_some(note, n) == n) {
+			lg.dropped = 0;
+			lg.mid_line = false;
+		}
+	}
+	done = write_some(tl.buf, tl.len);
+	for (i = done; i < tl.len; i++)
+		lg.dropped += tl.buf[i] == '\n';
 	if (done > 0)
-		lg.mid_line = lg.buf[done - 1] != '\n';
-	lg.len = 0;
+		lg.mid_line = tl.buf[done - 1] != '\n';
+	pthread_mutex_unlock(&lg.write_lock);
+	tl.len = 0;
 }
 
 static void append(const char *src, size_t n)
 {
-	memcpy(lg.buf + lg.len, src, n);
-	lg.len += n;
+	memcpy(tl.buf + tl.len, src, n);
+	tl.len += n;
 }
 
 /*
@@ -250,10 +281,10 @@ static void append_json(const char *line, size_t len)
 {
 	size_t room = json_room(len);
 
-	if (lg.len + room > sizeof(lg.buf))
+	if (tl.len + room > sizeof(tl.buf))
 		log_flush();
-	lg.len += log_json_from_logfmt(lg.buf + lg.len, room - 1, line, len);
-	lg.buf[lg.len++] = '\n';
+	tl.len += log_json_from_logfmt(tl.buf + tl.len, room - 1, line, len);
+	tl.buf[tl.len++] = '\n';
 }
 
 /* Lines shorter than this are formatted straight into the buffer (all but huge ones). */
@@ -261,86 +292,72 @@ static void append_json(const char *line, size_t len)
 
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-	char note[LOG_NOTE_MAX];
 	bool cut;
 	size_t n;
 
 	if (!log_enabled(level))
 		return;
-	if (lg.len + LOG_FAST_ROOM + LOG_NOTE_MAX > sizeof(lg.buf))
+	if (tl.len + LOG_FAST_ROOM + LOG_NOTE_MAX > sizeof(tl.buf))
 		log_flush();
-	if (lg.dropped) {
-		append(note, format_drop_note(note, sizeof(note)));
-		lg.dropped = 0;
-	}
 	if (lg.format == LOG_FORMAT_JSON) {
-		n = format_line(line_buf, sizeof(line_buf), level, fmt, ap, &cut);
-		append_json(line_buf, n - 1);
+		n = format_line(tl.line, sizeof(tl.line), level, fmt, ap, &cut);
+		append_json(tl.line, n - 1);
 		goto done;
 	}
-	if (lg.len + LOG_FAST_ROOM <= sizeof(lg.buf)) {
+	if (tl.len + LOG_FAST_ROOM <= sizeof(tl.buf)) {
 		va_list aq;
 
 		va_copy(aq, ap);
-		n = format_line(lg.buf + lg.len, LOG_FAST_ROOM, level, fmt, aq, &cut);
+		n = format_line(tl.buf + tl.len, LOG_FAST_ROOM, level, fmt, aq, &cut);
 		va_end(aq);
 		if (!cut) {
-			lg.len += n;
+			tl.len += n;
 			goto done;
 		}
 	}
-	n = format_line(line_buf, sizeof(line_buf), level, fmt, ap, &cut);
-	if (lg.len + n > sizeof(lg.buf))
+	n = format_line(tl.line, sizeof(tl.line), level, fmt, ap, &cut);
+	if (tl.len + n > sizeof(tl.buf))
 		log_flush();
-	append(line_buf, n);
+	append(tl.line, n);
 done:
 	/* An error is often the last thing a process says: do not leave it in the buffer. */
 	if (level >= LOG_ERROR)
 		log_flush();
 }
 
-static size_t reserved_prefix;
-static enum log_level reserved_level;
-
 char *log_reserve(enum log_level level, size_t max)
 {
-	char note[LOG_NOTE_MAX];
-
 	if (!log_enabled(level) || max > LOG_FAST_ROOM - LOG_NOTE_MAX)
 		return NULL;
 	/* JSON: the logfmt body is rendered after itself at commit, room for both. */
-	if (lg.len + LOG_FAST_ROOM + LOG_NOTE_MAX +
+	if (tl.len + LOG_FAST_ROOM + LOG_NOTE_MAX +
 		(lg.format == LOG_FORMAT_JSON ? json_room(LOG_NOTE_MAX + max) : 0) >
-	    sizeof(lg.buf))
+	    sizeof(tl.buf))
 		log_flush();
-	if (lg.dropped) {
-		append(note, format_drop_note(note, sizeof(note)));
-		lg.dropped = 0;
-	}
-	reserved_prefix = format_prefix(lg.buf + lg.len, LOG_NOTE_MAX, level);
-	reserved_level = level;
-	return lg.buf + lg.len + reserved_prefix;
+	tl.reserved_prefix = format_prefix(tl.buf + tl.len, LOG_NOTE_MAX, level);
+	tl.reserved_level = level;
+	return tl.buf + tl.len + tl.reserved_prefix;
 }
 
 void log_commit(size_t body_len)
 {
-	size_t n = reserved_prefix + body_len;
+	size_t n = tl.reserved_prefix + body_len;
 
 	if (lg.format == LOG_FORMAT_JSON) {
 		/* Rendered just past the logfmt line, then moved over it: no copy buffer. */
-		char *src = lg.buf + lg.len, *dst = src + n;
+		char *src = tl.buf + tl.len, *dst = src + n;
 		size_t j = log_json_from_logfmt(dst, json_room(n) - 1, src, n);
 
 		memmove(src, dst, j);
-		lg.len += j;
-		lg.buf[lg.len++] = '\n';
-		if (reserved_level >= LOG_ERROR)
+		tl.len += j;
+		tl.buf[tl.len++] = '\n';
+		if (tl.reserved_level >= LOG_ERROR)
 			log_flush();
 		return;
 	}
-	lg.len += n;
-	lg.buf[lg.len++] = '\n';
-	if (reserved_level >= LOG_ERROR)
+	tl.len += n;
+	tl.buf[tl.len++] = '\n';
+	if (tl.reserved_level >= LOG_ERROR)
 		log_flush();
 }
 
@@ -452,7 +469,7 @@ static void log_libbpf_line(enum log_level level, const char *line)
  */
 int log_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	static char msg[LOG_LIBBPF_MAX];
+	static __thread char msg[LOG_LIBBPF_MAX];
 	enum log_level lvl = level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG;
 	char *line, *nl;
 

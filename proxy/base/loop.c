@@ -9,6 +9,9 @@
 
 struct loop {
 	int epfd;
+	/* What the last wait returned, until dispatched. */
+	struct epoll_event evs[64];
+	int n;
 };
 
 int loop__new(struct loop **ret)
@@ -56,18 +59,35 @@ void loop__del(struct loop *l, struct ev_source *src)
 		epoll_ctl(l->epfd, EPOLL_CTL_DEL, src->fd, NULL);
 }
 
+int loop__wait(struct loop *l, int timeout_ms)
+{
+	int n = epoll_wait(l->epfd, l->evs, ARRAY_SIZE(l->evs), timeout_ms);
+
+	if (n < 0) {
+		l->n = 0;
+		return errno == EINTR ? 0 : -errno;
+	}
+	l->n = n;
+	return n;
+}
+
+void loop__dispatch(struct loop *l)
+{
+	int i, n = l->n;
+
+	l->n = 0;
+	for (i = 0; i < n; i++) {
+		struct ev_source *src = l->evs[i].data.ptr;
+
+		src->on_ready(src, l->evs[i].events);
+	}
+}
+
 int loop__run_once(struct loop *l, int timeout_ms)
 {
-	struct epoll_event evs[64];
-	int i, n;
+	int n = loop__wait(l, timeout_ms);
 
-	n = epoll_wait(l->epfd, evs, ARRAY_SIZE(evs), timeout_ms);
-	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
-	for (i = 0; i < n; i++) {
-		struct ev_source *src = evs[i].data.ptr;
-
-		src->on_ready(src, evs[i].events);
-	}
+	if (n > 0)
+		loop__dispatch(l);
 	return n;
 }

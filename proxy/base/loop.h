@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* The event loop: epoll, one callback per fd. Single-threaded by design. */
+/*
+ * The event loop: epoll, one callback per fd. A loop belongs to one thread;
+ * an engine worker (proxy/workers.c) waits and dispatches in two steps, so
+ * the control thread can hold it between them.
+ */
 #ifndef DEPFENCE_LOOP_H
 #define DEPFENCE_LOOP_H
 
@@ -23,5 +27,8 @@ int loop__mod(struct loop *l, struct ev_source *src, uint32_t events);
 void loop__del(struct loop *l, struct ev_source *src);
 /* Wait up to TIMEOUT_MS (-1: forever) and dispatch what is ready. */
 int loop__run_once(struct loop *l, int timeout_ms);
+/* The two halves of loop__run_once: wait (returns how many are ready), then dispatch them. */
+int loop__wait(struct loop *l, int timeout_ms);
+void loop__dispatch(struct loop *l);
 
 #endif

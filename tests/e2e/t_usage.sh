@@ -86,4 +86,5 @@ done
 "$DEPFENCED" --help >"$T/dhelp.out"
 assert_file_has "depfenced --help lists --metrics-listen" "--metrics-listen ADDR:PORT" "$T/dhelp.out"
 assert_file_has "depfenced --help lists --max-pending-per-guard" "--max-pending-per-guard N" "$T/dhelp.out"
+assert_file_has "depfenced --help lists --workers" "--workers N" "$T/dhelp.out"
 e2e_done

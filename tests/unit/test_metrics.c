@@ -3,8 +3,8 @@
  * metrics.c: the Prometheus exposition of the engine's counters. Label values
  * escaped as the format wants (backslash, quote, newline), policy rows bounded
  * ("other" past the limit), the latency histogram cumulative with +Inf equal
- * to _count; the BPF programs' counters one family, a sample per counter
- * named as dnsguard__counter_name() (DF_COUNTERS in bpf/dnsguard.h) names it.
+ * to _count; engine workers' counters summed by policy name; the BPF programs' counters one family,
+ * a sample per counter named as dnsguard__counter_name() (DF_COUNTERS in bpf/dnsguard.h) names it.
  * The e2e test t_metrics.sh scrapes a real daemon.
  */
 #include <setjmp.h>
@@ -129,6 +129,52 @@ static void test_histogram(void **state)
 	free(m);
 }
 
+/* Each engine worker counts its own (proxy/workers.c): the exposition is their sum. */
+static void test_workers_summed(void **state)
+{
+	struct engine_metrics *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b)),
+			      *sum = calloc(1, sizeof(*sum));
+	struct guard_counters ga = {.pc = metrics__policy_row(a, "deploy")},
+			      ga2 = {.pc = metrics__policy_row(a, "audit")},
+			      gb = {.pc = metrics__policy_row(b, "audit")},
+			      gb2 = {.pc = metrics__policy_row(b, "deploy")};
+	char *out;
+
+	metrics__query(&ga, MV_BLOCKED);
+	metrics__query(&ga, MV_ALLOWED);
+	metrics__query(&ga2, MV_AUDIT);
+	metrics__query(&gb, MV_AUDIT);
+	metrics__query(&gb2, MV_BLOCKED);
+	metrics__query(&gb2, MV_BLOCKED);
+	metrics__packets(&gb2, 1, 7);
+	a->errors[ME_GUARD_QUOTA] = 3;
+	b->errors[ME_GUARD_QUOTA] = 4;
+	a->dropped[MD_CASE] = 1;
+	b->cache_hits = 9;
+	metrics__latency(a, 300);
+	metrics__latency(b, 7000);
+	metrics__add(sum, a);
+	metrics__add(sum, b);
+	/* Rows met by name, whatever order each worker made them in. */
+	assert_int_equal(sum->n_pol, 2);
+	out = render(sum);
+	assert_non_null(
+	    strstr(out, "depfence_dns_queries_total{policy=\"deploy\",verdict=\"blocked\"} 3\n"));
+	assert_non_null(
+	    strstr(out, "depfence_dns_queries_total{policy=\"deploy\",verdict=\"allowed\"} 1\n"));
+	assert_non_null(
+	    strstr(out, "depfence_dns_queries_total{policy=\"audit\",verdict=\"audit\"} 2\n"));
+	assert_non_null(strstr(out, "policy=\"deploy\",reason=\"FromIPRule\"} 7\n"));
+	assert_non_null(strstr(out, "depfence_errors_total{what=\"guard_quota\"} 7\n"));
+	assert_non_null(strstr(out, "depfence_cache_hits_total 9\n"));
+	assert_non_null(strstr(out, "depfence_upstream_latency_seconds_count 2\n"));
+	assert_non_null(strstr(out, "depfence_upstream_latency_seconds_bucket{le=\"0.001\"} 1\n"));
+	free(out);
+	free(a);
+	free(b);
+	free(sum);
+}
+
 static void test_policy_rows_bounded(void **state)
 {
 	struct engine_metrics *m = calloc(1, sizeof(*m));
@@ -194,6 +240,7 @@ int main(void)
 	    cmocka_unit_test(test_counts_and_guards),
 	    cmocka_unit_test(test_histogram),
 	    cmocka_unit_test(test_policy_rows_bounded),
+	    cmocka_unit_test(test_workers_summed),
 	    cmocka_unit_test(test_kernel_counters_are_one_family),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
