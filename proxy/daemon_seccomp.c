@@ -54,6 +54,20 @@
 #endif
 #endif
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DF_TSAN 1
+#endif
+#endif
+#ifndef DF_TSAN
+#define DF_TSAN 0
+#endif
+
+/* Every CLONE_NEW* flag: a thread of ours never makes a namespace. */
+#define CLONE_NEW_ANY                                                                              \
+	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |             \
+	 CLONE_NEWPID | CLONE_NEWNET)
+
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1 /* SIGSYS's si_code for a filter's trap (the kernel's siginfo.h) */
 #endif
@@ -86,7 +100,8 @@ static const char *const allowed[] = {
     /* time, query ids, the wait for a killed cgroup to empty */
     "clock_gettime", "gettimeofday", "time", "clock_nanosleep", "nanosleep", "getrandom",
     /* the engine workers' threads (proxy/workers.c): started after the filter,
-     * they inherit it; their stacks, locks and exit (clone and mprotect below) */
+     * they inherit it; their stacks, locks and exit (clone and mprotect below);
+     * madvise also asks huge pages for a reloaded big policy (base/bigmem.c) */
     "futex", "set_robust_list", "rseq", "madvise", "sched_getaffinity",
     /* returning from the SIGSYS handler, abort() */
     "rt_sigreturn", "restart_syscall", "rt_sigprocmask", "getpid", "gettid", "exit",
@@ -253,11 +268,13 @@ static int allow_narrow(scmp_filter_ctx ctx)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
 				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	/* Threads only (the engine workers): a clone without CLONE_THREAD, a new
-	 * process, is refused. clone3's flags are in memory the filter cannot
-	 * read: ENOSYS, and the C library falls back to clone. */
+	 * process, is refused, and so is one with a new namespace (the daemon keeps
+	 * CAP_SYS_ADMIN for setns; it never makes a namespace). clone3's flags are in memory the
+	 * filter cannot read: ENOSYS, and the C library falls back to clone. */
 	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-				     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+		r = seccomp_rule_add(
+		    ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+		    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | CLONE_NEW_ANY, CLONE_THREAD));
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 #ifdef DF_ASAN
@@ -336,7 +353,7 @@ int daemon_seccomp_install(struct df_err *err)
 		log_msg(LOG_WARN, "seccomp allowlist not installed: running under valgrind");
 		return 0;
 	}
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || DF_TSAN
 	/* ThreadSanitizer's build (the workers' race check, make tsan): its runtime
 	 * makes calls of its own from threads it starts, and handles SIGSYS itself. */
 	log_msg(LOG_WARN, "seccomp allowlist not installed: ThreadSanitizer build");

@@ -5,6 +5,8 @@
  * jobs, and serves a control socket through which runs and containers are
  * registered.
  */
+#include <sched.h>
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <dirent.h>
 #include <getopt.h>
@@ -46,11 +48,25 @@ static const char usage[] =
     "                        (default 960; fewer each when many jobs wait at once);\n"
     "                        past it the job's own queries get SERVFAIL\n"
     "  --workers N           threads serving guarded jobs' DNS, each job served by\n"
-    "                        one (default: the online CPUs, at most 64)\n"
+    "                        one (default: the CPUs it may run on, at most 64)\n"
     "  -v, --verbose         debug logging (every allowed query)\n"
     "  -h, --help            this text\n";
 
 #define WORKERS_MAX 64
+
+/* Each engine worker has its own upstream sockets and TCP table: as many fds as
+ * the hard limit allows (a shell's soft 1024 is too few for many cores). */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_msg(LOG_WARN, "depfenced: raising the open-files limit: %s",
+				strerror(errno));
+	}
+}
 
 /* --metrics-listen; metrics_len 0: off. */
 static struct sockaddr_storage metrics_addr;
@@ -374,12 +390,17 @@ int main(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	if (!eo.workers) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		/* The CPUs it may run on (a cpuset, taskset), not all the node's. */
+		cpu_set_t set;
+		long n = sched_getaffinity(0, sizeof(set), &set) == 0
+			     ? CPU_COUNT(&set)
+			     : sysconf(_SC_NPROCESSORS_ONLN);
 
 		eo.workers = n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (int)n;
 	}
 	log_detect_journal();
 	libbpf_set_print(log_libbpf_print);
+	raise_fd_limit();
 	if (!eo.n_upstreams && upstreams_from_resolv_conf(&eo, "/etc/resolv.conf", &err) < 0) {
 		fprintf(stderr, "depfenced: %s\n", err.msg);
 		return 1;

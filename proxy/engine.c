@@ -17,6 +17,15 @@
 #include "report_collect.h"
 #include "run_report.h"
 
+/* What NOTE counted since its last line, taken. */
+static uint64_t steal_count(struct rate_note *note)
+{
+	uint64_t n = note->count;
+
+	note->count = 0;
+	return n;
+}
+
 int engine_new_one(const struct engine_opts *opts, struct engine *primary, unsigned idx,
 		   struct engine **ret, struct df_err *err)
 {
@@ -259,6 +268,8 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	snprintf(g->cgroup_path, sizeof(g->cgroup_path), "%s", spec->cgroup_path);
 	g->cgroup_rel = cgroup_below_root(g->cgroup_path);
 	g->policy = spec->policy;
+	/* The primary's rows first: the metrics' sum keeps their order (metrics__add). */
+	metrics__policy_row(&e->primary->met, policy__name(g->policy));
 	g->cnt.pc = metrics__policy_row(&e->met, policy__name(g->policy));
 	g->since = time(NULL);
 	g->serial = ++e->guard_serial;
@@ -332,6 +343,11 @@ void engine__remove_guard(struct engine *e, struct guard *g)
 	}
 	*pp = g->next;
 	e->n_guards--;
+	/* Its held rate-note counts go with a line of their own, not with the guard. */
+	if (g->quota_note.count)
+		upstream_quota_line(e, g, steal_count(&g->quota_note));
+	if (g->tcp_note.count)
+		tcp_quota_line(e, g, steal_count(&g->tcp_note));
 	dnsguard__del_guard(e->opts.bpf, g->cgid);
 	enforce_guard_removed(e, g);
 	report_guard_removed(g);
@@ -426,6 +442,7 @@ void engine__replace_policy(struct engine *e, struct policy *old, struct policy 
 		struct df_err err = {0};
 
 		g->policy = new_p;
+		metrics__policy_row(&e->met, policy__name(new_p));
 		g->cnt.pc = metrics__policy_row(&g->engine->met, policy__name(new_p));
 		run_report__set_policy(g->report, policy__name(new_p),
 				       policy_mode_str(policy__mode(new_p)));
@@ -457,10 +474,44 @@ int engine__next_timeout(struct engine *e)
 	if (f >= 0 && (t < 0 || f < t))
 		t = f;
 
-	/* TCP idle timeouts are coarse: a check a second is enough. */
-	if (e->n_conns && (t < 0 || t > 1000))
+	/* TCP idle timeouts and held rate notes are coarse: a check a second is enough. */
+	if ((e->n_conns || e->notes_held) && (t < 0 || t > 1000))
 		t = 1000;
 	return t;
+}
+
+/* NOTE's held events, if its second is over: how many to write now. Else 0, and *HELD set. */
+static uint64_t note_due(struct rate_note *note, uint64_t now, bool *held)
+{
+	uint64_t n = note->count;
+
+	if (!n)
+		return 0;
+	if (now < note->next_ms) {
+		*held = true;
+		return 0;
+	}
+	note->count = 0;
+	note->next_ms = now + 1000;
+	return n;
+}
+
+/* The rate notes' counts that no line has said yet, once their second is over. */
+static void flush_notes(struct engine *e, uint64_t now)
+{
+	bool held = false;
+	struct guard *g;
+	uint64_t n;
+
+	if ((n = note_due(&e->learn_note, now, &held)))
+		upstream_learn_line(e, n);
+	for (g = e->guards; g; g = g->next) {
+		if ((n = note_due(&g->quota_note, now, &held)))
+			upstream_quota_line(e, g, n);
+		if ((n = note_due(&g->tcp_note, now, &held)))
+			tcp_quota_line(e, g, n);
+	}
+	e->notes_held = held;
 }
 
 void engine__tick(struct engine *e)
@@ -468,6 +519,8 @@ void engine__tick(struct engine *e)
 	uint64_t now = now_ms();
 	struct guard *g;
 
+	if (e->notes_held)
+		flush_notes(e, now);
 	upstream_expire(e, now);
 	tcp_expire(e, now);
 	/* Packet counts first: they belong in the summaries the fold writes now. */

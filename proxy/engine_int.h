@@ -213,6 +213,9 @@ struct engine {
 	unsigned tcp_busy_guards; /* guards with a TCP client */
 	unsigned pending_quota;	  /* opts.pending_per_guard or PENDING_PER_GUARD */
 	struct rate_note learn_note, sock_note;
+	/* A rate note counted events after its line: written when its second is over
+	 * (engine__tick), so a burst's last refusals reach the log too. */
+	bool notes_held;
 	struct up_sock usock[UP_SOCKS];
 	uint16_t usock_free[UP_SOCKS];
 	unsigned n_usock_free;
@@ -353,8 +356,13 @@ void upstream_expire(struct engine *e, uint64_t now);
 uint32_t upstream_match(struct engine *e, const uint8_t *buf, size_t len, const struct dns_msg *m,
 			uint32_t sock);
 /* Count one event of NOTE: how many to write in one line now (0: not yet, a line went
- * out less than a second ago). */
+ * out less than a second ago: the caller sets notes_held). */
 uint64_t rate_note_take(struct rate_note *note, uint64_t now);
+/* The lines of the notes, N events each: the learning reserve full, a guard at its
+ * share of pending queries, of TCP clients. */
+void upstream_learn_line(struct engine *e, uint64_t n);
+void upstream_quota_line(struct engine *e, struct guard *g, uint64_t n);
+void tcp_quota_line(struct engine *e, struct guard *g, uint64_t n);
 /* Answer the client of SLOT with BUF (the upstream's answer) and free the slot. */
 void upstream_deliver(struct engine *e, uint32_t slot, uint8_t *buf, size_t len,
 		      const struct dns_msg *m);

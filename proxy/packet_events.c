@@ -247,7 +247,8 @@ static void pkt_suppressed(struct engine *e, struct guard *g, uint32_t r, uint64
 		metrics__packets(&g->cnt, r, n);
 	packet_rule(g, ev, t->rule, sizeof(t->rule));
 	report_refusal(g, ev, enforce_reason_name(r), t->rule, n);
-	if (lvl == LOG_WARN && log_fold__add(e->fold, pf->handle[r], n))
+	/* The handle is of the fold the event's line went to: the primary's (packet_write). */
+	if (lvl == LOG_WARN && log_fold__add(pe->e->fold, pf->handle[r], n))
 		return;
 	if (!log_enabled(lvl))
 		return;

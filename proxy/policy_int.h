@@ -86,5 +86,11 @@ struct policy {
  */
 int names_add(struct name_table *t, const char *name, size_t len, uint8_t flag, uint32_t ref);
 void names_free(struct name_table *t);
+/*
+ * Room for N more names of BYTES in all, at once: a big policy file is hashed
+ * into its final table instead of through every doubling. Only a hint: on
+ * -ENOMEM nothing changed, and the adds grow as they need.
+ */
+int names_reserve(struct name_table *t, size_t n, size_t bytes);
 
 #endif

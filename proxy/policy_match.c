@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigmem.h"
 #include "policy_int.h"
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
@@ -75,10 +76,11 @@ static struct name_ent *table_slot(const struct name_table *t, uint32_t hash, co
 	}
 }
 
-static int table_grow(struct name_table *t)
+/* Rehash into CAP slots (a power of two, above twice the names held). */
+static int table_resize(struct name_table *t, uint32_t cap)
 {
-	uint32_t cap = t->cap ? t->cap * 2 : TABLE_MIN_CAP, mask = cap - 1;
-	struct name_ent *slots = calloc(cap, sizeof(*slots));
+	uint32_t mask = cap - 1;
+	struct name_ent *slots = bigmem_alloc((size_t)cap * sizeof(*slots));
 
 	if (!slots)
 		return -ENOMEM;
@@ -92,10 +94,15 @@ static int table_grow(struct name_table *t)
 			j = (j + 1) & mask;
 		slots[j] = *e;
 	}
-	free(t->slots);
+	bigmem_free(t->slots, (size_t)t->cap * sizeof(*t->slots));
 	t->slots = slots;
 	t->cap = cap;
 	return 0;
+}
+
+static int table_grow(struct name_table *t)
+{
+	return table_resize(t, t->cap ? t->cap * 2 : TABLE_MIN_CAP);
 }
 
 static int arena_reserve(struct name_table *t, size_t len)
@@ -110,12 +117,30 @@ static int arena_reserve(struct name_table *t, size_t len)
 		return 0;
 	while (cap < t->arena_len + len)
 		cap *= 2;
-	arena = realloc(t->arena, cap);
+	arena = bigmem_grow(t->arena, t->arena_cap, cap);
 	if (!arena)
 		return -ENOMEM;
 	t->arena = arena;
 	t->arena_cap = cap;
 	return 0;
+}
+
+int names_reserve(struct name_table *t, size_t n, size_t bytes)
+{
+	uint64_t want = ((uint64_t)t->used + n) * 2;
+	uint32_t cap = t->cap ? t->cap : TABLE_MIN_CAP;
+	int rc;
+
+	if (t->used + n > POLICY_MAX_NAMES)
+		return 0; /* the adds will say so, at the line that is one too many */
+	while (cap < want)
+		cap *= 2;
+	if (cap != t->cap) {
+		rc = table_resize(t, cap);
+		if (rc)
+			return rc;
+	}
+	return arena_reserve(t, bytes + n * RULE_REFS_LEN);
 }
 
 /* Rule bits are single bits 0..3: the slot of each one's reference. */
@@ -181,8 +206,8 @@ int names_add(struct name_table *t, const char *name, size_t len, uint8_t flag, 
 
 void names_free(struct name_table *t)
 {
-	free(t->slots);
-	free(t->arena);
+	bigmem_free(t->slots, (size_t)t->cap * sizeof(*t->slots));
+	bigmem_free(t->arena, t->arena_cap);
 	*t = (struct name_table){0};
 }
 

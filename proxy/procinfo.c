@@ -35,8 +35,15 @@ struct cache_entry {
 };
 
 static char proc_root[PATH_MAX] = "/proc";
-/* Per thread: each engine worker (proxy/workers.c) names its own senders. */
-static __thread struct cache_entry cache[PROCINFO_CACHE_SLOTS];
+/*
+ * Per thread: each engine worker (proxy/workers.c) names its own senders. The
+ * first thread's is static (its pages are touched as they are used); another
+ * thread's is allocated at its first lookup and freed by procinfo_thread_done().
+ * Not a __thread array: the C library zeroes a thread's TLS block when the
+ * thread starts, which would make 700 KiB per worker resident at once.
+ */
+static struct cache_entry main_cache[PROCINFO_CACHE_SLOTS];
+static __thread struct cache_entry *cache;
 
 void procinfo_set_root(const char *root)
 {
@@ -47,7 +54,15 @@ void procinfo_set_root(const char *root)
 
 void procinfo_cache_clear(void)
 {
-	memset(cache, 0, sizeof(cache));
+	if (cache)
+		memset(cache, 0, PROCINFO_CACHE_SLOTS * sizeof(*cache));
+}
+
+void procinfo_thread_done(void)
+{
+	if (cache != main_cache)
+		free(cache);
+	cache = NULL;
 }
 
 /*
@@ -234,13 +249,19 @@ static struct cache_entry *cache_slot(pid_t pid)
 	/* Fibonacci hashing: consecutive pids (a fork storm) spread over the slots. */
 	unsigned int h = (unsigned int)pid * 2654435761u;
 
+	/* Out of memory: read /proc every time, as if nothing were cached. */
+	if (!cache)
+		cache = gettid() == getpid() ? main_cache
+					     : calloc(PROCINFO_CACHE_SLOTS, sizeof(*cache));
+	if (!cache)
+		return NULL;
 	return &cache[(h >> 24) & (PROCINFO_CACHE_SLOTS - 1)];
 }
 
 static bool cache_matches(const struct cache_entry *e, pid_t pid, uint64_t exec_id,
 			  const char *stop, unsigned long long now)
 {
-	if (!e->valid || e->info.pid != pid || e->exec_id != exec_id ||
+	if (!e || !e->valid || e->info.pid != pid || e->exec_id != exec_id ||
 	    now - e->at_ms >= PROCINFO_CACHE_TTL_MS)
 		return false;
 	if (!stop)
@@ -251,7 +272,7 @@ static bool cache_matches(const struct cache_entry *e, pid_t pid, uint64_t exec_
 static void cache_store(struct cache_entry *e, uint64_t exec_id, const char *stop,
 			const struct procinfo *info, unsigned long long now)
 {
-	if (exec_id == PROCINFO_EXEC_UNKNOWN || (stop && strlen(stop) >= sizeof(e->stop)))
+	if (!e || exec_id == PROCINFO_EXEC_UNKNOWN || (stop && strlen(stop) >= sizeof(e->stop)))
 		return;
 	e->exec_id = exec_id;
 	e->has_stop = stop != NULL;

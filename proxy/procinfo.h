@@ -36,6 +36,9 @@ struct procinfo {
 	size_t exe_len;
 };
 
+/* A thread other than the first is done looking processes up: its cache is freed. */
+void procinfo_thread_done(void);
+
 /* PROC_ROOT is "/proc" except in tests. */
 void procinfo_set_root(const char *proc_root);
 /* An exec generation nobody knows: read /proc afresh and cache nothing. */

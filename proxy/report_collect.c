@@ -7,6 +7,7 @@
  */
 #include "engine_int.h"
 
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,17 +18,26 @@
 #include "report_collect.h"
 #include "run_report.h"
 
-static uint64_t boot_ms(void)
+static uint64_t boot;
+
+static void boot_once(void)
 {
-	static uint64_t boot;
 	_cleanup_free_ char *text = NULL;
 	const char *p;
 
-	if (boot || read_file("/proc/stat", &text, NULL, 1 << 20) < 0)
-		return boot;
+	if (read_file("/proc/stat", &text, NULL, 1 << 20) < 0)
+		return;
 	p = strstr(text, "\nbtime ");
 	if (p)
 		boot = strtoull(p + 7, NULL, 10) * 1000;
+}
+
+/* The boot time, wall clock ms (0: unknown), read once whichever engine worker asks first. */
+static uint64_t boot_ms(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, boot_once);
 	return boot;
 }
 

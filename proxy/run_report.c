@@ -8,6 +8,7 @@
  */
 #include "run_report.h"
 
+#include <pthread.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,12 +118,20 @@ static int index_grow(struct run_report *r, struct rr_index *ix, uint32_t n,
  * fixed seed it could pick 4096 that share one probe chain (90x the CPU per
  * query, measured by a review).
  */
+static uint64_t seed;
+
+static void seed_once(void)
+{
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed) || !seed)
+		seed = DF_FNV_SEED ^ (uint64_t)now_ms();
+}
+
+/* Once per process, whichever engine worker asks first (proxy/workers.c). */
 static uint64_t name_hash(const char *name, size_t len)
 {
-	static uint64_t seed;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	if (!seed && (getrandom(&seed, sizeof(seed), 0) != sizeof(seed) || !seed))
-		seed = DF_FNV_SEED ^ (uint64_t)now_ms();
+	pthread_once(&once, seed_once);
 	return df_fnv1a(seed, name, len);
 }
 

@@ -48,6 +48,14 @@ static void conn_close(struct engine *e, struct tcp_conn *tc)
 	e->n_conns--;
 }
 
+void tcp_quota_line(struct engine *e, struct guard *g, uint64_t n)
+{
+	unsigned share = tcp_share(e, g);
+
+	log_msg(LOG_WARN, "tcp client limit reached guard=%s max=%u open=%u refused=%" PRIu64,
+		g->log_id, g->n_conns < share ? MAX_TCP_CONNS : share, g->n_conns, n);
+}
+
 void tcp_on_accept(struct ev_source *src, uint32_t events)
 {
 	struct listener *l = container_of(src, struct listener, src);
@@ -77,10 +85,9 @@ void tcp_on_accept(struct ev_source *src, uint32_t events)
 
 		e->met.errors[ME_TCP_QUOTA]++;
 		if (n)
-			log_msg(LOG_WARN,
-				"tcp client limit reached guard=%s max=%u open=%u refused=%" PRIu64,
-				l->g->log_id, l->g->n_conns < share ? MAX_TCP_CONNS : share,
-				l->g->n_conns, n);
+			tcp_quota_line(e, l->g, n);
+		else
+			e->notes_held = true;
 		close(fd);
 		return;
 	}

@@ -277,6 +277,20 @@ static unsigned guard_share(const struct engine *e, const struct guard *g)
 	return share < e->pending_quota ? share : e->pending_quota;
 }
 
+void upstream_learn_line(struct engine *e, uint64_t n)
+{
+	log_msg(LOG_WARN, "learning queries at their reserve max=%d skipped=%" PRIu64,
+		LEARN_RESERVE, n);
+}
+
+void upstream_quota_line(struct engine *e, struct guard *g, uint64_t n)
+{
+	log_msg(LOG_WARN,
+		"upstream queries of a guard at its share, answering SERVFAIL guard=%s max=%u "
+		"refused=%" PRIu64,
+		g->log_id, guard_share(e, g), n);
+}
+
 /* Room for C's query? 0, or -EDQUOT (its guard's share is full) or -ENOBUFS. */
 static int admit(struct engine *e, const struct client_ref *c)
 {
@@ -288,9 +302,9 @@ static int admit(struct engine *e, const struct client_ref *c)
 		e->met.errors[ME_LEARN_SKIPPED]++;
 		n = rate_note_take(&e->learn_note, now_ms());
 		if (n)
-			log_msg(LOG_WARN,
-				"learning queries at their reserve max=%d skipped=%" PRIu64,
-				LEARN_RESERVE, n);
+			upstream_learn_line(e, n);
+		else
+			e->notes_held = true;
 		return -ENOBUFS;
 	}
 	if (c->g->n_pending >= guard_share(e, c->g)) {
@@ -298,10 +312,9 @@ static int admit(struct engine *e, const struct client_ref *c)
 		c->g->cnt.over_share++;
 		n = rate_note_take(&c->g->quota_note, now_ms());
 		if (n)
-			log_msg(LOG_WARN,
-				"upstream queries of a guard at its share, answering SERVFAIL "
-				"guard=%s max=%u refused=%" PRIu64,
-				c->g->log_id, guard_share(e, c->g), n);
+			upstream_quota_line(e, c->g, n);
+		else
+			e->notes_held = true;
 		return -EDQUOT;
 	}
 	return e->n_client_pending < CLIENT_PENDING ? 0 : -ENOBUFS;

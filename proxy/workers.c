@@ -13,7 +13,9 @@
  * for every worker to finish the turn it is in and holds it there, and
  * engine__resume() lets them go on. A turn is a batch of events, so a pause
  * waits at most for one batch, and a worker pays two uncontended mutex
- * operations a turn, never one a query.
+ * operations a turn, never one a query. A worker that a pause held with events
+ * waiting takes one turn before the next pause holds it again: control and the
+ * workers alternate, whatever the control loop's load.
  */
 #include "engine_int.h"
 
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "procinfo.h"
 
 struct worker {
 	pthread_t thread;
@@ -32,6 +35,11 @@ struct worker {
 	pthread_cond_t cv; /* the worker left its turn, or a pause ended */
 	unsigned pause_req;
 	bool in_turn, stop;
+	/* Held by a pause with events fetched; its turns so far, and at the last resume:
+	 * engine__pause() lets a held worker take one turn first, so a control loop that
+	 * is always busy cannot starve it. */
+	bool held;
+	uint64_t turns, turns_at_resume;
 	struct ev_source wake; /* eventfd: a pause ended (timers may have moved), or stop */
 	struct loop *loop;
 };
@@ -63,8 +71,11 @@ static void *worker_main(void *arg)
 		/* TCP idle checks and the graveyard need a turn now and then. */
 		loop__wait(w->loop, t < 0 || t > 1000 ? 1000 : t);
 		pthread_mutex_lock(&w->mu);
-		while (w->pause_req && !w->stop)
+		while (w->pause_req && !w->stop) {
+			w->held = true;
 			pthread_cond_wait(&w->cv, &w->mu);
+		}
+		w->held = false;
 		if (w->stop) {
 			pthread_mutex_unlock(&w->mu);
 			break;
@@ -81,11 +92,12 @@ static void *worker_main(void *arg)
 
 		pthread_mutex_lock(&w->mu);
 		w->in_turn = false;
-		if (w->pause_req)
-			pthread_cond_broadcast(&w->cv);
+		w->turns++;
+		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->mu);
 	}
 	log_flush();
+	procinfo_thread_done();
 	return NULL;
 }
 
@@ -234,6 +246,9 @@ void engine__pause(struct engine *p)
 		if (!w->started)
 			continue;
 		pthread_mutex_lock(&w->mu);
+		/* Held since the last resume and no turn yet: that turn first. */
+		while (w->held && w->turns == w->turns_at_resume && !w->pause_req)
+			pthread_cond_wait(&w->cv, &w->mu);
 		w->pause_req++;
 		while (w->in_turn)
 			pthread_cond_wait(&w->cv, &w->mu);
@@ -252,6 +267,7 @@ void engine__resume(struct engine *p)
 			continue;
 		pthread_mutex_lock(&w->mu);
 		w->pause_req--;
+		w->turns_at_resume = w->turns;
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->mu);
 		/* What the pause changed (a guard, a reload) may move its next timer. */

@@ -10,7 +10,11 @@
 #   (d) fairness through the daemon: one guard floods blocked names (dnsperf, no
 #       rate limit) while another makes 200 sequential lookups of an allowed
 #       name; its answers and latency, and how many log lines the flood wrote
-# Prints each figure and depfence's ratios to unbound and dnsmasq.
+# Prints each figure and depfence's ratios to unbound and dnsmasq, and the server
+# CPU each spent a query (utime + stime over the run): when dnsperf, on one of
+# this machine's cores, is the ceiling (the null responder's rate), the qps of
+# fast servers are equal within noise and the CPU a query still tells them apart.
+# The daemon runs with its default workers (one per CPU it may run on).
 # Usage: tests/bench/dns.sh [SECONDS per run, default 10]   (as root, after make)
 set -eu -o pipefail
 secs=${1:-10}
@@ -31,6 +35,7 @@ dnsmasq --no-daemon --no-resolv --no-hosts --port=$P_DNSMASQ --listen-address=12
 	--bind-interfaces --pid-file= --cache-size=10000 --server=127.0.0.1#$P_ORIGIN \
 	--address=/blocked.test/ &
 pids+=($!)
+pid_dnsmasq=$!
 cat >"$tmp/unbound.conf" <<CONF
 server:
 	interface: 127.0.0.1
@@ -52,6 +57,7 @@ forward-zone:
 CONF
 unbound -c "$tmp/unbound.conf" &
 pids+=($!)
+pid_unbound=$!
 for ((i = 0; i < N_BLOCKED; i++)); do echo "n$i.blocked.test A"; done >"$tmp/blocked.txt"
 for ((i = 0; i < N_CACHED; i++)); do echo "c$i.cached.test A"; done >"$tmp/cached.txt"
 mkdir -p "$tmp/conf/policies"
@@ -81,13 +87,34 @@ summary() {
 		tee -a "$tmp/summary"
 }
 qps() { awk -v n="$1" 'index($0, n) == 1 { print $(NF - 8) }' "$tmp/summary" | tail -n 1; }
+# Server CPU per answered query: what each costs, whatever the client's ceiling
+# (at about the null responder's rate every server is as fast as dnsperf asks).
+# cpu_begin PID, then the run, then cpu_end PID NAME (the run's output in $tmp/last).
+tck=$(getconf CLK_TCK)
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+cpu_begin() { cpu0=$(cpu "$1"); }
+cpu_end()
+{
+	local done_q
+	done_q=$(awk '/Queries completed:/ { print $3 }' "$tmp/last")
+	awk -v n="$2" -v t=$(($(cpu "$1") - cpu0)) -v hz="$tck" -v q="$done_q" \
+		'BEGIN { printf "%-40s %10.2f us server CPU a query\n", n, q ? t * 1e6 / hz / q : 0 }' |
+		tee -a "$tmp/cpu"
+}
 
 echo "# $PERF, $N_BLOCKED blocked names, $N_CACHED cached, loopback, $(nproc) cores, $(uname -r)"
 $PERF -s 127.0.0.1 -p $P_NULL -d "$tmp/blocked.txt" | summary "null responder (limit)"
-$PERF -s 127.0.0.1 -p $P_DNSMASQ -d "$tmp/blocked.txt" | summary "dnsmasq blocked"
-$PERF -s 127.0.0.1 -p $P_DNSMASQ -d "$tmp/cached.txt" | summary "dnsmasq cached forward"
-$PERF -s 127.0.0.1 -p $P_UNBOUND -d "$tmp/blocked.txt" | summary "unbound blocked"
-$PERF -s 127.0.0.1 -p $P_UNBOUND -d "$tmp/cached.txt" | summary "unbound cached forward"
+# measure PID NAME PORT FILE: a dnsperf run on PORT, its summary and PID's CPU a query.
+measure()
+{
+	cpu_begin "$1"
+	$PERF -s 127.0.0.1 -p "$3" -d "$4" | tee "$tmp/last" | summary "$2"
+	cpu_end "$1" "$2" >/dev/null
+}
+measure "$pid_dnsmasq" "dnsmasq blocked" $P_DNSMASQ "$tmp/blocked.txt"
+measure "$pid_dnsmasq" "dnsmasq cached forward" $P_DNSMASQ "$tmp/cached.txt"
+measure "$pid_unbound" "unbound blocked" $P_UNBOUND "$tmp/blocked.txt"
+measure "$pid_unbound" "unbound cached forward" $P_UNBOUND "$tmp/cached.txt"
 
 # depfence: the guarded dnsperf sends to a made-up server; BPF redirects it to the
 # proxy. The cached run warms the proxy's cache first, in the same guarded run.
@@ -102,14 +129,27 @@ embedded_run() {
 		--block blocked.test -- "$@" 2>>"$tmp/embedded.log"
 }
 for how in daemon embedded; do
+	# The daemon's CPU is measured (the embedded proxy is a process per run).
+	[ "$how" = daemon ] && cpu_begin "$daemon"
 	"${how}_run" sh -c "dnsperf -n 1 -q 50 -s 127.9.9.9 -d $tmp/cached.txt >/dev/null; exec $PERF -s 127.9.9.9 -d $tmp/cached.txt" |
-		summary "depfence $how cached forward"
-	"${how}_run" $PERF -s 127.9.9.9 -d "$tmp/blocked.txt" | summary "depfence $how blocked"
+		tee "$tmp/last" | summary "depfence $how cached forward"
+	[ "$how" = daemon ] && cpu_end "$daemon" "depfence daemon cached forward" >/dev/null
+	[ "$how" = daemon ] && cpu_begin "$daemon"
+	"${how}_run" $PERF -s 127.9.9.9 -d "$tmp/blocked.txt" | tee "$tmp/last" |
+		summary "depfence $how blocked"
+	[ "$how" = daemon ] && cpu_end "$daemon" "depfence daemon blocked" >/dev/null
 done
 lines_d=$(grep -c 'DNS BLOCKED' "$tmp/daemon.log" || true)
 lines_e=$(grep -c 'DNS BLOCKED' "$tmp/embedded.log" || true)
 echo "# block lines written: daemon $lines_d, embedded $lines_e"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else printf "-" }'; }
+cat "$tmp/cpu"
+for what in blocked "cached forward"; do
+	c=$(awk -v n="depfence daemon $what" 'index($0, n) == 1 { print $(NF - 5) }' "$tmp/cpu")
+	u=$(awk -v n="unbound $what" 'index($0, n) == 1 { print $(NF - 5) }' "$tmp/cpu")
+	printf '# depfence daemon   %-14s server CPU a query %s of unbound'"'"'s\n' "$what" \
+		"$(awk -v a="$c" -v b="$u" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else printf "-" }')"
+done
 for how in daemon embedded; do
 	for what in blocked "cached forward"; do
 		d=$(qps "depfence $how $what")

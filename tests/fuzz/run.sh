@@ -8,7 +8,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 out=$top/build/fuzz
 mkdir -p "$out"
 # Parsers of untrusted input and what they need: no BPF, no event loop.
-srcs=$(ls "$top"/proxy/base/util.c "$top"/proxy/dns_wire.c "$top"/proxy/policy_parse.c "$top"/proxy/policy_match.c "$top"/proxy/base/log.c "$top"/proxy/base/log_json.c "$top"/proxy/cache.c "$top"/proxy/base/cgroup_limits.c "$top"/proxy/base/cgroup.c)
+srcs=$(ls "$top"/proxy/base/util.c "$top"/proxy/dns_wire.c "$top"/proxy/policy_parse.c "$top"/proxy/policy_match.c "$top"/proxy/base/bigmem.c "$top"/proxy/base/log.c "$top"/proxy/base/log_json.c "$top"/proxy/cache.c "$top"/proxy/base/cgroup_limits.c "$top"/proxy/base/cgroup.c)
 for f in "$top"/tests/fuzz/fuzz_*.c; do
 	[ -e "$f" ] || continue
 	name=$(basename "$f" .c)

@@ -644,6 +644,27 @@ static void test_many_rules(void **state)
 	assert_int_equal(policy__match(p, "a.wild.example", 14), VERDICT_BLOCK);
 	assert_int_equal(policy__match(p, "wild.example", 12), VERDICT_ALLOW);
 	policy__free(p);
+
+	/* The same as a file (over 1 MiB: its lines are counted and the table reserved
+	 * once, on huge pages, proxy/base/bigmem.c): the same rules, the same verdicts. */
+	char path[] = "/tmp/test_policy_many.XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_true(len > (1u << 20));
+	assert_int_equal(write(fd, text, len), len);
+	close(fd);
+	p = policy__new("many");
+	assert_int_equal(policy__load_file(p, path, &err), 0);
+	unlink(path);
+	assert_int_equal(policy__rule_count(p), MANY + 1);
+	for (unsigned i = 0; i < MANY; i += 7919) {
+		n = snprintf(q, sizeof(q), "www.host%u.zone%u.example", i, i % 97);
+		assert_int_equal(policy__match(p, q, n),
+				 i % 10 == 9 ? VERDICT_ALLOW : VERDICT_BLOCK);
+	}
+	assert_int_equal(policy__match(p, "a.wild.example", 14), VERDICT_BLOCK);
+	policy__free(p);
 	free(text);
 }
 
