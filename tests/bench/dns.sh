@@ -11,9 +11,9 @@
 #       rate limit) while another makes 200 sequential lookups of an allowed
 #       name; its answers and latency, and how many log lines the flood wrote
 # Prints each figure and depfence's ratios to unbound and dnsmasq, and the server
-# CPU each spent a query (utime + stime over the run): when dnsperf, on one of
-# this machine's cores, is the ceiling (the null responder's rate), the qps of
-# fast servers are equal within noise and the CPU a query still tells them apart.
+# CPU each spent a query (utime + stime over the run): on a small machine, where
+# dnsperf takes a core, qps ratios move from run to run and the CPU a query is
+# the steadier comparison.
 # The daemon runs with its default workers (one per CPU it may run on).
 # Usage: tests/bench/dns.sh [SECONDS per run, default 10]   (as root, after make)
 set -eu -o pipefail
@@ -87,8 +87,7 @@ summary() {
 		tee -a "$tmp/summary"
 }
 qps() { awk -v n="$1" 'index($0, n) == 1 { print $(NF - 8) }' "$tmp/summary" | tail -n 1; }
-# Server CPU per answered query: what each costs, whatever the client's ceiling
-# (at about the null responder's rate every server is as fast as dnsperf asks).
+# Server CPU per answered query: what each costs, whatever the client's rate.
 # cpu_begin PID, then the run, then cpu_end PID NAME (the run's output in $tmp/last).
 tck=$(getconf CLK_TCK)
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
