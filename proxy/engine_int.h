@@ -171,6 +171,9 @@ struct tcp_conn {
 	size_t wlen, wcap;
 	unsigned inflight;
 	bool eof; /* the client half-closed: answer what is in flight, then close */
+	/* loop__turn() when accepted: events of that turn were fetched for the slot's
+	 * previous connection (closed and reused within the turn), not this one. */
+	uint64_t opened_turn;
 };
 
 struct worker; /* workers.c */

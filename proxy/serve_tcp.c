@@ -93,6 +93,7 @@ void tcp_on_accept(struct ev_source *src, uint32_t events)
 	}
 	tc->src.fd = fd;
 	tc->src.on_ready = tcp_on_ready;
+	tc->opened_turn = loop__turn(e->opts.loop);
 	tc->e = e;
 	tc->g = l->g;
 	if (!tc->g->n_conns++)
@@ -254,7 +255,9 @@ static void tcp_on_ready(struct ev_source *src, uint32_t events)
 	struct tcp_conn *tc = container_of(src, struct tcp_conn, src);
 	struct engine *e = tc->e;
 
-	if (src->fd < 0)
+	/* Closed, or a new connection in the slot since the wait: not its events (an
+	 * EPOLLHUP of the old one would close it). Its own come with the next wait. */
+	if (src->fd < 0 || tc->opened_turn == loop__turn(e->opts.loop))
 		return;
 	if (events & (EPOLLERR | EPOLLHUP)) {
 		/* Reset or gone both ways: nothing can be delivered, and a zero event

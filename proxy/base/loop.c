@@ -12,6 +12,7 @@ struct loop {
 	/* What the last wait returned, until dispatched. */
 	struct epoll_event evs[64];
 	int n;
+	uint64_t turn; /* waits so far */
 };
 
 int loop__new(struct loop **ret)
@@ -63,12 +64,18 @@ int loop__wait(struct loop *l, int timeout_ms)
 {
 	int n = epoll_wait(l->epfd, l->evs, ARRAY_SIZE(l->evs), timeout_ms);
 
+	l->turn++;
 	if (n < 0) {
 		l->n = 0;
 		return errno == EINTR ? 0 : -errno;
 	}
 	l->n = n;
 	return n;
+}
+
+uint64_t loop__turn(const struct loop *l)
+{
+	return l->turn;
 }
 
 void loop__dispatch(struct loop *l)

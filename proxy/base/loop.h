@@ -30,5 +30,11 @@ int loop__run_once(struct loop *l, int timeout_ms);
 /* The two halves of loop__run_once: wait (returns how many are ready), then dispatch them. */
 int loop__wait(struct loop *l, int timeout_ms);
 void loop__dispatch(struct loop *l);
+/*
+ * The turn: how many waits so far. A source whose slot was reused during this
+ * turn's dispatch (a new fd in the same struct) gets the events the wait
+ * fetched for the old fd: it compares the turn it was opened in.
+ */
+uint64_t loop__turn(const struct loop *l);
 
 #endif

@@ -603,6 +603,43 @@ static void test_tcp_share(void **state)
 	close(b);
 }
 
+/*
+ * A TCP slot closed and reused within one loop turn gets the events the turn's
+ * wait fetched for its old connection: an EPOLLHUP of the old one must not
+ * close the new one. Here: a connection accepted this turn (no wait since) is
+ * handed a stale EPOLLHUP and stays open and served; one turn later a real one
+ * closes it.
+ */
+static void test_tcp_stale_event(void **state)
+{
+	struct fx *fx = *state;
+	uint64_t deadline = now_ms() + WAIT_MS;
+	struct tcp_conn *tc = NULL;
+	uint32_t i;
+	int fd;
+
+	if (fx->skip)
+		skip();
+	fd = tcp_connect(fx->g[0]->ls.tcp4_port);
+	while (!fx->g[0]->n_conns && now_ms() < deadline)
+		loop__run_once(fx->loop, 10);
+	assert_int_equal(fx->g[0]->n_conns, 1);
+	for (i = 0; i < MAX_TCP_CONNS && !tc; i++)
+		if (fx->e->conns[i].src.fd >= 0)
+			tc = &fx->e->conns[i];
+	assert_non_null(tc);
+	/* The turn it was accepted in: what the wait fetched was for the slot's past. */
+	tc->src.on_ready(&tc->src, EPOLLHUP);
+	assert_true(tc->src.fd >= 0);
+	assert_int_equal(fx->g[0]->n_conns, 1);
+	/* A later turn: an EPOLLHUP is its own. */
+	loop__run_once(fx->loop, 0);
+	tc->src.on_ready(&tc->src, EPOLLHUP);
+	assert_true(tc->src.fd < 0);
+	assert_int_equal(fx->g[0]->n_conns, 0);
+	close(fd);
+}
+
 /* Sockets are renewed: more source ports than the pool holds, and none kept open idle. */
 static void test_source_ports_rotate(void **state)
 {
@@ -699,6 +736,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_case_blind_upstream, setup_whole, teardown),
 	    cmocka_unit_test_setup_teardown(test_learning_reserve, setup_whole, teardown),
 	    cmocka_unit_test_setup_teardown(test_tcp_share, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tcp_stale_event, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_source_ports_rotate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_learning_memo, setup, teardown),
 	};
