@@ -66,6 +66,15 @@ for g in json.load(open(sys.argv[1])):
     print(g["id"], g.get("worker"))' "$1" 2>>"$1.err"
 }
 run_id() { grep -o 'run started id=[^ ]*' "$T/daemon.log" | sed -n "$1p" | cut -d= -f2; }
+# wait_runs N: until the daemon logged N runs started (10 s at most).
+wait_runs()
+{
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c 'run started id=' "$T/daemon.log")" -ge "$1" ] && return
+		sleep 0.1
+	done
+}
 
 # A: waits for $T/a.go, floods blocked names until $T/a.stop, asks its own
 # blocked name meanwhile.
@@ -83,10 +92,7 @@ guarded_bg b "${RUN[@]}" -- bash -c "for i in \$(seq 600); do [ -e '$T/b.go' ] &
 	'$PY' '$FAIRDNS' seq 127.0.0.53 50 more.test >'$T/b-more.out'; \
 	'$PY' '$E2E_DIR/dnsq.py' 127.0.0.53 reload.later.test >'$T/b-reload.out'"
 B_PID=$BG_PID
-for ((i = 0; i < 100; i++)); do
-	[ "$(grep -c 'run started id=' "$T/daemon.log")" -ge 2 ] && break
-	sleep 0.1
-done
+wait_runs 2
 A_ID=$(run_id 1)
 B_ID=$(run_id 2)
 status_json "$T/st1.json"
@@ -134,10 +140,7 @@ assert_eq "status: B alone once A ended" "$B_ID" "$(workers_of "$T/st3.json" | c
 guarded_bg c "${RUN[@]}" -- bash -c "for i in \$(seq 600); do [ -e '$T/c.go' ] && break; \
 	sleep 0.05; done; '$PY' '$E2E_DIR/dnsq.py' 127.0.0.53 reload.later.test >'$T/c-reload.out'"
 C_PID=$BG_PID
-for ((i = 0; i < 100; i++)); do
-	[ "$(grep -c 'run started id=' "$T/daemon.log")" -ge 3 ] && break
-	sleep 0.1
-done
+wait_runs 3
 C_ID=$(run_id 3)
 status_json "$T/st4.json"
 assert_eq "C takes the worker A left" "1 2" \
@@ -169,10 +172,7 @@ assert_file_has "C's block line names C's run" \
 guarded_bg d "${RUN[@]}" -- bash -c "for i in \$(seq 600); do [ -e '$T/d.stop' ] && break; \
 	sleep 0.05; done"
 D_PID=$BG_PID
-for ((i = 0; i < 100; i++)); do
-	[ "$(grep -c 'run started id=' "$T/daemon.log")" -ge 4 ] && break
-	sleep 0.1
-done
+wait_runs 4
 ss -Hlunp | grep "pid=$DAEMON_PID," | awk '{print $4}' | grep '^127\.0\.0\.1:' |
 	cut -d: -f2 >"$T/ports"
 assert_gt "the daemon listens on loopback UDP ports ($(wc -l <"$T/ports"))" 0 "$(wc -l <"$T/ports")"

@@ -43,6 +43,7 @@
 #include "engine_int.h"
 #include "dnsguard_api.h"
 #include "log.h"
+#include "engine_fixture.h"
 #include "upstream_inbox.h"
 
 #define N_GUARDS 2
@@ -193,43 +194,8 @@ static void fx_free(struct fx *fx)
 
 static int add_guard(struct fx *fx, int i, struct df_err *err)
 {
-	static const char text[] = "block *.blocked.test\n";
-	struct policy *p = policy__new(i ? "b" : "a");
-	struct guard_spec spec = {
-	    .kind = GUARD_RUN,
-	    .id = i ? "run-b" : "run-a",
-	    .cgroup_path = fx->cg[i],
-	    .policy = p,
-	    .owns_policy = true,
-	};
-	struct stat st;
-	int r;
-
-	if (!p)
-		return df_err_set(err, -ENOMEM, "out of memory");
-	r = policy__parse(p, text, sizeof(text) - 1, "test", err);
-	if (r == 0 && (mkdir(fx->cg[i], 0700) < 0 || stat(fx->cg[i], &st) < 0))
-		r = df_err_set(err, -errno, "%s: %s", fx->cg[i], strerror(errno));
-	if (r == 0) {
-		spec.cgid = st.st_ino;
-		r = engine__add_guard(fx->e, &spec, &fx->g[i], err);
-	}
-	if (r < 0)
-		policy__free(p);
-	return r;
-}
-
-static int udp_socket(int *ret, struct sockaddr_in *addr)
-{
-	socklen_t len = sizeof(*addr);
-
-	*addr = (struct sockaddr_in){.sin_family = AF_INET};
-	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	*ret = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (*ret < 0 || bind(*ret, (struct sockaddr *)addr, sizeof(*addr)) < 0 ||
-	    getsockname(*ret, (struct sockaddr *)addr, &len) < 0)
-		return -errno;
-	return 0;
+	return fixture_add_guard(fx->e, fx->cg[i], i ? "run-b" : "run-a", i ? "b" : "a",
+				 "block *.blocked.test\n", &fx->g[i], err);
 }
 
 /* The fixture's --max-pending-per-guard (setup_whole: the whole table). */
@@ -263,9 +229,9 @@ static int fx_build(struct fx *fx, struct df_err *err)
 	}
 	if (r < 0)
 		return r;
-	r = udp_socket(&fx->up_fd, &up);
+	r = fixture_udp_socket(&fx->up_fd, &up);
 	if (r == 0)
-		r = udp_socket(&fx->other_fd, &other);
+		r = fixture_udp_socket(&fx->other_fd, &other);
 	for (i = 0; i < N_GUARDS && r == 0; i++) {
 		fx->client_fd[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (fx->client_fd[i] < 0)

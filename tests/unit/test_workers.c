@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "dnsguard_api.h"
+#include "engine_fixture.h"
 #include "engine_int.h"
 #include "log.h"
 
@@ -52,43 +53,11 @@ struct fx {
 
 static int add_guard(struct fx *fx, int i, struct df_err *err)
 {
-	static const char text[] = "block *.blocked.test\n";
-	struct policy *p = policy__new("w");
 	char id[16];
-	struct guard_spec spec = {.kind = GUARD_RUN,
-				  .id = id,
-				  .cgroup_path = fx->cg[i],
-				  .policy = p,
-				  .owns_policy = true};
-	struct stat st;
-	int r;
 
-	if (!p)
-		return df_err_set(err, -ENOMEM, "out of memory");
 	snprintf(id, sizeof(id), "run-%d", i);
-	r = policy__parse(p, text, sizeof(text) - 1, "test", err);
-	if (r == 0 && (mkdir(fx->cg[i], 0700) < 0 || stat(fx->cg[i], &st) < 0))
-		r = df_err_set(err, -errno, "%s: %s", fx->cg[i], strerror(errno));
-	if (r == 0) {
-		spec.cgid = st.st_ino;
-		r = engine__add_guard(fx->e, &spec, &fx->g[i], err);
-	}
-	if (r < 0)
-		policy__free(p);
-	return r;
-}
-
-static int udp_socket(int *ret, struct sockaddr_in *addr)
-{
-	socklen_t len = sizeof(*addr);
-
-	*addr = (struct sockaddr_in){.sin_family = AF_INET};
-	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	*ret = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (*ret < 0 || bind(*ret, (struct sockaddr *)addr, sizeof(*addr)) < 0 ||
-	    getsockname(*ret, (struct sockaddr *)addr, &len) < 0)
-		return -errno;
-	return 0;
+	return fixture_add_guard(fx->e, fx->cg[i], id, "w", "block *.blocked.test\n", &fx->g[i],
+				 err);
 }
 
 static void fx_free(struct fx *fx)
@@ -134,7 +103,7 @@ static int fx_build(struct fx *fx, struct df_err *err)
 	}
 	if (r < 0)
 		return r;
-	r = udp_socket(&fx->up_fd, &up);
+	r = fixture_udp_socket(&fx->up_fd, &up);
 	if (r == 0) {
 		fx->client_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (fx->client_fd < 0)
