@@ -307,6 +307,8 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	g->next = e->guards;
 	e->guards = g;
 	e->n_guards++;
+	/* Learning its policy's names may have put queries on the worker's upstreams. */
+	workers_kick(e);
 	if (ret)
 		*ret = g;
 	return 0;
@@ -358,6 +360,7 @@ void engine__remove_guard(struct engine *e, struct guard *g)
 	/* Events for its fds may still sit in this loop turn's batch. */
 	g->next = e->graveyard;
 	e->graveyard = g;
+	workers_kick(e);
 }
 
 struct guard *engine__find_guard(struct engine *e, const char *id)

@@ -245,6 +245,8 @@ int workers_new(struct engine *e, struct df_err *err);
 void workers_free(struct engine *e);
 /* The worker with the fewest guards, or E itself when it has none. */
 struct engine *workers_pick(struct engine *e);
+/* Control gave worker engine E work with a timer: it is woken at resume. */
+void workers_kick(struct engine *e);
 /* Engine I of the primary P: P itself for 0, then its workers. */
 static inline struct engine *engine_nth(struct engine *p, unsigned i)
 {

@@ -486,7 +486,7 @@ int policy__parse(struct policy *p, const char *text, size_t len, const char *or
  * A file of more than RESERVE_FROM bytes: count its lines (a rule a line at
  * most) with one read through the page cache, and reserve the name table for
  * them, so a million-rule policy is hashed once, not through twenty doublings.
- * BUF is LOAD_CHUNK bytes of scratch. FD is left at the start.
+ * BUF is LOAD_CHUNK bytes of scratch; FD's offset is not moved.
  */
 #define RESERVE_FROM (1u << 20)
 static void reserve_for_file(struct policy *p, int fd, char *buf)
@@ -497,7 +497,8 @@ static void reserve_for_file(struct policy *p, int fd, char *buf)
 
 	if (fstat(fd, &st) < 0 || st.st_size < RESERVE_FROM || st.st_size > POLICY_MAX_FILE)
 		return;
-	while ((n = read_full(fd, buf, LOAD_CHUNK)) > 0) {
+	/* pread: the parse's reads start at 0 whatever happens here. */
+	while ((n = pread(fd, buf, LOAD_CHUNK, (off_t)bytes)) > 0) {
 		const char *q = buf, *end = buf + n;
 
 		while ((q = memchr(q, '\n', end - q))) {
@@ -505,11 +506,8 @@ static void reserve_for_file(struct policy *p, int fd, char *buf)
 			q++;
 		}
 		bytes += n;
-		if ((size_t)n < LOAD_CHUNK)
-			break;
 	}
-	if (lseek(fd, 0, SEEK_SET) == 0)
-		names_reserve(&p->names, lines + 1, bytes);
+	names_reserve(&p->names, lines + 1, bytes);
 }
 
 int policy__load_file(struct policy *p, const char *path, struct df_err *err)

@@ -40,6 +40,9 @@ struct worker {
 	 * is always busy cannot starve it. */
 	bool held;
 	uint64_t turns, turns_at_resume;
+	/* Control gave it work with a timer (a guard's learning, a graveyard): woken at
+	 * resume to take it now, not at its next timeout (workers_kick). */
+	bool kicked;
 	struct ev_source wake; /* eventfd: a pause ended (timers may have moved), or stop */
 	struct loop *loop;
 };
@@ -236,14 +239,28 @@ int engine__start_workers(struct engine *p, struct df_err *err)
 	return 0;
 }
 
+/* Worker I of P if its thread runs, else NULL. */
+static struct worker *running(struct engine *p, unsigned i)
+{
+	struct worker *w = p->workers[i]->w;
+
+	return w && w->started ? w : NULL;
+}
+
+void workers_kick(struct engine *e)
+{
+	/* Only while paused (or before the threads start): the worker is not in a turn. */
+	if (e->w)
+		e->w->kicked = true;
+}
+
 void engine__pause(struct engine *p)
 {
+	struct worker *w;
 	unsigned i;
 
 	for (i = 0; i < p->n_workers; i++) {
-		struct worker *w = p->workers[i]->w;
-
-		if (!w->started)
+		if (!(w = running(p, i)))
 			continue;
 		pthread_mutex_lock(&w->mu);
 		/* Held since the last resume and no turn yet: that turn first. */
@@ -258,19 +275,22 @@ void engine__pause(struct engine *p)
 
 void engine__resume(struct engine *p)
 {
+	struct worker *w;
 	unsigned i;
 
 	for (i = 0; i < p->n_workers; i++) {
-		struct worker *w = p->workers[i]->w;
-
-		if (!w->started)
+		if (!(w = running(p, i)))
 			continue;
 		pthread_mutex_lock(&w->mu);
 		w->pause_req--;
 		w->turns_at_resume = w->turns;
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->mu);
-		/* What the pause changed (a guard, a reload) may move its next timer. */
-		wake(w);
+		/* Only a worker the pause gave a timer: the others sleep on (a wake-up a
+		 * control turn, for every worker, would be one more turn each). */
+		if (w->kicked) {
+			w->kicked = false;
+			wake(w);
+		}
 	}
 }
