@@ -655,6 +655,15 @@ static __always_inline int redirect(struct bpf_sock_addr *ctx, int v6, int is_se
 		port = tcp ? g->tcp4_port : g->udp4_port;
 	else
 		port = tcp ? g->tcp6_port : g->udp6_port;
+	if (!tcp && g->n_spread) {
+		/* One of the guard's UDP listeners, the same for every send of this socket. */
+		__u32 i = bpf_get_socket_cookie(ctx) % (g->n_spread + 1);
+
+		if (i) {
+			i = (i - 1) & (DF_SPREAD_MAX - 1);
+			port = !v6 || mapped ? g->udp4_spread[i] : g->udp6_spread[i];
+		}
+	}
 	if (!port)
 		return 0;
 	if (!proxy_is_listening(ctx, g, cgid, port, tcp, v6 && !mapped)) {

@@ -18,6 +18,7 @@
 #define DF_EVENTS_BYTES	    (256 * 1024)
 #define DF_EVENT_ARGS	    256
 #define DF_UNIX_KEY	    64 /* the last two components of a unix socket path */
+#define DF_SPREAD_MAX	    8  /* UDP listeners of one guard: engine workers serving it */
 
 /*
  * guards: cgroup id (inode number of the cgroup v2 directory) -> where the
@@ -36,6 +37,16 @@ struct df_guard {
 	__u32 flags;
 	__u32 policy_id; /* keys the cidrs and learned maps: shared by every guard of a policy */
 	__u32 mode;	 /* enum df_mode */
+	/*
+	 * More UDP listeners of the guard, one on each further engine worker that
+	 * serves it (proxy/workers.c): a socket's DNS goes to one of udp4_port and
+	 * these, picked by its socket cookie, so one job's lookups spread over the
+	 * cores and a socket's replies all come from the port it was sent to.
+	 */
+	__u32 n_spread; /* entries in use, at most DF_SPREAD_MAX - 1 */
+	/* DF_SPREAD_MAX entries, the last never used: the BPF side masks the index. */
+	__u16 udp4_spread[DF_SPREAD_MAX];
+	__u16 udp6_spread[DF_SPREAD_MAX];
 };
 
 /* df_guard.flags */

@@ -240,6 +240,8 @@ static json_object *op_run_start(struct ctl_client *c, json_object *req)
 static void status_fields(json_object *o, const struct guard *g)
 {
 	struct guard_status st;
+	json_object *served;
+	unsigned i;
 	int r;
 
 	guard__status(g, &st);
@@ -253,6 +255,16 @@ static void status_fields(json_object *o, const struct guard *g)
 	json_object_object_add(o, "lastBlock",
 			       st.last_block ? json_object_new_int64(st.last_block) : NULL);
 	json_object_object_add(o, "worker", json_object_new_int(st.worker));
+	json_object_object_add(o, "spread", json_object_new_int(st.spread));
+	served = json_object_new_array();
+	for (i = 0; i < st.spread; i++) {
+		json_object *w = json_object_new_object();
+
+		json_object_object_add(w, "worker", json_object_new_int(st.served[i].worker));
+		json_object_object_add(w, "queries", json_object_new_uint64(st.served[i].queries));
+		json_object_array_add(served, w);
+	}
+	json_object_object_add(o, "servedBy", served);
 	r = dnsguard__cgroup_enforcing(guard__cgroup(g));
 	json_object_object_add(o, "enforcing", json_object_new_boolean(r > 0));
 	if (r < 0)

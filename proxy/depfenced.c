@@ -28,7 +28,7 @@ static const char usage[] =
     "Usage: depfenced [--config-dir DIR] [--state-dir DIR] [--upstream HOST:PORT]...\n"
     "                 [--log-format logfmt|json] [--log-full-cmdline]\n"
     "                 [--metrics-listen ADDR:PORT] [--max-pending-per-guard N]\n"
-    "                 [--workers N] [-v]\n"
+    "                 [--workers N] [--spread N] [-v]\n"
     "\n"
     "The depfence DNS proxy. Guarded cgroups (depfence run jobs, containers started\n"
     "through depfence-hook) have their DNS sent here and answered by their policy.\n"
@@ -49,6 +49,8 @@ static const char usage[] =
     "                        past it the job's own queries get SERVFAIL\n"
     "  --workers N           threads serving guarded jobs' DNS, each job served by\n"
     "                        one (default: the CPUs it may run on, at most 64)\n"
+    "  --spread N            workers one job's UDP queries spread over, from 1\n"
+    "                        (default: every worker, at most 8)\n"
     "  -v, --verbose         debug logging (every allowed query)\n"
     "  -h, --help            this text\n";
 
@@ -72,6 +74,21 @@ static void raise_fd_limit(void)
 static struct sockaddr_storage metrics_addr;
 static socklen_t metrics_len;
 
+/* FLAG's value ARG, a number from 1 to MAX, into *RET; else -EINVAL, said on stderr. */
+static int parse_count(const char *flag, const char *arg, long max, int *ret)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (*arg < '0' || *arg > '9' || *end || v < 1 || v > max) {
+		fprintf(stderr, "depfenced: %s '%s': expected a number from 1 to %ld\n", flag, arg,
+			max);
+		return -EINVAL;
+	}
+	*ret = (int)v;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opts *eo)
 {
 	static const struct option opts[] = {
@@ -83,6 +100,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opt
 	    {"metrics-listen", required_argument, NULL, 'M'},
 	    {"max-pending-per-guard", required_argument, NULL, 'P'},
 	    {"workers", required_argument, NULL, 'W'},
+	    {"spread", required_argument, NULL, 'S'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
@@ -127,35 +145,19 @@ static int parse_args(int argc, char **argv, struct daemon *d, struct engine_opt
 				return 2;
 			}
 			break;
-		case 'P': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*optarg < '0' || *optarg > '9' || *end || v < 1 || v > 1000000) {
-				fprintf(
-				    stderr,
-				    "depfenced: --max-pending-per-guard '%s': expected a number "
-				    "from 1 to 1000000\n",
-				    optarg);
+		case 'P':
+			if (parse_count("--max-pending-per-guard", optarg, 1000000,
+					&eo->pending_per_guard) < 0)
 				return 2;
-			}
-			eo->pending_per_guard = (int)v;
 			break;
-		}
-		case 'W': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*optarg < '0' || *optarg > '9' || *end || v < 1 || v > WORKERS_MAX) {
-				fprintf(
-				    stderr,
-				    "depfenced: --workers '%s': expected a number from 1 to %d\n",
-				    optarg, WORKERS_MAX);
+		case 'W':
+			if (parse_count("--workers", optarg, WORKERS_MAX, &eo->workers) < 0)
 				return 2;
-			}
-			eo->workers = (int)v;
 			break;
-		}
+		case 'S':
+			if (parse_count("--spread", optarg, DF_SPREAD_MAX, &eo->spread) < 0)
+				return 2;
+			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			break;
@@ -424,8 +426,12 @@ int main(int argc, char **argv)
 		r = 1;
 		goto out;
 	}
-	log_msg(LOG_INFO, "depfenced ready socket=%s policies=%d upstreams=%d workers=%d cgroup=%s",
-		d.paths.sock, d.policies.n, eo.n_upstreams, eo.workers, d.paths.runs_parent);
+	log_msg(LOG_INFO,
+		"depfenced ready socket=%s policies=%d upstreams=%d workers=%d spread=%d cgroup=%s",
+		d.paths.sock, d.policies.n, eo.n_upstreams, eo.workers,
+		eo.spread ? (eo.spread < eo.workers ? eo.spread : eo.workers)
+			  : (eo.workers < DF_SPREAD_MAX ? eo.workers : DF_SPREAD_MAX),
+		d.paths.runs_parent);
 	log_flush();
 	/* Type=notify: the control socket exists, so systemd may start what needs it. */
 	r = daemon_notify(d.notify_fd, "READY=1");

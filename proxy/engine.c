@@ -155,8 +155,7 @@ void engine__free(struct engine *e)
 	engine_free_one(e);
 }
 
-static void listener_init(struct engine *e, struct guard *g, struct listener *l, int fd,
-			  uint8_t proto)
+void listener_init(struct engine *e, struct guard *g, struct listener *l, int fd, uint8_t proto)
 {
 	l->src.fd = fd;
 	l->g = g;
@@ -167,7 +166,7 @@ static void listener_init(struct engine *e, struct guard *g, struct listener *l,
 	loop__add(e->opts.loop, &l->src, EPOLLIN);
 }
 
-static void listeners_del(struct engine *e, struct guard *g)
+void listeners_del(struct engine *e, struct guard *g)
 {
 	struct listener *all[] = {&g->udp4, &g->tcp4, &g->udp6, &g->tcp6};
 	size_t i;
@@ -180,7 +179,7 @@ static void listeners_del(struct engine *e, struct guard *g)
 }
 
 /* Which listener belongs to which guard: the BPF side redirects only to a live one. */
-static int listeners_publish(struct engine *e, struct guard *g)
+int listeners_publish(struct engine *e, struct guard *g)
 {
 	const struct {
 		uint8_t proto;
@@ -208,10 +207,12 @@ static int listeners_publish(struct engine *e, struct guard *g)
 	return 0;
 }
 
-static void listeners_unpublish(struct engine *e, struct guard *g)
+void listeners_unpublish(struct engine *e, struct guard *g)
 {
 	dnsguard__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_UDP, g->ls.udp4_port);
-	dnsguard__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_TCP, g->ls.tcp4_port);
+	if (g->ls.tcp4_port)
+		dnsguard__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_TCP,
+				       g->ls.tcp4_port);
 	if (g->ls.udp6_port)
 		dnsguard__del_listener(e->opts.bpf, g->ls.netns_cookie, IPPROTO_UDP,
 				       g->ls.udp6_port);
@@ -234,10 +235,18 @@ static int guard_publish(struct engine *e, struct guard *g, struct df_err *err)
 		    : policy__mode(g->policy) == POLICY_AUDIT	? DF_MODE_AUDIT
 								: DF_MODE_BLOCKLIST,
 	};
+	unsigned i;
 	int r;
 
 	memcpy(val.proxy_ip6, &in6addr_loopback, sizeof(val.proxy_ip6));
 	r = listeners_publish(e, g);
+	/* The replicas' listeners are marked and named before the entry sends anyone there. */
+	for (i = 0; i < g->n_replicas && r == 0; i++) {
+		r = listeners_publish(e, g->replicas[i]);
+		val.udp4_spread[i] = g->replicas[i]->ls.udp4_port;
+		val.udp6_spread[i] = g->replicas[i]->ls.udp6_port;
+	}
+	val.n_spread = g->n_replicas;
 	if (r == 0)
 		r = dnsguard__set_guard(e->opts.bpf, g->cgid, &val);
 	if (r < 0)
@@ -282,6 +291,7 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	r = listen_set_open(spec->netns_path, &g->ls, err);
 	if (r < 0)
 		goto fail;
+	spread_open(g, spec->netns_path);
 	/* Address rules first: the guard entry is what turns enforcement on. */
 	r = enforce_guard_added(e, g);
 	if (r < 0) {
@@ -293,6 +303,7 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	}
 	r = guard_publish(e, g, err);
 	if (r < 0) {
+		spread_remove(g);
 		listeners_unpublish(e, g);
 		enforce_guard_removed(e, g);
 		goto fail;
@@ -304,6 +315,7 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 	listener_init(e, g, &g->tcp4, g->ls.tcp4, IPPROTO_TCP);
 	listener_init(e, g, &g->udp6, g->ls.udp6, IPPROTO_UDP);
 	listener_init(e, g, &g->tcp6, g->ls.tcp6, IPPROTO_TCP);
+	spread_start(g);
 	g->next = e->guards;
 	e->guards = g;
 	e->n_guards++;
@@ -313,6 +325,7 @@ int engine__add_guard(struct engine *e, const struct guard_spec *spec, struct gu
 		*ret = g;
 	return 0;
 fail:
+	spread_remove(g);
 	listen_set_close(&g->ls);
 	run_report__free(g->report);
 	free(g);
@@ -351,6 +364,8 @@ void engine__remove_guard(struct engine *e, struct guard *g)
 	if (g->tcp_note.count)
 		tcp_quota_line(e, g, steal_count(&g->tcp_note));
 	dnsguard__del_guard(e->opts.bpf, g->cgid);
+	/* Its replicas' handed addresses and report are its own from here. */
+	spread_remove(g);
 	enforce_guard_removed(e, g);
 	report_guard_removed(g);
 	listeners_unpublish(e, g);
@@ -449,6 +464,7 @@ void engine__replace_policy(struct engine *e, struct policy *old, struct policy 
 		g->cnt.pc = metrics__policy_row(&g->engine->met, policy__name(new_p));
 		run_report__set_policy(g->report, policy__name(new_p),
 				       policy_mode_str(policy__mode(new_p)));
+		spread_policy(g);
 		/* New policy id and mode for the BPF side. Should that write fail the
 		 * entry still names OLD, whose rules go next: closed, never open. */
 		if (guard_publish(e, g, &err) < 0) {
@@ -502,17 +518,20 @@ static uint64_t note_due(struct rate_note *note, uint64_t now, bool *held)
 /* The rate notes' counts that no line has said yet, once their second is over. */
 static void flush_notes(struct engine *e, uint64_t now)
 {
+	struct guard *lists[] = {e->guards, e->replicas}, *g;
 	bool held = false;
-	struct guard *g;
 	uint64_t n;
+	size_t i;
 
 	if ((n = note_due(&e->learn_note, now, &held)))
 		upstream_learn_line(e, n);
-	for (g = e->guards; g; g = g->next) {
-		if ((n = note_due(&g->quota_note, now, &held)))
-			upstream_quota_line(e, g, n);
-		if ((n = note_due(&g->tcp_note, now, &held)))
-			tcp_quota_line(e, g, n);
+	for (i = 0; i < ARRAY_SIZE(lists); i++) {
+		for (g = lists[i]; g; g = g->next) {
+			if ((n = note_due(&g->quota_note, now, &held)))
+				upstream_quota_line(e, g, n);
+			if ((n = note_due(&g->tcp_note, now, &held)))
+				tcp_quota_line(e, g, n);
+		}
 	}
 	e->notes_held = held;
 }
@@ -547,7 +566,24 @@ void guard__status(const struct guard *g, struct guard_status *ret)
 	    .over_share = g->cnt.over_share,
 	    .last_block = g->cnt.last_block,
 	    .worker = g->engine->idx,
+	    .spread = g->n_replicas + 1,
 	};
+	unsigned i;
+
+	ret->served[0].worker = g->engine->idx;
+	ret->served[0].queries = g->cnt.queries;
+	for (i = 0; i < g->n_replicas; i++) {
+		const struct guard_counters *c = &g->replicas[i]->cnt;
+
+		ret->served[i + 1].worker = g->replicas[i]->engine->idx;
+		ret->served[i + 1].queries = c->queries;
+		ret->queries += c->queries;
+		ret->blocked += c->blocked;
+		ret->would_block += c->would_block;
+		ret->over_share += c->over_share;
+		if (c->last_block > ret->last_block)
+			ret->last_block = c->last_block;
+	}
 }
 
 int engine__render_metrics(const struct engine *e, FILE *f)

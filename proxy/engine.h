@@ -37,6 +37,9 @@ struct engine_opts {
 	/* Worker threads serving the guards (proxy/workers.c); 0: this engine serves
 	 * them on the caller's loop (depfence run's embedded proxy). */
 	int workers;
+	/* Workers one guard's UDP queries spread over (engine_int.h: replicas), from 1;
+	 * 0: all of them, at most DF_SPREAD_MAX. */
+	int spread;
 	struct loop *loop;
 };
 
@@ -130,6 +133,11 @@ struct guard_status {
 	uint64_t queries, blocked, would_block, packets_blocked, over_share;
 	time_t last_block; /* 0: never */
 	unsigned worker;   /* the engine worker that serves it, from 1 (0: the engine itself) */
+	unsigned spread;   /* workers its UDP queries go to: that one and its replicas' */
+	struct {
+		unsigned worker;
+		uint64_t queries;
+	} served[DF_SPREAD_MAX]; /* spread of them: who decided how many of its queries */
 };
 void guard__status(const struct guard *g, struct guard_status *ret);
 /* The Prometheus text exposition of E's counters into F (metrics.c). Returns 0 or -errno. */

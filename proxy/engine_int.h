@@ -9,6 +9,7 @@
 
 #include "cache.h"
 #include "dns_wire.h"
+#include "dnsguard_api.h"
 #include "engine.h"
 #include "metrics.h"
 #include "log.h"
@@ -82,6 +83,18 @@ struct guard {
 	struct pkt_fold *pkt; /* packet_events.c: refusals the BPF side counted without an event */
 	/* What the job looked up (report_collect.c). */
 	struct run_report *report;
+	/*
+	 * Replicas (spread.c): one guard's UDP queries served by several workers.
+	 * The guard a registration made is the owner, on the worker workers_pick()
+	 * chose, with every listener; a replica on each further worker has UDP
+	 * listeners of its own (the BPF side sends each client socket to one of
+	 * them) and its own counters, pending share, rate notes and report, so a
+	 * query still takes no lock. Control sees owners only: a status sums the
+	 * replicas' counters, a report gathers theirs into the owner's.
+	 */
+	struct guard *owner; /* a replica's; NULL for an owner */
+	struct guard *replicas[DF_SPREAD_MAX - 1];
+	unsigned n_replicas;
 };
 
 /*
@@ -148,7 +161,9 @@ struct upstream {
 	struct engine *e;
 	struct sockaddr_storage addr;
 	socklen_t len;
-	uint64_t dead_until;	/* after a timeout, asked last until then */
+	/* After a timeout, asked last until then. The primary's is the one used,
+	 * shared by the workers (upstream.c: dead_until()). */
+	uint64_t dead_until;
 	uint16_t pool[UP_POOL]; /* indexes of e->usock in use */
 	unsigned n_pool;
 	/* Answers that matched but for the question's case, in a row: an upstream that
@@ -198,6 +213,7 @@ struct engine {
 	unsigned n_guards;	  /* on its list: where the next guard goes */
 	struct learn_memos *memo; /* learn.c: blocked names resolved lately, per engine */
 	struct guard *guards;
+	struct guard *replicas;	 /* replicas of other workers' guards this engine serves */
 	struct guard *graveyard; /* freed after the current loop turn */
 	struct upstream ups[ENGINE_MAX_UPSTREAMS];
 	int n_ups;
@@ -393,6 +409,26 @@ void utcp_close(struct engine *e, struct upstream_tcp *t);
 void utcp_reap(struct engine *e);
 void upstream_drop_guard(struct engine *e, const struct guard *g);
 int upstream_next_timeout(struct engine *e, uint64_t now);
+
+/* engine.c: a guard's listeners, in its engine's loop and in the BPF listeners map. */
+void listener_init(struct engine *e, struct guard *g, struct listener *l, int fd, uint8_t proto);
+void listeners_del(struct engine *e, struct guard *g);
+int listeners_publish(struct engine *e, struct guard *g);
+void listeners_unpublish(struct engine *e, struct guard *g);
+
+/*
+ * spread.c: the replicas of owner G, on the workers but its own (engine_opts.spread).
+ * Open: guards made and their listeners opened in the netns at NETNS_PATH, not yet
+ * served or published (a worker that cannot have one goes without, with a WARN).
+ * Start: into their workers' loops. Remove: from everywhere, their reports and
+ * held counts gathered into G's first. Policy: G's policy, now theirs too.
+ */
+void spread_open(struct guard *g, const char *netns_path);
+void spread_start(struct guard *g);
+void spread_remove(struct guard *g);
+void spread_policy(struct guard *g);
+/* Their reports into G's (control reads G's report), and G's handed_any. */
+void spread_gather(struct guard *g);
 
 /* serve_udp.c / serve_tcp.c */
 void udp_on_ready(struct ev_source *src, uint32_t events);

@@ -235,9 +235,12 @@ json_object *engine__report_json(struct engine *e, const char *id)
 	struct guard *g = engine__find_guard(e, id);
 	const struct run_report *r = g ? g->report : NULL;
 
-	/* Refusals the BPF side counted without an event since the last read. */
-	if (g)
+	/* Refusals the BPF side counted without an event since the last read, and
+	 * what its replicas' workers saw. */
+	if (g) {
 		packet_events_account(e, g);
+		spread_gather(g);
+	}
 	if (!r && e->reports)
 		r = rr_shelf__find(e->reports, id);
 	return r ? run_report__json(r) : NULL;

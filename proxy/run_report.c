@@ -58,12 +58,11 @@ int run_report__new(const char *kind, const char *id, const char *policy, const 
 	return 0;
 }
 
-void run_report__free(struct run_report *r)
+/* Every entry gone: R as new but for its identity and times. */
+static void clear_tables(struct run_report *r)
 {
 	uint32_t i;
 
-	if (!r)
-		return;
 	for (i = 0; i < r->n_names; i++)
 		free(r->names[i]);
 	for (i = 0; i < r->n_procs; i++) {
@@ -76,6 +75,22 @@ void run_report__free(struct run_report *r)
 	free(r->procs);
 	free(r->proc_ix.slot);
 	free(r->refusals);
+	r->names = NULL;
+	r->n_names = r->names_cap = 0;
+	r->name_ix = (struct rr_index){0};
+	r->procs = NULL;
+	r->n_procs = r->procs_cap = 0;
+	r->proc_ix = (struct rr_index){0};
+	r->refusals = NULL;
+	r->n_refusals = 0;
+	r->truncated = false;
+}
+
+void run_report__free(struct run_report *r)
+{
+	if (!r)
+		return;
+	clear_tables(r);
 	free(r);
 }
 
@@ -239,11 +254,25 @@ static bool mark_asked(struct run_report *r, uint32_t pid)
 	return !run_report__has_proc(r, pid);
 }
 
+/* PID among N's askers: false when it was already. */
+static bool name_asker(struct rr_name *n, uint32_t pid)
+{
+	unsigned i;
+
+	for (i = 0; i < n->n_askers; i++)
+		if (n->askers[i] == pid)
+			return false;
+	if (n->n_askers < RR_ASKERS)
+		n->askers[n->n_askers++] = pid;
+	else
+		n->askers_cut = true;
+	return true;
+}
+
 bool run_report__query(struct run_report *r, const char *name, size_t len, enum rr_verdict v,
 		       uint32_t pid, uint64_t now_ms, char **ret_rule)
 {
 	struct rr_name *n = name_find(r, name, len);
-	unsigned i;
 
 	*ret_rule = NULL;
 	if (!n && !(n = name_add(r, name, len, now_ms)))
@@ -255,15 +284,8 @@ bool run_report__query(struct run_report *r, const char *name, size_t len, enum 
 		copy_str(n->rule, sizeof(n->rule), "default");
 		*ret_rule = n->rule;
 	}
-	if (!pid)
-		return false;
-	for (i = 0; i < n->n_askers; i++)
-		if (n->askers[i] == pid)
-			return false; /* known asker of a known name: the common case */
-	if (n->n_askers < RR_ASKERS)
-		n->askers[n->n_askers++] = pid;
-	else
-		n->askers_cut = true;
+	if (!pid || !name_asker(n, pid))
+		return false; /* known asker of a known name: the common case */
 	return mark_asked(r, pid);
 }
 
@@ -280,16 +302,12 @@ void run_report__late_verdict(struct run_report *r, const char *name, size_t len
 	*ret_rule = n->rule;
 }
 
-void run_report__address(struct run_report *r, const char *name, size_t len, int family,
-			 const uint8_t *addr)
+/* ADDR (FAM 4 or 6) among N's addresses, once. */
+static void name_address(struct rr_name *n, uint8_t fam, const uint8_t *addr)
 {
-	struct rr_name *n = name_find(r, name, len);
-	uint8_t fam = family == AF_INET6 ? 6 : 4;
 	size_t alen = fam == 6 ? 16 : 4;
 	unsigned i;
 
-	if (!n)
-		return;
 	for (i = 0; i < n->n_addrs; i++)
 		if (n->addrs[i].family == fam && memcmp(n->addrs[i].a, addr, alen) == 0)
 			return;
@@ -303,25 +321,37 @@ void run_report__address(struct run_report *r, const char *name, size_t len, int
 	n->n_addrs++;
 }
 
-bool run_report__refusal(struct run_report *r, const struct rr_refusal *f, uint64_t now_ms)
+void run_report__address(struct run_report *r, const char *name, size_t len, int family,
+			 const uint8_t *addr)
+{
+	struct rr_name *n = name_find(r, name, len);
+
+	if (n)
+		name_address(n, family == AF_INET6 ? 6 : 4, addr);
+}
+
+/* The entry of F's refusals in R (counted), a new one (*FRESH), or NULL: full. */
+static struct rr_refusal_ent *refusal_add(struct run_report *r, const struct rr_refusal *f,
+					  uint64_t now_ms, bool *fresh)
 {
 	struct rr_refusal_ent *e;
 	uint32_t i;
 
+	*fresh = false;
 	for (i = 0; i < r->n_refusals; i++) {
 		e = &r->refusals[i];
 		if (e->pid == f->pid && e->blocked == f->blocked &&
 		    strcmp(e->reason, f->reason) == 0 && strcmp(e->what, f->what) == 0) {
 			e->count += f->count ? f->count : 1;
-			return false;
+			return e;
 		}
 	}
 	if (r->n_refusals >= RR_MAX_REFUSALS) {
 		r->truncated = true;
-		return false;
+		return NULL;
 	}
 	if (!r->refusals && !(r->refusals = calloc(RR_MAX_REFUSALS, sizeof(*r->refusals))))
-		return false;
+		return NULL;
 	e = &r->refusals[r->n_refusals++];
 	e->count = f->count ? f->count : 1;
 	e->first_ms = now_ms;
@@ -330,7 +360,16 @@ bool run_report__refusal(struct run_report *r, const struct rr_refusal *f, uint6
 	copy_str(e->reason, sizeof(e->reason), f->reason);
 	copy_str(e->rule, sizeof(e->rule), f->rule);
 	copy_str(e->what, sizeof(e->what), f->what);
-	return mark_asked(r, f->pid);
+	*fresh = true;
+	return e;
+}
+
+bool run_report__refusal(struct run_report *r, const struct rr_refusal *f, uint64_t now_ms)
+{
+	bool fresh;
+
+	refusal_add(r, f, now_ms, &fresh);
+	return fresh && mark_asked(r, f->pid);
 }
 
 void run_report__add_proc(struct run_report *r, uint32_t pid, uint32_t ppid, uint64_t start_ms,
@@ -382,4 +421,57 @@ size_t run_report__n_names(const struct run_report *r)
 bool run_report__truncated(const struct run_report *r)
 {
 	return r->truncated;
+}
+
+void run_report__merge(struct run_report *dst, struct run_report *src)
+{
+	struct rr_refusal_ent *e;
+	struct rr_name *n;
+	uint32_t i, j;
+	bool fresh;
+
+	for (i = 0; i < src->n_names; i++) {
+		const struct rr_name *s = src->names[i];
+
+		if (!(n = name_find(dst, s->name, s->len)) &&
+		    !(n = name_add(dst, s->name, s->len, s->first_ms)))
+			continue;
+		n->count += s->count;
+		if (s->first_ms < n->first_ms)
+			n->first_ms = s->first_ms;
+		if (s->verdict > n->verdict || !n->rule[0]) {
+			n->verdict = s->verdict;
+			copy_str(n->rule, sizeof(n->rule), s->rule);
+		}
+		for (j = 0; j < s->n_askers; j++)
+			name_asker(n, s->askers[j]);
+		for (j = 0; j < s->n_addrs; j++)
+			name_address(n, s->addrs[j].family, s->addrs[j].a);
+		n->askers_cut |= s->askers_cut;
+		n->addrs_cut |= s->addrs_cut;
+	}
+	for (i = 0; i < src->n_procs; i++) {
+		const struct rr_proc *p = &src->procs[i];
+
+		if (p->asked)
+			mark_asked(dst, p->pid);
+		run_report__add_proc(dst, p->pid, p->ppid, p->start_ms, p->cmd, p->exe, p->ancestry,
+				     p->asked);
+	}
+	for (i = 0; i < src->n_refusals; i++) {
+		const struct rr_refusal_ent *s = &src->refusals[i];
+
+		e = refusal_add(dst,
+				&(struct rr_refusal){.reason = s->reason,
+						     .rule = s->rule,
+						     .what = s->what,
+						     .pid = s->pid,
+						     .blocked = s->blocked,
+						     .count = s->count},
+				s->first_ms, &fresh);
+		if (e && !fresh && s->first_ms < e->first_ms)
+			e->first_ms = s->first_ms;
+	}
+	dst->truncated |= src->truncated;
+	clear_tables(src);
 }

@@ -85,6 +85,13 @@ bool run_report__has_proc(const struct run_report *r, uint32_t pid);
 void run_report__add_proc(struct run_report *r, uint32_t pid, uint32_t ppid, uint64_t start_ms,
 			  const char *cmd, const char *exe, const char *ancestry, bool asked);
 
+/*
+ * SRC's entries into DST (counts added, verdicts the stronger, askers, addresses
+ * and processes joined), and SRC emptied: a guard's replicas keep reports of
+ * their own (engine_int.h), gathered into the guard's when it is read.
+ */
+void run_report__merge(struct run_report *dst, struct run_report *src);
+
 /* The report as one JSON object (a new reference). */
 json_object *run_report__json(const struct run_report *r);
 /* Names seen so far, and whether a cap was reached (tests). */

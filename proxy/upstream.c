@@ -143,6 +143,24 @@ static void slot_free(struct engine *e, uint32_t i)
 	}
 }
 
+/*
+ * Whether upstream IDX is dead is every worker's knowledge, not one engine's: a
+ * worker that saw it time out spares the others the wait (a guard's queries go
+ * to several workers). The primary's dead_until, read and written atomically;
+ * an answer clears it only if set, so the cache line is written when the state
+ * changes, not once per answer.
+ */
+static uint64_t dead_until(const struct engine *e, int idx)
+{
+	return __atomic_load_n(&e->primary->ups[idx].dead_until, __ATOMIC_RELAXED);
+}
+
+static void set_dead_until(struct engine *e, int idx, uint64_t t)
+{
+	if (t || dead_until(e, idx))
+		__atomic_store_n(&e->primary->ups[idx].dead_until, t, __ATOMIC_RELAXED);
+}
+
 /* The live upstream to try next: in order, skipping ones recently dead. */
 static int pick_upstream(struct engine *e, int after, uint64_t now)
 {
@@ -150,7 +168,7 @@ static int pick_upstream(struct engine *e, int after, uint64_t now)
 
 	for (i = 1; i <= e->n_ups; i++) {
 		idx = (after + i) % e->n_ups;
-		if (e->ups[idx].dead_until <= now)
+		if (dead_until(e, idx) <= now)
 			return idx;
 	}
 	return (after + 1) % e->n_ups;
@@ -406,7 +424,7 @@ void upstream_expire(struct engine *e, uint64_t now)
 		uint32_t slot = e->fifo_head;
 		struct pending *p = &e->pend[slot];
 
-		e->ups[p->upstream].dead_until = now + UPSTREAM_DEAD_MS;
+		set_dead_until(e, p->upstream, now + UPSTREAM_DEAD_MS);
 		e->met.errors[ME_UPSTREAM_TIMEOUT]++;
 		if (now + 1 >= p->give_up_at) {
 			log_msg(LOG_DEBUG, "upstream timeout, answering SERVFAIL");
@@ -566,7 +584,7 @@ void upstream_on_answer(struct engine *e, uint32_t sock, uint8_t *buf, size_t le
 	slot = upstream_match(e, buf, len, &m, sock);
 	if (slot == NIL)
 		return;
-	e->ups[e->usock[sock].upstream].dead_until = 0;
+	set_dead_until(e, e->usock[sock].upstream, 0);
 	if (e->pend[slot].tcp)
 		return; /* already asked again over TCP: that answer is the one */
 	/* Cut by the upstream, for a client that can take it all: ask again over TCP. */
@@ -581,7 +599,7 @@ void upstream_failover(struct engine *e, int idx)
 	uint64_t now = now_ms();
 	uint32_t i;
 
-	e->ups[idx].dead_until = now + UPSTREAM_DEAD_MS;
+	set_dead_until(e, idx, now + UPSTREAM_DEAD_MS);
 	if (e->n_ups < 2)
 		return;
 	for (i = 0; i < MAX_PENDING; i++) {

@@ -91,14 +91,15 @@ static int open_all(struct listen_set *ls, struct df_err *err)
 	if (ls->udp4 < 0)
 		return df_err_set(err, ls->udp4, "udp 127.0.0.1:%u: %s", ls->udp4_port,
 				  strerror(-ls->udp4));
-	ls->tcp4 = open_one(AF_INET, SOCK_STREAM, &ls->tcp4_port);
-	if (ls->tcp4 < 0)
+	ls->tcp4 = ls->udp_only ? -1 : open_one(AF_INET, SOCK_STREAM, &ls->tcp4_port);
+	if (ls->tcp4 < 0 && !ls->udp_only)
 		return df_err_set(err, ls->tcp4, "tcp 127.0.0.1:%u: %s", ls->tcp4_port,
 				  strerror(-ls->tcp4));
 	/* No IPv6 in this netns is not an error: v6 DNS is then refused by BPF. */
 	ls->udp6 = open_one(AF_INET6, SOCK_DGRAM, &ls->udp6_port);
-	ls->tcp6 = ls->udp6 < 0 ? -1 : open_one(AF_INET6, SOCK_STREAM, &ls->tcp6_port);
-	if (ls->udp6 < 0 || ls->tcp6 < 0) {
+	ls->tcp6 =
+	    ls->udp6 < 0 || ls->udp_only ? -1 : open_one(AF_INET6, SOCK_STREAM, &ls->tcp6_port);
+	if (ls->udp6 < 0 || (ls->tcp6 < 0 && !ls->udp_only)) {
 		closep(&ls->udp6);
 		closep(&ls->tcp6);
 		ls->udp6_port = ls->tcp6_port = 0;

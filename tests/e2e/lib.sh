@@ -312,6 +312,56 @@ daemon_stop()
 	DAEMON_PID=
 }
 
+# wait_ready: until the daemon logged its ready line (the worker threads start
+# after the socket appears), 5 s at most.
+wait_ready()
+{
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^INFO depfenced ready ' "$T/daemon.log" && return
+		sleep 0.05
+	done
+}
+
+# daemon_run_id N: the id of the Nth run the daemon logged as started.
+daemon_run_id() { grep -o 'run started id=[^ ]*' "$T/daemon.log" | sed -n "$1p" | cut -d= -f2; }
+
+# wait_runs N: until the daemon logged N runs started (10 s at most).
+wait_runs()
+{
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c 'run started id=' "$T/daemon.log")" -ge "$1" ] && return
+		sleep 0.1
+	done
+}
+
+# status_json FILE: `depfence status --json` of the daemon into FILE.
+status_json() { "$DEPFENCE" status --state-dir "$T/dstate" --json >"$1" 2>"$1.err"; }
+
+# fairdns_upstream honest|spoof: fairdns.py's fake upstream for 120 s (its
+# questions in $T/up.log); UPSTREAM names it.
+fairdns_upstream()
+{
+	"$PY" "$E2E_DIR/fairdns.py" upstream "$1" 120 "$T/up.port" "$T/up.log" 2>>"$T/up.err" &
+	E2E_PIDS+=("$!")
+	wait_file "$T/up.port" 5 || die "fake upstream started" "$(_show "$T/up.err")"
+	UPSTREAM=127.0.0.1:$(cat "$T/up.port")
+}
+
+# assert_bad_number FLAG MAX: depfenced FLAG with values out of 1..MAX (and not
+# numbers) exits 2, its error naming the flag.
+assert_bad_number()
+{
+	local bad
+	for bad in 0 $(($2 + 1)) two ''; do
+		"$DEPFENCED" --state-dir "$T/bad" "$1" "$bad" >"$T/bad.out" 2>"$T/bad.err"
+		assert_eq "$1 '$bad': exit 2" 2 "$?"
+		assert_file_has "$1 '$bad': the error names the flag" \
+			"^depfenced: $1 '$bad': expected a number from 1 to $2\$" "$T/bad.err"
+	done
+}
+
 # ------------------------------------------------------------------- modes
 
 # use_mode embedded|daemon: where `depfence run` is served from. Embedded runs

@@ -23,10 +23,7 @@
 e2e_init
 FAIRDNS=$E2E_DIR/fairdns.py
 
-"$PY" "$FAIRDNS" upstream honest 120 "$T/up.port" "$T/up.log" 2>>"$T/up.err" &
-E2E_PIDS+=("$!")
-wait_file "$T/up.port" 5 || die "fake upstream started" "$(_show "$T/up.err")"
-UPSTREAM=127.0.0.1:$(cat "$T/up.port")
+fairdns_upstream honest
 RUN=(--block '*.blocked.test')
 QUOTA_RE='^WARN upstream queries of a guard at its share, answering SERVFAIL'
 
@@ -64,9 +61,6 @@ assert_learned()
 		"$T/$2-learn.out"
 }
 
-# run_id N: the id of the Nth run the daemon logged as started.
-run_id() { grep -o 'run started id=[^ ]*' "$T/daemon.log" | sed -n "$1p" | cut -d= -f2; }
-
 use_mode daemon
 flood_a flood 960
 guarded seq "${RUN[@]}" -- bash -c "'$PY' '$FAIRDNS' seq 127.0.0.53 200 fair.test && \
@@ -87,8 +81,8 @@ bg_wait "$A_PID" 40
 read -r sent sf _ < <(sed 's/[a-z]*=//g' "$T/flood-flood.out")
 assert_gt "A: its flood went out (sent=$sent)" 2000 "${sent:-0}"
 assert_gt "A: SERVFAIL past its share (servfail=$sf)" 1000 "${sf:-0}"
-A_ID=$(run_id 1)
-B_ID=$(run_id 2)
+A_ID=$(daemon_run_id 1)
+B_ID=$(daemon_run_id 2)
 assert_file_has "the quota line names A" "$QUOTA_RE guard=$(re_quote "$A_ID") " "$T/daemon.log"
 assert_file_lacks "no quota line names B" "$QUOTA_RE guard=$(re_quote "$B_ID") " "$T/daemon.log"
 # quota_refused: the refusals A's quota lines count, in all.

@@ -19,10 +19,7 @@ e2e_init
 dns_tools
 FAIRDNS=$E2E_DIR/fairdns.py
 
-"$PY" "$FAIRDNS" upstream spoof 120 "$T/up.port" "$T/up.log" 2>>"$T/up.err" &
-E2E_PIDS+=("$!")
-wait_file "$T/up.port" 5 || die "fake upstream started" "$(_show "$T/up.err")"
-UPSTREAM=127.0.0.1:$(cat "$T/up.port")
+fairdns_upstream spoof
 for ((try = 0; try < 10; try++)); do
 	MPORT=$((20000 + (RANDOM * 32768 + RANDOM + $$) % 40000))
 	ss -Hltn "sport = :$MPORT" | grep -q . || break

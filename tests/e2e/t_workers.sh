@@ -28,52 +28,28 @@
 e2e_init
 FAIRDNS=$E2E_DIR/fairdns.py
 
-for bad in 0 65 two ''; do
-	"$DEPFENCED" --state-dir "$T/bad" --workers "$bad" >"$T/bad.out" 2>"$T/bad.err"
-	assert_eq "--workers '$bad': exit 2" 2 "$?"
-	assert_file_has "--workers '$bad': the error names the flag" \
-		"^depfenced: --workers '$bad': expected a number from 1 to 64\$" "$T/bad.err"
-done
+assert_bad_number --workers 64
 
-"$PY" "$FAIRDNS" upstream honest 120 "$T/up.port" "$T/up.log" 2>>"$T/up.err" &
-E2E_PIDS+=("$!")
-wait_file "$T/up.port" 5 || die "fake upstream started" "$(_show "$T/up.err")"
-UPSTREAM=127.0.0.1:$(cat "$T/up.port")
+fairdns_upstream honest
 mkdir -p "$CONF/policies"
 printf 'mode blocklist\nblock *.slow.test\nblock *.blocked.test\n' >"$CONF/policies/wk.policy"
 RUN=(--policy wk)
 
 DAEMON_ARGS=(--workers 2)
 use_mode daemon
-# The socket is there before the ready line (the threads start last).
-for ((i = 0; i < 100; i++)); do
-	grep -q '^INFO depfenced ready ' "$T/daemon.log" && break
-	sleep 0.05
-done
+wait_ready
 assert_file_has "the ready line says workers=2" '^INFO depfenced ready .* workers=2 ' \
 	"$T/daemon.log"
 assert_eq "the daemon runs 2 worker threads, named depfenced-w1 and -w2" \
 	"depfenced-w1 depfenced-w2" "$(cat /proc/"$DAEMON_PID"/task/*/comm | grep '^depfenced-w' |
 		sort | paste -sd' ')"
 
-# status_json FILE: `depfence status --json` into FILE.
-status_json() { "$DEPFENCE" status --state-dir "$T/dstate" --json >"$1" 2>"$1.err"; }
 # workers_of FILE: "ID WORKER" per guard.
 workers_of()
 {
 	"$PY" -c 'import json, sys
 for g in json.load(open(sys.argv[1])):
     print(g["id"], g.get("worker"))' "$1" 2>>"$1.err"
-}
-run_id() { grep -o 'run started id=[^ ]*' "$T/daemon.log" | sed -n "$1p" | cut -d= -f2; }
-# wait_runs N: until the daemon logged N runs started (10 s at most).
-wait_runs()
-{
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[ "$(grep -c 'run started id=' "$T/daemon.log")" -ge "$1" ] && return
-		sleep 0.1
-	done
 }
 
 # A: waits for $T/a.go, floods blocked names until $T/a.stop, asks its own
@@ -93,8 +69,8 @@ guarded_bg b "${RUN[@]}" -- bash -c "for i in \$(seq 600); do [ -e '$T/b.go' ] &
 	'$PY' '$E2E_DIR/dnsq.py' 127.0.0.53 reload.later.test >'$T/b-reload.out'"
 B_PID=$BG_PID
 wait_runs 2
-A_ID=$(run_id 1)
-B_ID=$(run_id 2)
+A_ID=$(daemon_run_id 1)
+B_ID=$(daemon_run_id 2)
 status_json "$T/st1.json"
 workers_of "$T/st1.json" >"$T/st1.workers"
 assert_eq "two runs, on two workers" "1 2" \
@@ -141,7 +117,7 @@ guarded_bg c "${RUN[@]}" -- bash -c "for i in \$(seq 600); do [ -e '$T/c.go' ] &
 	sleep 0.05; done; '$PY' '$E2E_DIR/dnsq.py' 127.0.0.53 reload.later.test >'$T/c-reload.out'"
 C_PID=$BG_PID
 wait_runs 3
-C_ID=$(run_id 3)
+C_ID=$(daemon_run_id 3)
 status_json "$T/st4.json"
 assert_eq "C takes the worker A left" "1 2" \
 	"$(workers_of "$T/st4.json" | cut -d' ' -f2 | sort | paste -sd' ')"

@@ -4,7 +4,8 @@
  * stronger, the deciding rule follows), askers and processes described once,
  * addresses deduplicated, the caps (names, askers, addresses, processes)
  * reached with "truncated" set, lookups still right after the index grew,
- * and the shelf keeping the newest RR_KEEP.
+ * a replica's report merged into its guard's, and the shelf keeping the
+ * newest RR_KEEP.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -115,6 +116,66 @@ static void test_caps(void **state)
 	run_report__free(r);
 }
 
+/* A replica's report gathered into its guard's: counts add, the stronger verdict and its
+ * rule win, askers, addresses, processes and refusals join; the source is left empty. */
+static void test_merge(void **state)
+{
+	struct run_report *dst, *src;
+	json_object *rep, *n, *refs;
+	char *rule;
+
+	assert_int_equal(run_report__new("run", "r1", "p", "blocklist", &dst), 0);
+	assert_int_equal(run_report__new("run", "r1", "p", "blocklist", &src), 0);
+	run_report__query(dst, "a.test", 6, RR_ALLOWED, 10, 5, &rule);
+	run_report__add_proc(dst, 10, 1, 5, "cmd10", "/bin/x", "", true);
+	run_report__address(dst, "a.test", 6, AF_INET, (const uint8_t *)"\x7f\0\0\3");
+	run_report__refusal(
+	    dst,
+	    &(struct rr_refusal){
+		.reason = "r", .rule = "x", .what = "1.2.3.4:443/tcp", .pid = 10, .blocked = true},
+	    7);
+	run_report__query(src, "a.test", 6, RR_ALLOWED, 11, 3, &rule);
+	run_report__query(src, "a.test", 6, RR_ALLOWED, 11, 4, &rule);
+	run_report__address(src, "a.test", 6, AF_INET, (const uint8_t *)"\x7f\0\0\3");
+	run_report__address(src, "a.test", 6, AF_INET, (const uint8_t *)"\x7f\0\0\4");
+	run_report__query(src, "b.test", 6, RR_BLOCKED, 10, 6, &rule);
+	snprintf(rule, RR_RULE_MAX, "p.policy:2");
+	run_report__add_proc(src, 11, 1, 6, "cmd11", "/bin/y", "", true);
+	run_report__add_proc(src, 10, 1, 5, "cmd10", "/bin/x", "", true);
+	run_report__refusal(src,
+			    &(struct rr_refusal){.reason = "r",
+						 .rule = "x",
+						 .what = "1.2.3.4:443/tcp",
+						 .pid = 10,
+						 .blocked = true,
+						 .count = 4},
+			    2);
+	run_report__merge(dst, src);
+
+	assert_int_equal(run_report__n_names(src), 0);
+	assert_int_equal(run_report__n_names(dst), 2);
+	rep = run_report__json(dst);
+	n = name_obj(rep, "a.test");
+	assert_int_equal(json_object_get_int(json_object_object_get(n, "count")), 3);
+	assert_int_equal(json_object_array_length(json_object_object_get(n, "asked_by")), 2);
+	assert_int_equal(json_object_array_length(json_object_object_get(n, "addresses")), 2);
+	n = name_obj(rep, "b.test");
+	assert_string_equal(field(n, "verdict"), "blocked");
+	assert_string_equal(field(n, "rule"), "p.policy:2");
+	assert_int_equal(json_object_array_length(json_object_object_get(rep, "processes")), 2);
+	refs = json_object_object_get(rep, "refusals");
+	assert_int_equal(json_object_array_length(refs), 1);
+	assert_int_equal(json_object_get_int(
+			     json_object_object_get(json_object_array_get_idx(refs, 0), "count")),
+			 5);
+	json_object_put(rep);
+	/* Emptied, it takes entries again. */
+	assert_false(run_report__query(src, "c.test", 6, RR_ALLOWED, 0, 9, &rule));
+	assert_int_equal(run_report__n_names(src), 1);
+	run_report__free(src);
+	run_report__free(dst);
+}
+
 static void test_shelf(void **state)
 {
 	struct rr_shelf *s;
@@ -141,6 +202,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_counts_and_verdicts),
 	    cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_merge),
 	    cmocka_unit_test(test_shelf),
 	};
 

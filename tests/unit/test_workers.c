@@ -14,7 +14,10 @@
  *    only after engine__resume();
  *  - a guard removed while its worker is paused with its query waiting in
  *    the listener is gone cleanly: no answer, and the worker goes on serving
- *    the others (ASan and valgrind watch the freed guard).
+ *    the others (ASan and valgrind watch the freed guard);
+ *  - replicas: a guard has a UDP listener on every other worker, each
+ *    answered and counted by its own worker (the status sums them, servedBy
+ *    says who), and removed with the guard, its port closed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -159,16 +162,22 @@ static unsigned worker_of(const struct guard *g)
 	return st.worker;
 }
 
-/* A query for NAME to guard GI's UDP listener. */
-static void ask(struct fx *fx, int gi, uint16_t id, const char *name)
+/* A query for NAME to UDP PORT on loopback. */
+static void ask_port(struct fx *fx, uint16_t port, uint16_t id, const char *name)
 {
-	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(fx->g[gi]->ls.udp4_port)};
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
 	uint8_t q[300];
 	size_t n = dns_build_query(id, name, strlen(name), DNS_TYPE_A, q, sizeof(q));
 
 	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_true(n > 0);
 	assert_int_equal(sendto(fx->client_fd, q, n, 0, (struct sockaddr *)&to, sizeof(to)), n);
+}
+
+/* A query for NAME to guard GI's (first) UDP listener. */
+static void ask(struct fx *fx, int gi, uint16_t id, const char *name)
+{
+	ask_port(fx, fx->g[gi]->ls.udp4_port, id, name);
 }
 
 /* The RCODE of the next answer (its id must be ID) within MS: the workers answer, not us. */
@@ -302,6 +311,60 @@ static void test_remove_while_paused(void **state)
 	assert_int_equal(answer(fx, 0x401, WAIT_MS), DNS_RCODE_REFUSED);
 }
 
+static void test_replicas(void **state)
+{
+	struct fx *fx = *state;
+	struct guard_status st;
+	struct guard *g = fx->g[0], *r;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	uint16_t port;
+	unsigned i;
+	int fd;
+
+	if (fx->skip)
+		skip();
+	engine__pause(fx->e);
+	/* On every other worker, one each. */
+	assert_int_equal(g->n_replicas, N_WORKERS - 1);
+	assert_int_not_equal(g->replicas[0]->engine, g->engine);
+	assert_int_not_equal(g->replicas[1]->engine, g->engine);
+	assert_int_not_equal(g->replicas[0]->engine, g->replicas[1]->engine);
+	engine__resume(fx->e);
+	/* A replica's worker answers on its own listener and counts it there. */
+	for (i = 0; i < g->n_replicas; i++) {
+		ask_port(fx, g->replicas[i]->ls.udp4_port, 0x500 + i, "r.blocked.test");
+		assert_int_equal(answer(fx, 0x500 + i, WAIT_MS), DNS_RCODE_REFUSED);
+	}
+	engine__pause(fx->e);
+	guard__status(g, &st);
+	assert_int_equal(st.spread, N_WORKERS);
+	assert_int_equal(st.queries, 2);
+	assert_int_equal(st.blocked, 2);
+	assert_int_equal(st.served[0].queries, 0);
+	assert_int_equal(st.served[1].queries, 1);
+	assert_int_equal(st.served[2].queries, 1);
+	assert_int_equal(st.served[1].worker, g->replicas[0]->engine->idx);
+	/* Removed while paused with a query in a replica's listener: no answer, and its
+	 * worker goes on serving (ASan and valgrind watch the freed replica). */
+	r = g->replicas[0];
+	port = r->ls.udp4_port;
+	ask_port(fx, port, 0x510, "gone.blocked.test");
+	usleep(20000);
+	engine__remove_guard(fx->e, g);
+	fx->g[0] = NULL;
+	engine__resume(fx->e);
+	assert_int_equal(answer(fx, 0x510, 300), -1);
+	ask(fx, 1, 0x511, "still.blocked.test");
+	assert_int_equal(answer(fx, 0x511, WAIT_MS), DNS_RCODE_REFUSED);
+	/* Its port is closed: free to bind. */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +372,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_workers_answer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pause_holds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_remove_while_paused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replicas, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
