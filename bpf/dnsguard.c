@@ -219,23 +219,48 @@ static bool foreign_pins(const char *pin_dir, __u64 version)
 	return have != version && (have != 0 || access(path, F_OK) == 0);
 }
 
-static int pin_maps(struct dnsguard *g, const char *pin_dir, struct df_err *err)
+/*
+ * The maps of the same version already pinned: libbpf reuses them at load.
+ * The others are created private and pinned by dnsguard__pin_maps() only, so a
+ * start that fails before then (a policy error) leaves no new pin.
+ */
+static void reuse_pinned_maps(struct dnsguard *g)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, g->skel->obj)
+	{
+		if (bpf_map__is_internal(map))
+			continue; /* .rodata: set per load, nothing to share */
+		snprintf(path, sizeof(path), "%s/maps/%s", g->pin_dir, bpf_map__name(map));
+		if (access(path, F_OK) == 0)
+			bpf_map__set_pin_path(map, path);
+	}
+}
+
+int dnsguard__pin_maps(struct dnsguard *g, struct df_err *err)
 {
 	char path[PATH_MAX];
 	struct bpf_map *map;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/maps", pin_dir);
+	/* Private maps (no PIN_DIR), or an upgrade's: dnsguard__take_over pins those. */
+	if (!g->pin_dir[0] || g->upgrading)
+		return 0;
+	snprintf(path, sizeof(path), "%s/maps", g->pin_dir);
 	r = mkdir_p(path, 0700);
 	if (r < 0)
 		return df_err_set(err, r, "mkdir %s: %s", path, strerror(-r));
-	/* libbpf reuses the pinned maps of the same version, and pins new ones. */
 	bpf_object__for_each_map(map, g->skel->obj)
 	{
 		if (bpf_map__is_internal(map))
-			continue; /* .rodata: set per load, nothing to share */
-		snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, bpf_map__name(map));
-		bpf_map__set_pin_path(map, path);
+			continue;
+		snprintf(path, sizeof(path), "%s/maps/%s", g->pin_dir, bpf_map__name(map));
+		/* A map the load reused is pinned there already: a no-op. */
+		r = bpf_map__pin(map, path);
+		if (r < 0)
+			return df_err_set(err, r, "pin map %s: %s", path, strerror(-r));
 	}
 	return 0;
 }
@@ -274,11 +299,8 @@ int dnsguard__load(const char *pin_dir, struct dnsguard **ret, struct df_err *er
 	if (pin_dir) {
 		snprintf(g->pin_dir, sizeof(g->pin_dir), "%s", pin_dir);
 		g->upgrading = foreign_pins(pin_dir, version);
-		if (!g->upgrading) {
-			r = pin_maps(g, pin_dir, err);
-			if (r < 0)
-				goto fail;
-		}
+		if (!g->upgrading)
+			reuse_pinned_maps(g);
 	}
 	r = dnsguard_bpf__load(g->skel);
 	if (r < 0) {

@@ -18,10 +18,16 @@ struct bpf_map;
 
 /*
  * Load the object. PIN_DIR NULL: private maps, gone with the process (the
- * embedded proxy of `depfence run`). Otherwise maps live in PIN_DIR/maps/ and
- * an existing pin is reused, so a restarted daemon sees the same state.
+ * embedded proxy of `depfence run`). Otherwise maps live in PIN_DIR/maps/: an
+ * existing pin is reused, so a restarted daemon sees the same state, and the
+ * maps not pinned yet are pinned by dnsguard__pin_maps(), never by the load.
  */
 int dnsguard__load(const char *pin_dir, struct dnsguard **ret, struct df_err *err);
+/*
+ * Pin the maps the load created in PIN_DIR/maps/ (made if missing). A no-op
+ * without PIN_DIR, and while upgrading: dnsguard__take_over pins those maps.
+ */
+int dnsguard__pin_maps(struct dnsguard *g, struct df_err *err);
 void dnsguard__destroy(struct dnsguard *g);
 /*
  * True if PIN_DIR held pins of another build of the object (an upgrade). Our

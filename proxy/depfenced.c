@@ -5,6 +5,7 @@
  * jobs, and serves a control socket through which runs and containers are
  * registered.
  */
+#include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <fcntl.h>
@@ -220,17 +221,32 @@ static int state_dir_check(const char *dir, struct df_err *err)
 	return 0;
 }
 
-/* Everything up to serving: bpffs, BPF object, runs parent cgroup, engine, socket. */
-static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
+/* policy_store__load on a thread of its own: its arguments and its result. */
+struct policies_job {
+	struct policy_store *store;
+	const char *config_dir;
+	struct df_err err;
+	int r;
+};
+
+static void *policies_parse(void *arg)
+{
+	struct policies_job *job = arg;
+
+	job->r = policy_store__load(job->store, job->config_dir, &job->err);
+	return NULL;
+}
+
+/*
+ * The state dir, the cgroup root, this instance's paths, bpffs, and the BPF
+ * object, its maps not pinned yet. The state dir first: the instance is named
+ * after its real path, so it must exist by then.
+ */
+static int bpf_load(struct daemon *d, struct df_err *err)
 {
 	char root[PATH_MAX];
-	_cleanup_close_ int runs_fd = -1;
-	sigset_t mask;
 	int r;
 
-	r = policy_store__load(&d->policies, d->config_dir, err);
-	if (r < 0)
-		return r;
 	r = state_dir_check(d->state_dir, err);
 	if (r < 0)
 		return r;
@@ -244,7 +260,47 @@ static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
 	r = bpffs_ensure(BPFFS_ROOT, err);
 	if (r < 0)
 		return r;
-	r = dnsguard__load(d->paths.pins, &d->bpf, err);
+	return dnsguard__load(d->paths.pins, &d->bpf, err);
+}
+
+/*
+ * The policies and the BPF object, side by side: parsing a million rules and
+ * the kernel's verifier each take a few hundred ms, and neither needs the
+ * other, so a second core does the parse. The thread is joined here, before
+ * any policy id is set and long before the seccomp filter. A policy error
+ * wins over a BPF one, as when the policies were parsed first; the object,
+ * destroyed on the way out, was loaded but not pinned (dnsguard__pin_maps
+ * comes after), so a broken policy leaves no new pin in bpffs.
+ */
+static int load_policies_and_bpf(struct daemon *d, struct df_err *err)
+{
+	struct policies_job job = {.store = &d->policies, .config_dir = d->config_dir};
+	pthread_t tid;
+	int r;
+
+	r = -pthread_create(&tid, NULL, policies_parse, &job);
+	if (r < 0)
+		return df_err_set(err, r, "start the policy parse thread: %s", strerror(-r));
+	r = bpf_load(d, err);
+	pthread_join(tid, NULL);
+	if (job.r < 0) {
+		*err = job.err;
+		return job.r;
+	}
+	return r;
+}
+
+/* Everything up to serving: policies, BPF object, pins, runs parent cgroup, engine, socket. */
+static int setup(struct daemon *d, struct engine_opts *eo, struct df_err *err)
+{
+	_cleanup_close_ int runs_fd = -1;
+	sigset_t mask;
+	int r;
+
+	r = load_policies_and_bpf(d, err);
+	if (r < 0)
+		return r;
+	r = dnsguard__pin_maps(d->bpf, err);
 	if (r < 0)
 		return r;
 	if (dnsguard__upgrading(d->bpf))

@@ -80,11 +80,19 @@ struct policy {
 
 /*
  * Add FLAG for NAME (canonical form, 1..253 bytes, no "*." prefix), from rule
- * REF. Returns 1 if the rule is new, 0 if it was already there (the first
- * line that said it stays its reference), -ENOMEM or -E2BIG (table full); on
- * error the table is unchanged.
+ * REF; HASH is names_hash(NAME, LEN). Returns 1 if the rule is new, 0 if it
+ * was already there (the first line that said it stays its reference),
+ * -ENOMEM or -E2BIG (table full); on error the table is unchanged.
  */
-int names_add(struct name_table *t, const char *name, size_t len, uint8_t flag, uint32_t ref);
+int names_add(struct name_table *t, uint32_t hash, const char *name, size_t len, uint8_t flag,
+	      uint32_t ref);
+uint32_t names_hash(const char *name, size_t len);
+/*
+ * Start loading the slot of HASH into the cache: a parser that calls this a
+ * few names before names_add(HASH) has a big table's cache misses overlap
+ * instead of waiting for each in turn.
+ */
+void names_prefetch(const struct name_table *t, uint32_t hash);
 void names_free(struct name_table *t);
 /*
  * Room for N more names of BYTES in all, at once: a big policy file is hashed

@@ -42,7 +42,7 @@ static inline uint32_t hash_finish(uint64_t h)
 	return (uint32_t)h;
 }
 
-static uint32_t name_hash(const char *name, size_t len)
+uint32_t names_hash(const char *name, size_t len)
 {
 	uint64_t h = FNV_OFFSET;
 
@@ -162,9 +162,15 @@ static uint32_t ref_get(const struct name_table *t, const struct name_ent *e, ui
 	return ref;
 }
 
-int names_add(struct name_table *t, const char *name, size_t len, uint8_t flag, uint32_t ref)
+void names_prefetch(const struct name_table *t, uint32_t hash)
 {
-	uint32_t hash = name_hash(name, len);
+	if (t->cap)
+		__builtin_prefetch(&t->slots[hash & (t->cap - 1)], 1);
+}
+
+int names_add(struct name_table *t, uint32_t hash, const char *name, size_t len, uint8_t flag,
+	      uint32_t ref)
+{
 	struct name_ent *e = NULL;
 	int rc;
 

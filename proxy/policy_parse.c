@@ -64,6 +64,19 @@ struct tok {
 	size_t len;
 };
 
+/*
+ * A name rule parsed but not yet in the table: its slot is prefetched when it
+ * is parsed and written ADD_AHEAD rules later, so a big policy's adds do not
+ * wait for memory one after the other (names_prefetch).
+ */
+#define ADD_AHEAD 8
+struct pending_name {
+	uint32_t hash, ref;
+	size_t line;
+	uint8_t len, flag;
+	char name[POLICY_MAX_NAME_LEN];
+};
+
 struct parse_ctx {
 	struct policy *p;
 	const char *origin;
@@ -71,6 +84,9 @@ struct parse_ctx {
 	size_t mode_line, refuse_line, limit_line[CG__COUNT];
 	uint32_t origin_bits; /* the origin's index, shifted: OR the line in for a rule's ref */
 	struct df_err *err;
+	/* Name rules not added yet (add_ahead): a ring, its oldest at FIRST. */
+	unsigned n_pending, first;
+	struct pending_name pending[ADD_AHEAD];
 };
 
 static bool tok_is(struct tok t, const char *word)
@@ -219,12 +235,70 @@ out:
 	return 0;
 }
 
+/*
+ * Add the oldest pending name. An error names its line, not the current one,
+ * and drops the names after it: as without the queue, the rules before the
+ * first error are in the policy and none after it.
+ */
+static int add_pending(struct parse_ctx *c)
+{
+	struct pending_name *e = &c->pending[c->first];
+	size_t line = c->line;
+	int rc;
+
+	c->first = (c->first + 1) % ADD_AHEAD;
+	c->n_pending--;
+	rc = names_add(&c->p->names, e->hash, e->name, e->len, e->flag, e->ref);
+	if (rc >= 0) {
+		c->p->rule_count += rc;
+		return 0;
+	}
+	c->n_pending = 0;
+	c->line = e->line;
+	if (rc == -E2BIG)
+		rc = fail(c, rc, "too many rules (the limit is %u names)", POLICY_MAX_NAMES);
+	else
+		rc = fail(c, rc, "out of memory");
+	c->line = line;
+	return rc;
+}
+
+/* Every pending name, in the order of their lines. */
+static int add_all_pending(struct parse_ctx *c)
+{
+	int rc = 0;
+
+	while (c->n_pending && !rc)
+		rc = add_pending(c);
+	return rc;
+}
+
+static int add_ahead(struct parse_ctx *c, const char *name, size_t len, uint8_t flag)
+{
+	struct pending_name *e;
+	int rc = 0;
+
+	if (c->n_pending == ADD_AHEAD)
+		rc = add_pending(c);
+	if (rc)
+		return rc;
+	e = &c->pending[(c->first + c->n_pending++) % ADD_AHEAD];
+	e->hash = names_hash(name, len);
+	e->ref = rule_ref(c);
+	e->line = c->line;
+	e->len = (uint8_t)len;
+	e->flag = flag;
+	memcpy(e->name, name, len);
+	names_prefetch(&c->p->names, e->hash);
+	return 0;
+}
+
 static int add_name(struct parse_ctx *c, struct tok arg, bool block)
 {
 	char in[POLICY_MAX_LINE + 1], out[DNS_NAME_BUF], q[QUOTE_MAX + 1], why[QUOTE_MAX + 40];
 	const char *name = out;
 	uint8_t flag;
-	int n = -1, rc;
+	int n = -1;
 
 	if (arg.len < sizeof(in)) {
 		memcpy(in, arg.s, arg.len);
@@ -247,13 +321,7 @@ static int add_name(struct parse_ctx *c, struct tok arg, bool block)
 	if (n > POLICY_MAX_NAME_LEN)
 		return fail(c, -EINVAL, "invalid name '%s': name longer than 253 bytes",
 			    quote(q, arg));
-	rc = names_add(&c->p->names, name, n, flag, rule_ref(c));
-	if (rc == -E2BIG)
-		return fail(c, rc, "too many rules (the limit is %u names)", POLICY_MAX_NAMES);
-	if (rc < 0)
-		return fail(c, rc, "out of memory");
-	c->p->rule_count += rc;
-	return 0;
+	return add_ahead(c, name, n, flag);
 }
 
 /* A prefix length: decimal digits only, so "/+8" or "/ 8" are not quietly taken. */
@@ -445,27 +513,31 @@ static int parse_line(struct parse_ctx *c, const char *s, size_t len)
 	return apply(c, d, tok[1]);
 }
 
-/* The lines of TEXT; the last one may lack its newline. */
+/*
+ * The lines of TEXT; the last one may lack its newline. Name rules are added
+ * a few lines behind the parse (add_ahead), all of them before this returns;
+ * on an error in a line, those before it are added first, so the error of the
+ * first line that has one is the one reported.
+ */
 static int parse_text(struct parse_ctx *c, const char *text, size_t len)
 {
 	const char *pos = text, *end = text + len;
 	/* One scan for NUL over the whole text instead of one per line. */
 	const char *nul = len ? memchr(text, '\0', len) : NULL;
+	int rc = 0;
 
-	while (pos < end) {
+	while (pos < end && !rc) {
 		const char *nl = memchr(pos, '\n', end - pos);
 		const char *eol = nl ? nl : end;
-		int rc;
 
 		c->line++;
 		if (nul && nul < eol)
-			return fail(c, -EINVAL, "NUL byte in line");
-		rc = parse_line(c, pos, eol - pos);
-		if (rc)
-			return rc;
+			rc = fail(c, -EINVAL, "NUL byte in line");
+		else
+			rc = parse_line(c, pos, eol - pos);
 		pos = nl ? nl + 1 : end;
 	}
-	return 0;
+	return add_all_pending(c) ?: rc;
 }
 
 int policy__parse(struct policy *p, const char *text, size_t len, const char *origin,
@@ -570,7 +642,7 @@ int policy__add_rule(struct policy *p, const char *kind, const char *name, struc
 {
 	char origin[32];
 	struct parse_ctx c = {.p = p, .origin = origin, .err = err};
-	int d;
+	int d, rc;
 
 	for (d = 0; d < DIR__COUNT; d++)
 		if ((d == DIR_BLOCK || d == DIR_ALLOW || d == DIR_BLOCK_IP || d == DIR_ALLOW_IP) &&
@@ -582,7 +654,8 @@ int policy__add_rule(struct policy *p, const char *kind, const char *name, struc
 	/* Line 0 of origin "inline": rule=inline. */
 	if (origin_bits(p, "inline", &c.origin_bits) < 0)
 		return df_err_set(err, -ENOMEM, "%s: out of memory", origin);
-	return apply(&c, d, (struct tok){name, strlen(name)});
+	rc = apply(&c, d, (struct tok){name, strlen(name)});
+	return add_all_pending(&c) ?: rc;
 }
 
 static uint32_t next_id, id_base;

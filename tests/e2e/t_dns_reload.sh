@@ -8,7 +8,8 @@
 #   rules still apply (the name stays refused, others still resolve), and the
 #   daemon keeps serving;
 # - depfenced started with a broken policy file exits non-zero at once, with
-#   FILE:LINE on stderr and no control socket.
+#   FILE:LINE on stderr, no control socket and nothing pinned in bpffs (the
+#   error in a small file, and at the end of a big one).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=lib_dns.sh
@@ -69,24 +70,47 @@ guarded serving --policy live -- "${DIG[@]}" "$UNAME"
 expect_dig serving NOERROR 127.0.0.3
 assert_dns_saw A "$UNAME"
 
-# At start: a broken file stops the daemon before it serves.
-mkdir -p "$T/badconf/policies" "$T/badstate"
-printf 'mode blocklist\nblock github.com\n\nrefuse-with maybe\n' >"$T/badconf/policies/bad.policy"
-E2E_INSTANCES+=("$(instance_of "$T/badstate")")
-timeout 10 "$DEPFENCED" --state-dir "$T/badstate" --config-dir "$T/badconf" \
-	--upstream "$UPSTREAM" >"$T/bad.out" 2>"$T/bad.err"
-rc=$?
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then
-	pass "depfenced with a broken policy exits non-zero ($rc)"
-else
-	fail "depfenced with a broken policy exits non-zero" "exit status $rc" "$(_show "$T/bad.err")"
-fi
-assert_file_has "its stderr names FILE:LINE" "$(re_quote "$T/badconf/policies/bad.policy"):4: " "$T/bad.err"
-if [ -e "$T/badstate/depfenced.sock" ]; then
-	fail "no control socket left" "$(ls -l "$T/badstate")"
-else
-	pass "no control socket left"
-fi
+# At start: a broken file stops the daemon before it serves, and before it pins
+# anything. The policies are parsed on a thread while the BPF object loads, and
+# the maps are pinned only once both are done (proxy/depfenced.c): a fresh
+# instance must find no directory of its own in bpffs afterwards. NAME LINE:
+# $T/NAME.conf holds the broken policy, its error on line LINE; NAME.err is
+# the daemon's stderr.
+bad_start()
+{
+	local name=$1 line=$2 inst rc
+	inst=$(instance_of "$T/$name.state")
+	E2E_INSTANCES+=("$inst")
+	timeout 10 "$DEPFENCED" --state-dir "$T/$name.state" --config-dir "$T/$name.conf" \
+		--upstream "$UPSTREAM" >"$T/$name.out" 2>"$T/$name.err"
+	rc=$?
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then
+		pass "$name: depfenced with a broken policy exits non-zero ($rc)"
+	else
+		fail "$name: depfenced with a broken policy exits non-zero" "exit status $rc" \
+			"$(_show "$T/$name.err")"
+	fi
+	assert_file_has "$name: its stderr names FILE:LINE" \
+		"$(re_quote "$T/$name.conf/policies/$name.policy"):$line: " "$T/$name.err"
+	assert_eq "$name: said once" 1 "$(grep -c "$name.policy:$line: " "$T/$name.err")"
+	if [ -e "$T/$name.state/depfenced.sock" ]; then
+		fail "$name: no control socket left" "$(ls -l "$T/$name.state")"
+	else
+		pass "$name: no control socket left"
+	fi
+	if [ -e "/sys/fs/bpf/$inst" ]; then
+		fail "$name: nothing pinned in bpffs" "$(find "/sys/fs/bpf/$inst" | head)"
+	else
+		pass "$name: nothing pinned in bpffs"
+	fi
+}
+mkdir -p "$T/bad.conf/policies" "$T/badbig.conf/policies" "$T/bad.state" "$T/badbig.state"
+printf 'mode blocklist\nblock github.com\n\nrefuse-with maybe\n' >"$T/bad.conf/policies/bad.policy"
+bad_start bad 4
+# The error at the end of 200k rules: found after the BPF object has loaded.
+awk 'BEGIN { for (i = 0; i < 200000; i++) printf "block h%d.example.com\n", i; print "blok x.test" }' \
+	>"$T/badbig.conf/policies/badbig.policy"
+bad_start badbig 200001
 
 assert_no_run_cgroups "no run cgroup left"
 e2e_done

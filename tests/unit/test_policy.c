@@ -425,6 +425,40 @@ static void test_usable_after_error(void **state)
 }
 
 /*
+ * Name rules reach the table a few lines after they are parsed (a prefetch
+ * queue): an error still leaves every rule before it in, and none after it, a
+ * repeated name keeps the line that said it first, and each rule its line.
+ */
+static void test_rules_before_error(void **state)
+{
+	struct policy *p = policy__new("t");
+	struct df_err err = {0};
+	char text[1024], q[32], want[64], buf[64];
+	size_t len = 0;
+	uint32_t rule;
+	int n;
+
+	(void)state;
+	/* Lines 1-20: n0..n14, then n0..n4 again; line 21 is wrong. */
+	for (int i = 0; i < 20; i++)
+		len += snprintf(text + len, sizeof(text) - len, "block n%d.test\n", i % 15);
+	len += snprintf(text + len, sizeof(text) - len, "blok x.test\nblock after.test\n");
+	assert_int_equal(policy__parse(p, text, len, ORIGIN, &err), -EINVAL);
+	assert_string_equal(err.msg, ORIGIN ":21: unknown directive 'blok'");
+	assert_int_equal(policy__rule_count(p), 15);
+	for (int i = 0; i < 15; i++) {
+		n = snprintf(q, sizeof(q), "n%d.test", i);
+		assert_int_equal(policy__match_rule(p, q, n, &rule), VERDICT_BLOCK);
+		policy__rule_str(p, rule, buf, sizeof(buf));
+		snprintf(want, sizeof(want), ORIGIN ":%d", i + 1);
+		assert_string_equal(buf, want);
+	}
+	assert_int_equal(policy__match(p, "after.test", 10), VERDICT_ALLOW);
+	assert_int_equal(policy__match(p, "x.test", 6), VERDICT_ALLOW);
+	policy__free(p);
+}
+
+/*
  * Files are read in 1 MiB chunks: these put lines across chunk boundaries. Each
  * generator writes its text to BUF and returns the number of rules, or for a
  * case that must fail, the line the error is on.
@@ -782,6 +816,7 @@ int main(void)
 	add("add_rule then match", test_add_rule_matches, NULL);
 	add("rules accumulate across calls", test_accumulate, NULL);
 	add("usable after an error", test_usable_after_error, NULL);
+	add("rules before an error, each with its line", test_rules_before_error, NULL);
 	add("file: missing, directory", test_file_missing, NULL);
 	add("modes, names, getters", test_modes_and_names, NULL);
 	add("query of 255 wire bytes", test_long_query, NULL);
