@@ -140,7 +140,7 @@ daemon_restart()
 	rm -f "$sock"
 	for u in "$@"; do args+=(--upstream "$u"); done
 	E2E_INSTANCES+=("$(instance_of "$T/dstate")")
-	"$DEPFENCED" --state-dir "$T/dstate" --config-dir "$CONF" "${args[@]}" \
+	"$DEPFENCED" --state-dir "$T/dstate" --config-dir "$CONF" "${args[@]}" "${DAEMON_ARGS[@]}" \
 		2>>"$T/daemon.log" &
 	DAEMON_PID=$!
 	for ((i = 0; i < 100; i++)); do
