@@ -126,6 +126,14 @@ struct {
 	__type(value, struct df_client);
 } clients SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DF_CLIENT_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct df_client_slot);
+} client_slots SEC(".maps");
+
 /*
  * meta[0]: a hash of the object that created the pinned maps, written by the
  * loader, so a daemon of another version knows the pins are not its own.
@@ -169,7 +177,8 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, DF_MAX_GUARDS * 4);
+	/* Each guard's four listeners and its replicas' two each (proxy/spread.c). */
+	__uint(max_entries, DF_MAX_GUARDS *(2 + 2 * DF_SPREAD_MAX));
 	__type(key, struct df_client_key);
 	__type(value, __u64);
 } listeners SEC(".maps");
@@ -336,9 +345,20 @@ static __always_inline void publish(struct df_sock *s, __u16 local_port)
 	    .proto = s->proto,
 	};
 	struct df_client val = {.guard_cgid = s->guard_cgid, .who = s->who};
+	__u32 port = local_port;
+	struct df_client_slot *cs;
 
 	bpf_map_update_elem(&clients, &key, &val, BPF_ANY);
 	s->published_port = local_port;
+	if (s->proto != IPPROTO_UDP || !(cs = bpf_map_lookup_elem(&client_slots, &port)))
+		return;
+	/* Atomic adds (lock-prefixed on x86: full barriers), so a reader sees seq odd
+	 * before the data moves and even only after; the check catches the rest. */
+	__sync_fetch_and_add(&cs->seq, 1);
+	cs->netns_cookie = key.netns_cookie;
+	cs->c = val;
+	cs->check = df_slot_check(key.netns_cookie, &val);
+	__sync_fetch_and_add(&cs->seq, 1);
 }
 
 static __always_inline int is_v4mapped(const __u32 *ip6)

@@ -228,6 +228,38 @@ struct df_client {
 };
 
 /*
+ * client_slots (array, BPF_F_MMAPABLE, one slot a UDP port): the clients map's
+ * UDP records again, so the proxy names a query's sender with a read of its
+ * own memory, not a bpf() call a query (a quarter of the daemon's CPU on a
+ * flood of refused names). A slot is the last record written for its port,
+ * whatever the netns: the proxy takes it only for its own netns, else asks
+ * the clients map. seq is odd while the BPF side writes the slot; the proxy
+ * copies it between two equal, even reads of seq and takes the copy only if
+ * its check is the record's (df_slot_check): two writers of one port at once
+ * (two netns), or adds a JIT leaves unordered, can tear a copy that seq alone
+ * would pass (dnsguard__lookup_client).
+ */
+struct df_client_slot {
+	__u32 seq;
+	__u32 pad;
+	__u64 netns_cookie;
+	struct df_client c;
+	__u64 check;
+};
+
+/* The check of a slot's record: a mix of every word of it, never 0. */
+static inline __u64 df_slot_check(__u64 netns_cookie, const struct df_client *c)
+{
+	__u64 h = netns_cookie * 0x9e3779b97f4a7c15ULL;
+
+	h = (h ^ c->guard_cgid) * 0xff51afd7ed558ccdULL;
+	h = (h ^ ((__u64)c->who.pid << 32 | c->who.nspid)) * 0xc4ceb9fe1a85ec53ULL;
+	h = (h ^ ((__u64)c->who.vpid << 32 | c->who.exec_id)) * 0xff51afd7ed558ccdULL;
+	return (h ^ (h >> 31)) | 1;
+}
+#define DF_CLIENT_SLOTS 65536
+
+/*
  * counters (per-CPU array): what the programs did, summed over CPUs by
  * dnsguard__counters() for `depfence status` (its "kernel" object) and the
  * metrics endpoint (depfence_kernel_events_total{counter="NAME"}). The one

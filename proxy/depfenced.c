@@ -50,8 +50,8 @@ static const char usage[] =
     "                        past it the job's own queries get SERVFAIL\n"
     "  --workers N           threads serving guarded jobs' DNS, each job served by\n"
     "                        one (default: the CPUs it may run on, at most 64)\n"
-    "  --spread N            workers one job's UDP queries spread over, from 1\n"
-    "                        (default: every worker, at most 8)\n"
+    "  --spread N            workers one job's UDP queries spread over, 1 to 8\n"
+    "                        (default 1): more cores for one busy job\n"
     "  -v, --verbose         debug logging (every allowed query)\n"
     "  -h, --help            this text\n";
 
@@ -485,8 +485,9 @@ int main(int argc, char **argv)
 	log_msg(LOG_INFO,
 		"depfenced ready socket=%s policies=%d upstreams=%d workers=%d spread=%d cgroup=%s",
 		d.paths.sock, d.policies.n, eo.n_upstreams, eo.workers,
-		eo.spread ? (eo.spread < eo.workers ? eo.spread : eo.workers)
-			  : (eo.workers < DF_SPREAD_MAX ? eo.workers : DF_SPREAD_MAX),
+		eo.spread < 2		 ? 1
+		: eo.spread < eo.workers ? eo.spread
+					 : eo.workers,
 		d.paths.runs_parent);
 	log_flush();
 	/* Type=notify: the control socket exists, so systemd may start what needs it. */

@@ -240,13 +240,23 @@ static int guard_publish(struct engine *e, struct guard *g, struct df_err *err)
 
 	memcpy(val.proxy_ip6, &in6addr_loopback, sizeof(val.proxy_ip6));
 	r = listeners_publish(e, g);
-	/* The replicas' listeners are marked and named before the entry sends anyone there. */
+	/* The replicas' listeners are marked and named before the entry sends anyone
+	 * there; one that cannot be is left out of the entry: fewer cores for the job's
+	 * lookups, never a guard refused. */
 	for (i = 0; i < g->n_replicas && r == 0; i++) {
-		r = listeners_publish(e, g->replicas[i]);
-		val.udp4_spread[i] = g->replicas[i]->ls.udp4_port;
-		val.udp6_spread[i] = g->replicas[i]->ls.udp6_port;
+		const struct guard *rep = g->replicas[i];
+
+		if (listeners_publish(e, g->replicas[i]) < 0) {
+			listeners_unpublish(e, g->replicas[i]);
+			log_msg(LOG_WARN,
+				"guard served by fewer workers id=%s worker=%u: listeners map",
+				g->log_id, rep->engine->idx);
+			continue;
+		}
+		val.udp4_spread[val.n_spread] = rep->ls.udp4_port;
+		val.udp6_spread[val.n_spread] = rep->ls.udp6_port;
+		val.n_spread++;
 	}
-	val.n_spread = g->n_replicas;
 	if (r == 0)
 		r = dnsguard__set_guard(e->opts.bpf, g->cgid, &val);
 	if (r < 0)

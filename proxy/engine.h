@@ -37,8 +37,8 @@ struct engine_opts {
 	/* Worker threads serving the guards (proxy/workers.c); 0: this engine serves
 	 * them on the caller's loop (depfence run's embedded proxy). */
 	int workers;
-	/* Workers one guard's UDP queries spread over (engine_int.h: replicas), from 1;
-	 * 0: all of them, at most DF_SPREAD_MAX. */
+	/* Workers one guard's UDP queries spread over (engine_int.h: replicas), 1 to
+	 * DF_SPREAD_MAX, at most the workers; 0: 1. */
 	int spread;
 	struct loop *loop;
 };

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "util.h"
 
@@ -42,6 +43,7 @@ struct log_fold {
 	uint32_t head, tail; /* FIFO by end */
 	uint32_t a_head;     /* where the next line goes; the oldest starts at ent[head].off */
 	char *arena;
+	uint64_t seed;
 	struct log_fold_stats st;
 };
 
@@ -69,6 +71,8 @@ int log_fold__new(const struct log_fold_opts *opts, log_fold_emit_fn *emit, void
 		return -ENOMEM;
 	}
 	memset(f->bucket, 0xff, f->n_buckets * sizeof(*f->bucket));
+	if (getrandom(&f->seed, sizeof(f->seed), 0) != sizeof(f->seed))
+		f->seed = DF_FNV_SEED ^ now_ms();
 	for (i = 0; i < f->n_ent; i++)
 		f->free_ent[f->n_free++] = f->n_ent - 1 - i;
 	f->head = f->tail = NIL;
@@ -87,9 +91,11 @@ void log_fold__free(struct log_fold *f)
 	free(f);
 }
 
-static uint64_t line_hash(enum log_level level, const char *line, size_t len)
+/* Seeded per fold: the lines carry names a job chose, which must not pick one chain. */
+static uint64_t line_hash(const struct log_fold *f, enum log_level level, const char *line,
+			  size_t len)
 {
-	return df_fnv1a(DF_FNV_SEED ^ (uint64_t)level, line, len);
+	return df_hash64(f->seed ^ (uint64_t)level, line, len);
 }
 
 static void fifo_unlink(struct log_fold *f, uint32_t i)
@@ -222,7 +228,7 @@ static uint64_t handle_of(const struct log_fold *f, uint32_t i)
 bool log_fold__note(struct log_fold *f, enum log_level level, const char *line, size_t len,
 		    uint64_t now, uint64_t *ret_handle)
 {
-	uint64_t h = line_hash(level, line, len);
+	uint64_t h = line_hash(f, level, line, len);
 	uint32_t i = find(f, h, level, line, len), off = 0;
 	struct fold_ent *e;
 

@@ -431,12 +431,13 @@ void run_report__merge(struct run_report *dst, struct run_report *src)
 	bool fresh;
 
 	for (i = 0; i < src->n_names; i++) {
-		const struct rr_name *s = src->names[i];
+		struct rr_name *s = src->names[i];
 
 		if (!(n = name_find(dst, s->name, s->len)) &&
-		    !(n = name_add(dst, s->name, s->len, s->first_ms)))
+		    (!s->count || !(n = name_add(dst, s->name, s->len, s->first_ms))))
 			continue;
 		n->count += s->count;
+		s->count = 0;
 		if (s->first_ms < n->first_ms)
 			n->first_ms = s->first_ms;
 		if (s->verdict > n->verdict || !n->rule[0]) {
@@ -444,7 +445,8 @@ void run_report__merge(struct run_report *dst, struct run_report *src)
 			copy_str(n->rule, sizeof(n->rule), s->rule);
 		}
 		for (j = 0; j < s->n_askers; j++)
-			name_asker(n, s->askers[j]);
+			if (name_asker(n, s->askers[j]))
+				mark_asked(dst, s->askers[j]);
 		for (j = 0; j < s->n_addrs; j++)
 			name_address(n, s->addrs[j].family, s->addrs[j].a);
 		n->askers_cut |= s->askers_cut;
@@ -459,8 +461,10 @@ void run_report__merge(struct run_report *dst, struct run_report *src)
 				     p->asked);
 	}
 	for (i = 0; i < src->n_refusals; i++) {
-		const struct rr_refusal_ent *s = &src->refusals[i];
+		struct rr_refusal_ent *s = &src->refusals[i];
 
+		if (!s->count)
+			continue; /* gathered before, nothing since */
 		e = refusal_add(dst,
 				&(struct rr_refusal){.reason = s->reason,
 						     .rule = s->rule,
@@ -471,7 +475,7 @@ void run_report__merge(struct run_report *dst, struct run_report *src)
 				s->first_ms, &fresh);
 		if (e && !fresh && s->first_ms < e->first_ms)
 			e->first_ms = s->first_ms;
+		s->count = 0;
 	}
 	dst->truncated |= src->truncated;
-	clear_tables(src);
 }

@@ -86,9 +86,12 @@ void run_report__add_proc(struct run_report *r, uint32_t pid, uint32_t ppid, uin
 			  const char *cmd, const char *exe, const char *ancestry, bool asked);
 
 /*
- * SRC's entries into DST (counts added, verdicts the stronger, askers, addresses
- * and processes joined), and SRC emptied: a guard's replicas keep reports of
- * their own (engine_int.h), gathered into the guard's when it is read.
+ * SRC's entries into DST: counts added (and SRC's zeroed, so the next merge adds
+ * only what came since), verdicts the stronger, askers, addresses and processes
+ * joined. SRC keeps its entries: an answer still on its way lands there (an
+ * address, a late verdict) and reaches DST with the next merge. A guard's
+ * replicas keep reports of their own (engine_int.h), merged into the guard's
+ * whenever it is read, and when the guard goes.
  */
 void run_report__merge(struct run_report *dst, struct run_report *src);
 

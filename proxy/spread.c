@@ -14,13 +14,14 @@
 
 #include <string.h>
 
+#include "cgroup.h"
 #include "report_collect.h"
 #include "run_report.h"
 
 /* How many workers serve one guard's UDP queries: the owner's and its replicas'. */
 static unsigned spread_of(const struct engine *p)
 {
-	unsigned n = p->opts.spread > 0 ? (unsigned)p->opts.spread : DF_SPREAD_MAX;
+	unsigned n = p->opts.spread > 0 ? (unsigned)p->opts.spread : 1;
 
 	if (n > p->n_workers)
 		n = p->n_workers;
@@ -46,6 +47,8 @@ static int replica_new(struct guard *g, struct engine *w, const char *netns_path
 	memcpy(r, g, sizeof(*r));
 	r->next = NULL;
 	r->engine = w;
+	/* Into its own copy of the path, not the owner's. */
+	r->cgroup_rel = cgroup_below_root(r->cgroup_path);
 	r->serial = ++w->guard_serial;
 	r->owns_policy = false;
 	r->ls = (struct listen_set)LISTEN_SET_INIT;
@@ -83,13 +86,13 @@ void spread_open(struct guard *g, const char *netns_path)
 	struct engine *p = g->engine->primary;
 	unsigned want = spread_of(p), i;
 
-	for (i = 0; i < p->n_workers && g->n_replicas + 1 < want; i++) {
-		struct engine *w = p->workers[i];
+	/* The workers after the owner's, in turn: each guard's replicas start elsewhere,
+	 * so no one worker takes a share of every job. */
+	for (i = 1; i < p->n_workers && g->n_replicas + 1 < want; i++) {
+		struct engine *w = p->workers[(g->engine->idx - 1 + i) % p->n_workers];
 		struct df_err err = {0};
 		struct guard *r = NULL;
 
-		if (w == g->engine)
-			continue;
 		if (replica_new(g, w, netns_path, &r, &err) < 0) {
 			/* Fewer cores for this job's lookups, never fewer guards. */
 			log_msg(LOG_WARN, "guard served by fewer workers id=%s worker=%u: %s",

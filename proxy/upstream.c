@@ -157,7 +157,10 @@ static uint64_t dead_until(const struct engine *e, int idx)
 
 static void set_dead_until(struct engine *e, int idx, uint64_t t)
 {
-	if (t || dead_until(e, idx))
+	uint64_t cur = dead_until(e, idx);
+
+	/* Cleared when set; moved on by 100 ms or more, not by each timeout of a flood. */
+	if (t ? t > cur + 100 : cur != 0)
 		__atomic_store_n(&e->primary->ups[idx].dead_until, t, __ATOMIC_RELAXED);
 }
 

@@ -14,8 +14,10 @@
 # CPU each spent a query (utime + stime over the run): on a small machine, where
 # dnsperf takes a core, qps ratios move from run to run and the CPU a query is
 # the steadier comparison.
-# The daemon runs with its default workers (one per CPU it may run on).
-# Usage: tests/bench/dns.sh [SECONDS per run, default 10]   (as root, after make)
+# The daemon runs with its default workers (one per CPU it may run on), each
+# job spread over all of them; DEPFENCED_ARGS adds options (--spread 1: one
+# worker a job).
+# Usage: [DEPFENCED_ARGS=...] tests/bench/dns.sh [SECONDS per run, default 10]   (as root, after make)
 set -eu -o pipefail
 secs=${1:-10}
 # shellcheck source=lib.sh
@@ -62,8 +64,9 @@ for ((i = 0; i < N_BLOCKED; i++)); do echo "n$i.blocked.test A"; done >"$tmp/blo
 for ((i = 0; i < N_CACHED; i++)); do echo "c$i.cached.test A"; done >"$tmp/cached.txt"
 mkdir -p "$tmp/conf/policies"
 printf 'mode blocklist\nblock blocked.test\n' >"$tmp/conf/policies/default.policy"
+# shellcheck disable=SC2086 # DEPFENCED_ARGS: words, e.g. "--spread 1"
 "$bin/depfenced" --state-dir "$tmp/dstate" --config-dir "$tmp/conf" \
-	--upstream 127.0.0.1:$P_ORIGIN 2>"$tmp/daemon.log" &
+	--upstream 127.0.0.1:$P_ORIGIN ${DEPFENCED_ARGS:-} 2>"$tmp/daemon.log" &
 daemon=$!
 for ((i = 0; i < 100; i++)); do [ -S "$tmp/dstate/depfenced.sock" ] && break; sleep 0.1; done
 # Without the daemon, depfence run would serve embedded and the "daemon" figures would lie.
@@ -102,6 +105,7 @@ cpu_end()
 }
 
 echo "# $PERF, $N_BLOCKED blocked names, $N_CACHED cached, loopback, $(nproc) cores, $(uname -r)"
+grep -o 'workers=[0-9]* spread=[0-9]*' "$tmp/daemon.log" | sed 's/^/# depfenced /' || true
 $PERF -s 127.0.0.1 -p $P_NULL -d "$tmp/blocked.txt" | summary "null responder (limit)"
 # measure PID NAME PORT FILE: a dnsperf run on PORT, its summary and PID's CPU a query.
 measure()

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # One job's UDP lookups spread over the workers (docs/design.md, Workers:
-# replicas). `depfenced --workers 2` gives each guard a UDP listener on each
-# worker, and the BPF side sends each client socket to one of them.
+# replicas). `depfenced --workers 2 --spread 2` gives each guard a UDP listener
+# on each worker, and the BPF side sends each client socket to one of them.
 # - the ready line says spread=2; --spread takes 1..8 (else exit 2 naming it);
 # - a run's 120 lookups, each from a fresh socket, are all answered, its 40
 #   blocked names all refused, and both workers decided some of them
@@ -17,7 +17,8 @@
 #   send to each of the daemon's loopback UDP ports but its own is refused
 #   (EPERM) and logged as PACKET BLOCKED;
 # - when the run ends, every listener of its guard goes (the daemon's sockets
-#   are back to what they were), and --spread 1 serves a guard from one worker.
+#   are back to what they were); without --spread (default 1) a guard is
+#   served by one worker.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -30,7 +31,7 @@ mkdir -p "$CONF/policies"
 printf 'mode blocklist\nblock *.blocked.test\n' >"$CONF/policies/sp.policy"
 RUN=(--policy sp)
 
-DAEMON_ARGS=(--workers 2)
+DAEMON_ARGS=(--workers 2 --spread 2)
 use_mode daemon
 wait_ready
 assert_file_has "the ready line says spread=2" '^INFO depfenced ready .* workers=2 spread=2 ' \
@@ -154,7 +155,7 @@ the name asked 10 times from both workers counted 10" "120 40 40 120 True 10" \
 	"$(cat "$T/a-report.txt")"
 
 daemon_stop
-DAEMON_ARGS=(--workers 2 --spread 1)
+DAEMON_ARGS=(--workers 2)
 daemon_start
 guarded_bg c "${RUN[@]}" -- bash -c "'$PY' '$FAIRDNS' seq 127.0.0.53 20 one.test >'$T/c.out'; \
 	touch '$T/c.done'; for i in \$(seq 600); do [ -e '$T/c.stop' ] && break; sleep 0.05; done"
@@ -163,11 +164,11 @@ wait_exists "$T/c.done" 30
 status_json "$T/st2.json"
 touch "$T/c.stop"
 bg_wait "$C_PID" 30
-assert_eq "--spread 1: 20 lookups answered" 20 "$(grep -c 'NOERROR 127\.0\.0\.3$' "$T/c.out")"
-assert_eq "--spread 1: the guard is served by one worker, which decided all 20" "1 20 1 20" \
+assert_eq "default spread: 20 lookups answered" 20 "$(grep -c 'NOERROR 127\.0\.0\.3$' "$T/c.out")"
+assert_eq "default spread: the guard is served by one worker, which decided all 20" "1 20 1 20" \
 	"$(served "$T/st2.json" "$("$PY" -c 'import json, sys
 print(json.load(open(sys.argv[1]))[0]["id"])' "$T/st2.json" 2>&1)")"
-assert_file_has "--spread 1: the ready line says so" '^INFO depfenced ready .* spread=1 ' \
+assert_file_has "default spread: the ready line says spread=1" '^INFO depfenced ready .* spread=1 ' \
 	"$T/daemon.log"
 
 assert_file_lacks "no system call of the workers refused" 'seccomp refused' "$T/daemon.log"

@@ -7,7 +7,8 @@
  * it must touch, interleaved with entries it must leave, and the test counts
  * both afterwards: a walk that lost its place after a delete, or stopped
  * early, leaves some of the first kind; one that touched too much loses some
- * of the second.
+ * of the second. Then the sender lookup: the mapped client_slots first, the
+ * clients map where a slot is not whole or of another netns.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -191,6 +192,51 @@ static void test_close_others(void **state)
 	}
 }
 
+/*
+ * A sender's record: from the mapped client_slots when the slot is whole (seq
+ * even) and of the asking netns; else from the clients map (a slot of another
+ * netns, or one a writer is in the middle of, is never taken).
+ */
+static void test_client_slots(void **state)
+{
+	struct dnsguard *g = *state;
+	struct bpf_map *slots = g ? dnsguard__map(g, "client_slots") : NULL,
+		       *clients = g ? dnsguard__map(g, "clients") : NULL;
+	struct df_client_slot cs = {.netns_cookie = 7, .c = {.guard_cgid = 42, .who = {.pid = 11}}};
+	struct df_client_slot torn;
+	struct df_client_key key = {.netns_cookie = 8, .port = 5353, .proto = IPPROTO_UDP};
+	struct df_client rec = {.guard_cgid = 43, .who = {.pid = 12}}, got;
+	__u32 port = 5353;
+
+	if (!g)
+		skip();
+	cs.check = df_slot_check(cs.netns_cookie, &cs.c);
+	assert_int_equal(bpf_map__update_elem(slots, &port, sizeof(port), &cs, sizeof(cs), 0), 0);
+	assert_int_equal(dnsguard__lookup_client(g, 7, IPPROTO_UDP, 5353, &got), 0);
+	assert_int_equal(got.guard_cgid, 42);
+	assert_int_equal(got.who.pid, 11);
+	/* Another netns on the same port: the clients map, here without a record. */
+	assert_int_not_equal(dnsguard__lookup_client(g, 8, IPPROTO_UDP, 5353, &got), 0);
+	assert_int_equal(bpf_map__update_elem(clients, &key, sizeof(key), &rec, sizeof(rec), 0), 0);
+	assert_int_equal(dnsguard__lookup_client(g, 8, IPPROTO_UDP, 5353, &got), 0);
+	assert_int_equal(got.guard_cgid, 43);
+	/* A slot being written (seq odd) is not read: the map answers, here nothing. */
+	cs.seq = 1;
+	assert_int_equal(bpf_map__update_elem(slots, &port, sizeof(port), &cs, sizeof(cs), 0), 0);
+	assert_int_not_equal(dnsguard__lookup_client(g, 7, IPPROTO_UDP, 5353, &got), 0);
+	/* Torn (two writers at once: seq even, one field of another record): not taken. */
+	torn = cs;
+	torn.seq = 2;
+	torn.c.who.pid = 99;
+	assert_int_equal(bpf_map__update_elem(slots, &port, sizeof(port), &torn, sizeof(torn), 0),
+			 0);
+	assert_int_not_equal(dnsguard__lookup_client(g, 7, IPPROTO_UDP, 5353, &got), 0);
+	/* TCP records are the clients map's alone. */
+	cs.seq = 2;
+	assert_int_equal(bpf_map__update_elem(slots, &port, sizeof(port), &cs, sizeof(cs), 0), 0);
+	assert_int_not_equal(dnsguard__lookup_client(g, 7, IPPROTO_TCP, 5353, &got), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +244,7 @@ int main(void)
 	    cmocka_unit_test(test_copy_learned_and_purge_policies),
 	    cmocka_unit_test(test_purge_guard),
 	    cmocka_unit_test(test_close_others),
+	    cmocka_unit_test(test_client_slots),
 	};
 
 	libbpf_set_print(log_libbpf_print);

@@ -88,7 +88,8 @@ static int fx_build(struct fx *fx, struct df_err *err)
 	struct engine_opts eo = {.n_upstreams = 1,
 				 .try_timeout_ms = 600000,
 				 .servfail_after_ms = 1200000,
-				 .workers = N_WORKERS};
+				 .workers = N_WORKERS,
+				 .spread = N_WORKERS};
 	int i, r;
 
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/depfence-workers.XXXXXX");
