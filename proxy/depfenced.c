@@ -483,11 +483,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_msg(LOG_INFO,
-		"depfenced ready socket=%s policies=%d upstreams=%d workers=%d spread=%d cgroup=%s",
-		d.paths.sock, d.policies.n, eo.n_upstreams, eo.workers,
-		eo.spread < 2		 ? 1
-		: eo.spread < eo.workers ? eo.spread
-					 : eo.workers,
+		"depfenced ready socket=%s policies=%d upstreams=%d workers=%d spread=%u cgroup=%s",
+		d.paths.sock, d.policies.n, eo.n_upstreams, eo.workers, engine__spread(d.engine),
 		d.paths.runs_parent);
 	log_flush();
 	/* Type=notify: the control socket exists, so systemd may start what needs it. */

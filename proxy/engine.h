@@ -109,6 +109,8 @@ void engine__replace_policy(struct engine *e, struct policy *old, struct policy 
  * primary may add guards to them: nothing runs there yet.
  */
 int engine__start_workers(struct engine *e, struct df_err *err);
+/* How many workers serve one guard's UDP queries (opts.spread, at most the workers). */
+unsigned engine__spread(const struct engine *e);
 /*
  * Hold every worker between two of its loop turns, so the caller may touch
  * any guard (register, remove, reload, status); resume lets them go on. The

@@ -92,7 +92,6 @@ struct guard {
 	 * query still takes no lock. Control sees owners only: a status sums the
 	 * replicas' counters, a report gathers theirs into the owner's.
 	 */
-	struct guard *owner; /* a replica's; NULL for an owner */
 	struct guard *replicas[DF_SPREAD_MAX - 1];
 	unsigned n_replicas;
 };

@@ -58,11 +58,12 @@ int run_report__new(const char *kind, const char *id, const char *policy, const 
 	return 0;
 }
 
-/* Every entry gone: R as new but for its identity and times. */
-static void clear_tables(struct run_report *r)
+void run_report__free(struct run_report *r)
 {
 	uint32_t i;
 
+	if (!r)
+		return;
 	for (i = 0; i < r->n_names; i++)
 		free(r->names[i]);
 	for (i = 0; i < r->n_procs; i++) {
@@ -75,22 +76,6 @@ static void clear_tables(struct run_report *r)
 	free(r->procs);
 	free(r->proc_ix.slot);
 	free(r->refusals);
-	r->names = NULL;
-	r->n_names = r->names_cap = 0;
-	r->name_ix = (struct rr_index){0};
-	r->procs = NULL;
-	r->n_procs = r->procs_cap = 0;
-	r->proc_ix = (struct rr_index){0};
-	r->refusals = NULL;
-	r->n_refusals = 0;
-	r->truncated = false;
-}
-
-void run_report__free(struct run_report *r)
-{
-	if (!r)
-		return;
-	clear_tables(r);
 	free(r);
 }
 

@@ -18,9 +18,9 @@
 #include "report_collect.h"
 #include "run_report.h"
 
-/* How many workers serve one guard's UDP queries: the owner's and its replicas'. */
-static unsigned spread_of(const struct engine *p)
+unsigned engine__spread(const struct engine *e)
 {
+	const struct engine *p = e->primary;
 	unsigned n = p->opts.spread > 0 ? (unsigned)p->opts.spread : 1;
 
 	if (n > p->n_workers)
@@ -61,7 +61,6 @@ static int replica_new(struct guard *g, struct engine *w, const char *netns_path
 	r->cnt.pc = metrics__policy_row(&w->met, policy__name(r->policy));
 	r->pkt = NULL;
 	r->report = NULL;
-	r->owner = g;
 	memset(r->replicas, 0, sizeof(r->replicas));
 	r->n_replicas = 0;
 	ret_code = report_guard_added(r);
@@ -84,7 +83,7 @@ static int replica_new(struct guard *g, struct engine *w, const char *netns_path
 void spread_open(struct guard *g, const char *netns_path)
 {
 	struct engine *p = g->engine->primary;
-	unsigned want = spread_of(p), i;
+	unsigned want = engine__spread(p), i;
 
 	/* The workers after the owner's, in turn: each guard's replicas start elsewhere,
 	 * so no one worker takes a share of every job. */

@@ -14,9 +14,6 @@
 # shellcheck source=lib_dns.sh
 . "$E2E_DIR/lib_dns.sh"
 e2e_init
-# A name asked twice must reach the upstream once: one worker's cache. Spread
-# over workers, each has a shard (t_spread.sh checks that case).
-DAEMON_ARGS=(--spread 1)
 dnsd_start
 
 DIG=(dig +tries=1 +time=3 @127.0.0.53)

@@ -24,9 +24,6 @@
 # shellcheck source=lib_dns.sh
 . "$E2E_DIR/lib_dns.sh"
 e2e_init
-# A name asked twice must reach the upstream once: one worker's cache. Spread
-# over workers, each has a shard (t_spread.sh checks that case).
-DAEMON_ARGS=(--spread 1)
 
 # Every alias per mode, so each mode's first query for a name goes upstream
 # and dnsmasq's log counts that mode's queries only.

@@ -21,9 +21,7 @@ for ((try = 0; try < 10; try++)); do
 	MPORT=$((20000 + (RANDOM * 32768 + RANDOM + $$) % 40000))
 	ss -Hltn "sport = :$MPORT" | grep -q . || break
 done
-# --spread 1: the repeated name is a cache hit on the one worker that serves the run
-# (spread over workers, each has a cache shard: t_spread.sh).
-DAEMON_ARGS=(--metrics-listen "127.0.0.1:$MPORT" --spread 1)
+DAEMON_ARGS=(--metrics-listen "127.0.0.1:$MPORT")
 use_mode daemon
 
 # scrape NAME: GET /metrics into $T/NAME.prom, parsed samples in $T/NAME.samples.

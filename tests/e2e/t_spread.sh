@@ -122,7 +122,8 @@ done
 udp_ports 127.0.0.1 >"$T/all.ports"
 assert_eq "the daemon listens on 4 loopback UDP ports (2 runs, 2 workers)" 4 \
 	"$(wc -l <"$T/all.ports")"
-cp "$T/all.ports" "$T/a.ports"
+# Renamed into place: A reads it the moment it exists.
+cp "$T/all.ports" "$T/a.ports.tmp" && mv "$T/a.ports.tmp" "$T/a.ports"
 wait_exists "$T/a.done3" 30
 assert_eq "A reaches its own 2 UDP listeners, no other" 2 "$(grep -c '^sent ' "$T/a-ports.out")"
 assert_eq "A: B's 2 UDP listeners (owner and replica) refused EPERM" 2 \
